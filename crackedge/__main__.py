@@ -1,0 +1,5 @@
+import sys
+
+from crackedge.cli import main
+
+sys.exit(main())

@@ -1,0 +1,19 @@
+"""`crackedge` command line: data preparation, synthetic data, the end-to-end demo, benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Sequence
+
+from crackedge.cliutil import add_common_args, run_subcommand
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crackedge", description=__doc__)
+    add_common_args(parser)
+    parser.add_subparsers(title="commands", metavar="COMMAND")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_subcommand(build_parser(), argv)
