@@ -16,6 +16,7 @@ Neighbour code of a pixel (bit k set when neighbour k is foreground), clockwise 
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 # (dy, dx) of neighbour bits 0..7: N, NE, E, SE, S, SW, W, NW.
@@ -78,15 +79,13 @@ def neighbour_codes(flat: np.ndarray, idx: np.ndarray, offsets: np.ndarray) -> n
     return code
 
 
-def _zhang_suen(flat: np.ndarray, offsets: np.ndarray) -> None:
+def _zhang_suen(flat: np.ndarray, idx: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Thin the padded, flattened 0/1 image in place with Zhang-Suen sub-iterations.
 
-    Only "front" pixels are examined: foreground pixels with a background neighbour. After each
-    deletion, the foreground neighbours of the deleted pixels join the front.
+    idx: flat indices of all foreground pixels. Returns those still set afterwards. Only "front"
+    pixels are examined: foreground pixels with a background neighbour; after each deletion the
+    foreground neighbours of the deleted pixels join the front.
     """
-    idx = np.flatnonzero(flat)
-    if idx.size == 0:
-        return
     front = idx[neighbour_codes(flat, idx, offsets) != 255]
     idle_subiterations = 0
     lut_cycle = (ZS_FIRST, ZS_SECOND)
@@ -104,23 +103,21 @@ def _zhang_suen(flat: np.ndarray, offsets: np.ndarray) -> None:
         touched = (gone[:, None] + offsets[None, :]).ravel()
         touched = touched[flat[touched] == 1]
         front = np.union1d(front[~delete], touched)
+    return idx[flat[idx] == 1]
 
 
-def _remove_staircases(flat: np.ndarray, offsets: np.ndarray, width: int) -> None:
-    """Delete simple non-end pixels until none is left, in place.
+def _remove_staircases(flat: np.ndarray, idx: np.ndarray, offsets: np.ndarray, width: int) -> np.ndarray:
+    """Delete simple non-end pixels until none is left, in place; returns the remaining indices.
 
     The pixels are processed in four classes by (row parity, column parity); two pixels of one
     class are never 8-adjacent, so deleting a whole class at once keeps the topology.
     """
+    rows, cols = np.divmod(idx, width)
+    parity = (rows & 1) * 2 + (cols & 1)
     while True:
-        idx = np.flatnonzero(flat)
-        if idx.size == 0:
-            return
-        rows, cols = np.divmod(idx, width)
-        parity = (rows & 1) * 2 + (cols & 1)
         changed = False
         for cls in range(4):
-            sel = idx[parity == cls]
+            sel = idx[(parity == cls) & (flat[idx] == 1)]
             if sel.size == 0:
                 continue
             delete = CLEANUP[neighbour_codes(flat, sel, offsets)]
@@ -128,7 +125,32 @@ def _remove_staircases(flat: np.ndarray, offsets: np.ndarray, width: int) -> Non
                 flat[sel[delete]] = 0
                 changed = True
         if not changed:
-            return
+            return idx[flat[idx] == 1]
+
+
+def skeleton_flat(mask: np.ndarray, pad: int = 1) -> tuple[np.ndarray, np.ndarray, int]:
+    """Skeleton of `mask` (HxW, non-zero = foreground) in a zero-padded, flattened uint8 image.
+
+    Returns (flat image of shape (H + 2 pad) * (W + 2 pad), sorted flat indices of the skeleton
+    pixels, padded width). Pixel (x, y) of the mask is flat index (y + pad) * width + x + pad.
+    """
+    if pad < 1:
+        raise ValueError("pad must be at least 1")
+    m = np.asarray(mask)
+    h, w = m.shape
+    width = w + 2 * pad
+    img = np.zeros((h + 2 * pad, width), dtype=np.uint8)
+    img[pad:pad + h, pad:pad + w] = m != 0
+    points = cv2.findNonZero(img)  # N x 1 x 2 (x, y), row-major order; None when empty
+    if points is None:
+        return img.ravel(), np.zeros(0, dtype=np.int64), width
+    points = points.reshape(-1, 2).astype(np.int64)
+    idx = points[:, 1] * width + points[:, 0]
+    flat = img.ravel()
+    offsets = flat_offsets(width)
+    idx = _zhang_suen(flat, idx, offsets)
+    idx = _remove_staircases(flat, idx, offsets, width)
+    return flat, idx, width
 
 
 def skeletonize(mask: np.ndarray) -> np.ndarray:
@@ -141,19 +163,5 @@ def skeletonize(mask: np.ndarray) -> np.ndarray:
     m = np.asarray(mask)
     if m.ndim != 2:
         raise ValueError(f"skeletonize expects an HxW mask, got shape {m.shape}")
-    h, w = m.shape
-    out = np.zeros((h, w), dtype=bool)
-    ys, xs = np.nonzero(m)
-    if ys.size == 0:
-        return out
-    # Work on the bounding box plus a one-pixel background border.
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    crop = np.zeros((y1 - y0 + 2, x1 - x0 + 2), dtype=np.uint8)
-    crop[1:-1, 1:-1] = m[y0:y1, x0:x1] != 0
-    width = crop.shape[1]
-    flat = crop.ravel()
-    offsets = flat_offsets(width)
-    _zhang_suen(flat, offsets)
-    _remove_staircases(flat, offsets, width)
-    out[y0:y1, x0:x1] = crop[1:-1, 1:-1].astype(bool)
-    return out
+    flat, _, width = skeleton_flat(m, pad=1)
+    return flat.reshape(-1, width)[1:-1, 1:-1].astype(bool)

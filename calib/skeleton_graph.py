@@ -7,7 +7,6 @@ All functions take a skeleton as a flattened 0/1 uint8 image with a background b
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from calib.skeleton import POPCOUNT, flat_offsets, neighbour_codes
@@ -70,34 +69,46 @@ def chain_links(flat: np.ndarray, idx: np.ndarray, width: int) -> np.ndarray:
     return total
 
 
-def junction_clusters(flat: np.ndarray, idx: np.ndarray, deg: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, int]:
-    """Label 8-connected clusters of junction pixels (3 or more neighbours).
+def junction_clusters(idx: np.ndarray, deg: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Group junction pixels (3 or more neighbours) into 8-connected clusters.
 
-    Returns (labels image flattened, int32, 0 = not a junction; number of clusters).
+    Returns (junction flat indices, sorted; their cluster label 1..k). Works on the few junction
+    pixels only (label propagation over sorted indices), never on a full image.
     """
-    junction = np.zeros(shape[0] * shape[1], dtype=np.uint8)
-    junction[idx[deg >= 3]] = 1
-    n, labels = cv2.connectedComponents(junction.reshape(shape), connectivity=8)
-    return labels.ravel().astype(np.int32), n - 1
+    jidx = np.sort(idx[deg >= 3])
+    labels = np.arange(1, jidx.size + 1)
+    if jidx.size == 0:
+        return jidx, labels
+    offsets = flat_offsets(width)
+    pos = np.searchsorted(jidx, jidx[:, None] + offsets[None, :])
+    pos = np.minimum(pos, jidx.size - 1)
+    linked = jidx[pos] == jidx[:, None] + offsets[None, :]  # J x 8: neighbour is a junction pixel
+    while True:
+        nb = np.where(linked, labels[pos], labels[:, None]).min(axis=1)
+        new = np.minimum(labels, nb)
+        if np.array_equal(new, labels):
+            break
+        labels = new
+    _, labels = np.unique(labels, return_inverse=True)
+    return jidx, labels.ravel() + 1
 
 
-def junction_arms(flat: np.ndarray, idx: np.ndarray, deg: np.ndarray, junction_labels: np.ndarray,
-                  n_clusters: int, width: int) -> np.ndarray:
-    """Number of skeleton arms leaving each junction cluster, array of length n_clusters + 1.
+def junction_arms(idx: np.ndarray, deg: np.ndarray, jidx: np.ndarray, jlabels: np.ndarray, width: int) -> np.ndarray:
+    """Number of skeleton arms leaving each junction cluster, array of length (clusters + 1).
 
     An arm is a non-junction skeleton pixel adjacent to the cluster; a pixel adjacent to two
     clusters (a one-pixel link) counts as an arm of both.
     """
+    n_clusters = int(jlabels.max()) if jlabels.size else 0
     arms = np.zeros(n_clusters + 1, dtype=np.int64)
-    if n_clusters == 0:
-        return arms
     plain = idx[deg < 3]
-    if plain.size == 0:
+    if n_clusters == 0 or plain.size == 0:
         return arms
-    nb = junction_labels[plain[:, None] + flat_offsets(width)[None, :]]  # N x 8
+    probe = plain[:, None] + flat_offsets(width)[None, :]
+    pos = np.minimum(np.searchsorted(jidx, probe), jidx.size - 1)
+    nb = np.where(jidx[pos] == probe, jlabels[pos], 0)  # N x 8 cluster labels of the neighbours
     nb = np.sort(nb, axis=1)
     distinct = (nb[:, 1:] != nb[:, :-1]) & (nb[:, 1:] > 0)
     first = nb[:, 0] > 0
-    labels = np.concatenate([nb[first, 0], nb[:, 1:][distinct]])
-    np.add.at(arms, labels, 1)
+    np.add.at(arms, np.concatenate([nb[first, 0], nb[:, 1:][distinct]]), 1)
     return arms

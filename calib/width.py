@@ -24,18 +24,19 @@ SEARCH_AFTER_PX = 2.5
 
 
 def _edge_distance(mask_f: np.ndarray, xs: np.ndarray, ys: np.ndarray, d: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """Distance along unit directions d (Nx2) from (xs, ys) to the 0.5 crossing; NaN when none."""
+    """Distance along unit directions d (Nx2) from (xs, ys) to where the 0/255 mask crosses 127.5; NaN when none."""
     s = start[:, None] + np.arange(0.0, SEARCH_BEFORE_PX + SEARCH_AFTER_PX + PROFILE_STEP_PX, PROFILE_STEP_PX)[None, :]
     mx = (xs[:, None] + d[:, 0:1] * s).astype(np.float32)
     my = (ys[:, None] + d[:, 1:2] * s).astype(np.float32)
     v = cv2.remap(mask_f, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    below = v < 0.5
+    below = v < 127.5
     found = below.any(axis=1) & ~below[:, 0]
     first = np.argmax(below, axis=1)
     i1 = np.maximum(first, 1)
     rows = np.arange(xs.size)
     v0, v1 = v[rows, i1 - 1], v[rows, i1]
-    frac = np.clip((v0 - 0.5) / np.maximum(v0 - v1, 1e-6), 0.0, 1.0)
+    v0, v1 = v0.astype(np.float64), v1.astype(np.float64)
+    frac = np.clip((v0 - 127.5) / np.maximum(v0 - v1, 1e-6), 0.0, 1.0)
     dist = s[rows, i1 - 1] + frac * PROFILE_STEP_PX
     return np.where(found, dist, np.nan)
 
@@ -43,11 +44,11 @@ def _edge_distance(mask_f: np.ndarray, xs: np.ndarray, ys: np.ndarray, d: np.nda
 def profile_widths(mask: np.ndarray, dt: np.ndarray, xs: np.ndarray, ys: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Width (px) across the crack at skeleton pixels (xs, ys) with unit directions t (Nx2).
 
-    mask: HxW bool (the measured mask); dt: its float32 distance transform (cv2.DIST_L2, precise).
+    mask: HxW bool (the measured mask); dt: its float32 distance transform (cv2.DIST_L2).
     """
     if xs.size == 0:
         return np.zeros(0)
-    mask_f = mask.astype(np.float32)
+    mask_f = mask.view(np.uint8) * np.uint8(255)  # 0/255: remap interpolates it like a float image
     dist = dt[ys, xs].astype(np.float64)
     start = np.maximum(dist - SEARCH_BEFORE_PX, 0.0)
     n = np.stack([-t[:, 1], t[:, 0]], axis=1)
