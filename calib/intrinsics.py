@@ -7,7 +7,6 @@ and calibrate again -> report RMS error, per-image errors, coverage of the frame
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
@@ -19,8 +18,6 @@ from tqdm import tqdm
 from calib.board import BoardSpec, detect_corners, suggest_board_sizes
 from calib.schema import ImageError, Intrinsics, RejectedImage
 from crackedge.errors import DataError
-
-log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 DISTORTION_MODELS = {
@@ -195,8 +192,6 @@ def calibrate_detections(detections: list[Detection], board: BoardSpec, image_si
         board=board, model=model,
     )
     result.warnings = _warnings(result)
-    for w in result.warnings:
-        log.warning(w)
     return result
 
 

@@ -1,8 +1,7 @@
 """A printable checkerboard PNG with its physical size recorded (PNG pHYs), so it prints 1:1.
 
-The page shows the board (cols+1 x rows+1 squares, i.e. cols x rows inner corners), a white quiet
-zone around it, a caption with the --board / --square-mm values to use, and a 100 mm bar to check
-the print scale with a ruler.
+The page shows the board (cols+1 x rows+1 squares, i.e. cols x rows inner corners), a 100 mm bar
+to check the print scale with a ruler, and a caption with the --board / --square-mm values to use.
 """
 
 from __future__ import annotations
@@ -18,35 +17,36 @@ from calib.board import BoardSpec
 MM_PER_INCH = 25.4
 
 
-def board_image(board: BoardSpec, dpi: float = 300.0, margin_mm: float = 15.0) -> np.ndarray:
-    """HxW uint8 grey page with the board, caption and a 100 mm scale bar, at `dpi`."""
+def board_image(board: BoardSpec, dpi: float = 300.0, margin_mm: float = 5.0) -> np.ndarray:
+    """HxW uint8 grey page with the board, a 100 mm scale bar and a caption, at `dpi`.
+
+    The default 9x6 board with 25 mm squares makes a 260 x 198 mm page (fits A4 landscape); the
+    unprinted paper around it is the white quiet zone the detector needs.
+    """
     px_per_mm = dpi / MM_PER_INCH
-    sq = board.square_mm * px_per_mm
+    mm = lambda v: int(round(v * px_per_mm))  # noqa: E731
     nx, ny = board.cols + 1, board.rows + 1
-    margin = margin_mm * px_per_mm
-    caption_h = 30.0 * px_per_mm
-    w = int(round(nx * sq + 2 * margin))
-    h = int(round(ny * sq + 2 * margin + caption_h))
+    sq = board.square_mm
+    caption_mm = 13.0
+    w = mm(nx * sq + 2 * margin_mm)
+    h = mm(ny * sq + 2 * margin_mm + caption_mm)
     page = np.full((h, w), 255, dtype=np.uint8)
     for j in range(ny):
         for i in range(nx):
             if (i + j) % 2 == 0:
-                x0, y0 = int(round(margin + i * sq)), int(round(margin + j * sq))
-                x1, y1 = int(round(margin + (i + 1) * sq)), int(round(margin + (j + 1) * sq))
-                page[y0:y1, x0:x1] = 0
-    base = int(round(margin + ny * sq + 8 * px_per_mm))
-    bar = int(round(100 * px_per_mm))
-    x0 = int(round(margin))
-    thick = max(2, int(round(1.5 * px_per_mm)))
-    cv2.rectangle(page, (x0, base), (x0 + bar, base + thick), 0, -1)
+                page[mm(margin_mm + j * sq):mm(margin_mm + (j + 1) * sq), mm(margin_mm + i * sq):mm(margin_mm + (i + 1) * sq)] = 0
+    top = margin_mm + ny * sq + 4.0  # mm, top of the scale bar
+    x0 = mm(margin_mm)
+    cv2.rectangle(page, (x0, mm(top)), (x0 + mm(100.0), mm(top + 1.2)), 0, -1)
     for tick in range(0, 101, 10):
-        xt = x0 + int(round(tick * px_per_mm))
-        cv2.line(page, (xt, base - thick * 2), (xt, base + thick), 0, max(1, thick // 2))
-    scale = 0.12 * px_per_mm
-    text1 = f"--board {board.cols}x{board.rows} --square-mm {board.square_mm:g}   (inner corners; squares {nx} x {ny})"
-    text2 = "Print at 100% (no 'fit to page'); the bar must measure 100 mm. Glue flat to a rigid board."
-    cv2.putText(page, text1, (x0, base + int(9 * px_per_mm)), cv2.FONT_HERSHEY_SIMPLEX, scale, 0, max(1, int(scale * 2)), cv2.LINE_AA)
-    cv2.putText(page, text2, (x0, base + int(17 * px_per_mm)), cv2.FONT_HERSHEY_SIMPLEX, scale * 0.8, 0, max(1, int(scale * 1.5)), cv2.LINE_AA)
+        cv2.rectangle(page, (x0 + mm(tick) - mm(0.2), mm(top - 1.5)), (x0 + mm(tick) + mm(0.2), mm(top)), 0, -1)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    scale = 2.6 * px_per_mm / 22.0  # cap height ~2.6 mm (Hershey simplex caps are ~22 units at scale 1)
+    thick = max(1, mm(0.3))
+    text1 = f"100 mm   |   calib ... --board {board.cols}x{board.rows} --square-mm {board.square_mm:g}   ({nx} x {ny} squares)"
+    text2 = "Print at 100 % (not 'fit to page') and check the bar is 100 mm; glue flat on a rigid board."
+    cv2.putText(page, text1, (x0 + mm(103.0), mm(top + 1.2)), font, scale, 0, thick, cv2.LINE_AA)
+    cv2.putText(page, text2, (x0, mm(top + 7.5)), font, scale, 0, thick, cv2.LINE_AA)
     return page
 
 

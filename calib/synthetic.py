@@ -178,3 +178,19 @@ def straight_crack(p0_mm: tuple[float, float], p1_mm: tuple[float, float], width
 
     return inside, length
 
+
+
+def board_pose_on_ground(height_mm: float, pitch_deg: float, origin_mm: tuple[float, float], angle_deg: float = 0.0,
+                         roll_deg: float = 0.0, yaw_deg: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(rvec, tvec) of a board lying on the road, its corner (0, 0) at ground `origin_mm`, its
+    x axis turned `angle_deg` from the ground X axis, seen by a camera at the given pose."""
+    from calib.ground import rotation_world_from_camera
+
+    r_cw = rotation_world_from_camera(pitch_deg, roll_deg, yaw_deg).T
+    a = np.deg2rad(angle_deg)
+    # Board axes in ground coordinates: x at angle a on the road, y perpendicular on the road, z down.
+    r_wb = np.array([[np.cos(a), np.sin(a), 0.0], [np.sin(a), -np.cos(a), 0.0], [0.0, 0.0, -1.0]])
+    centre = np.array([0.0, 0.0, float(height_mm)])
+    rot = r_cw @ r_wb
+    tvec = r_cw @ (np.array([origin_mm[0], origin_mm[1], 0.0]) - centre)
+    return cv2.Rodrigues(rot)[0].ravel(), tvec
