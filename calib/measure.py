@@ -4,7 +4,10 @@ Conventions (see docs/calib.md, "Measurement conventions"):
 
 - Components: 8-connected components of the mask; those smaller than `min_component_px` pixels are
   dropped (counted in `removed_components` / `removed_px`). Totals are over the kept components.
-- Skeleton: `calib.skeleton.skeletonize`, one pixel wide.
+- Skeleton: `calib.skeleton.skeletonize` (one pixel wide), then spurs are pruned: arms from a free
+  end to a junction no longer than about 1.5 x the crack's half-width there (`calib.skeleton_prune`;
+  thinning grows them at flat ends and edge bumps). Branches: (free ends + arms leaving each
+  junction cluster) / 2 of the pruned skeleton; a line is 1 branch, a T or Y is 3, a ring is 1.
 - Length: along the skeleton. Each skeleton pixel stands for the step along the local skeleton
   direction, 1 / max(|cos a|, |sin a|): 1 on horizontal/vertical runs, sqrt(2) on diagonal runs,
   the true slope length in between. At each free end the crack continues past the end pixel

@@ -106,7 +106,7 @@ def _zhang_suen(flat: np.ndarray, idx: np.ndarray, offsets: np.ndarray) -> np.nd
     return idx[flat[idx] == 1]
 
 
-def _remove_staircases(flat: np.ndarray, idx: np.ndarray, offsets: np.ndarray, width: int) -> np.ndarray:
+def remove_staircases(flat: np.ndarray, idx: np.ndarray, offsets: np.ndarray, width: int) -> np.ndarray:
     """Delete simple non-end pixels until none is left, in place; returns the remaining indices.
 
     The pixels are processed in four classes by (row parity, column parity); two pixels of one
@@ -149,7 +149,7 @@ def skeleton_flat(mask: np.ndarray, pad: int = 1) -> tuple[np.ndarray, np.ndarra
     flat = img.ravel()
     offsets = flat_offsets(width)
     idx = _zhang_suen(flat, idx, offsets)
-    idx = _remove_staircases(flat, idx, offsets, width)
+    idx = remove_staircases(flat, idx, offsets, width)
     return flat, idx, width
 
 

@@ -13,6 +13,8 @@ from calib.skeleton import POPCOUNT, flat_offsets, neighbour_codes
 
 # The local direction at a skeleton pixel comes from the skeleton pixels in a (2r+1)^2 window.
 WINDOW_RADIUS = 3
+# At free ends a wider window sees past the kink thinning often leaves in the last pixels.
+END_WINDOW_RADIUS = 6
 
 
 def degrees(flat: np.ndarray, idx: np.ndarray, width: int) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Per-skeleton-pixel samples of a crack mask: direction, step length, width, free ends, branches.
 
 `sample_skeleton` does the pixel work of `calib.measure` (which only aggregates): skeletonise the
-kept components, find each skeleton pixel's local direction, the length it stands for, the width
+kept components, prune spurs (`calib.skeleton_prune`), find each skeleton pixel's local direction, the length it stands for, the width
 across it, the free ends with how far the mask continues past them, and the branch count of each
 component. Everything is vectorised over skeleton pixels.
 """
@@ -15,6 +15,7 @@ import numpy as np
 
 from calib.skeleton import NEIGHBOUR_OFFSETS, flat_offsets, neighbour_codes, skeleton_flat
 from calib.skeleton_graph import (
+    END_WINDOW_RADIUS,
     WINDOW_RADIUS,
     chain_links,
     degrees,
@@ -23,6 +24,7 @@ from calib.skeleton_graph import (
     step_lengths,
     tangents,
 )
+from calib.skeleton_prune import prune_spurs
 from calib.width import profile_widths, smooth_on_skeleton
 
 # End extension: march along the end direction in steps of this size (px).
@@ -109,17 +111,18 @@ def sample_skeleton(kept: np.ndarray, labels: np.ndarray, n: int) -> SkeletonSam
     continue (the caller pads its crop).
     """
     h, w = kept.shape
-    r = WINDOW_RADIUS
+    r = max(WINDOW_RADIUS, END_WINDOW_RADIUS)
+    # The distance transform only bounds searches (width profile, end march, spur length), so the
+    # fast 5x5-mask approximation is enough.
+    dt = cv2.distanceTransform(kept.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)
     flat, idx, width = skeleton_flat(kept, pad=r)
+    yy, xx = np.divmod(idx, width)
+    idx = prune_spurs(flat, idx, width, dt[yy - r, xx - r])
     yy, xx = np.divmod(idx, width)
     ys, xs = yy - r, xx - r
     comp = labels[ys, xs].astype(np.int64)
     deg = degrees(flat, idx, width)
     t = tangents(flat, idx, width)
-
-    # Only the search range of the width profile and the end march come from the distance
-    # transform, so the fast 5x5-mask approximation is enough.
-    dt = cv2.distanceTransform(kept.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)
     plain = deg < 3
     has_plain = np.bincount(comp, weights=plain.astype(np.float64), minlength=n + 1) > 0
     in_width = np.where(has_plain[comp], plain, True)  # components made only of junction pixels use all
@@ -127,8 +130,9 @@ def sample_skeleton(kept: np.ndarray, labels: np.ndarray, n: int) -> SkeletonSam
     e1 = np.flatnonzero(deg == 1)
     e0 = np.flatnonzero(deg == 0)
     end_index = np.concatenate([e1, e0, e0])
-    end_dir = np.concatenate([_end_directions(flat, idx[e1], width, t[e1]), t[e0], -t[e0]])
-    max_px = 2.0 * dt[ys[end_index], xs[end_index]] + 2.0
+    t_end = tangents(flat, idx[e1], width, radius=END_WINDOW_RADIUS)
+    end_dir = np.concatenate([_end_directions(flat, idx[e1], width, t_end), t[e0], -t[e0]])
+    max_px = 4.0 * dt[ys[end_index], xs[end_index]] + 8.0
     return SkeletonSamples(
         xs=xs, ys=ys, comp=comp, t=t, step_px=step_lengths(t), chain_px=chain_links(flat, idx, width),
         width_px=profile_widths(kept, dt, xs, ys, t), in_width=in_width, end_index=end_index, end_dir=end_dir,
