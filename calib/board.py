@@ -18,6 +18,8 @@ from crackedge.errors import DataError
 
 # Boards are detected on an image at most this many pixels on its long side (then refined at full size).
 DETECT_MAX_SIDE = 1600
+# Images smaller than this on either side cannot show a usable board.
+MIN_IMAGE_SIDE = 32
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,17 @@ def detect_corners(gray: np.ndarray, board: BoardSpec) -> Optional[np.ndarray]:
     cornerSubPix at full resolution (large images are searched downscaled).
     """
     h, w = gray.shape[:2]
+    if min(h, w) < MIN_IMAGE_SIDE:
+        return None
     scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
     small = gray if scale == 1.0 else cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    try:
+        return _detect(gray, small, scale, board)
+    except cv2.error:  # OpenCV asserts on degenerate images instead of returning "not found"
+        return None
+
+
+def _detect(gray: np.ndarray, small: np.ndarray, scale: float, board: BoardSpec) -> Optional[np.ndarray]:
     corners = None
     for flags in (cv2.CALIB_CB_NORMALIZE_IMAGE, cv2.CALIB_CB_NORMALIZE_IMAGE | cv2.CALIB_CB_EXHAUSTIVE):
         found, corners = cv2.findChessboardCornersSB(small, board.pattern_size, flags=flags)
@@ -116,7 +127,10 @@ def suggest_board_sizes(gray: np.ndarray, board: BoardSpec) -> list[str]:
     for cols, rows in sorted(candidates):
         if cols < 2 or rows < 2:
             continue
-        ok, _ = cv2.findChessboardCornersSB(small, (cols, rows), flags=cv2.CALIB_CB_NORMALIZE_IMAGE)
+        try:
+            ok, _ = cv2.findChessboardCornersSB(small, (cols, rows), flags=cv2.CALIB_CB_NORMALIZE_IMAGE)
+        except cv2.error:
+            ok = False
         if ok:
             found.append(f"{cols}x{rows}")
     return found

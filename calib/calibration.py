@@ -200,7 +200,7 @@ class Calibration:
         direction; this is the side of the square with the same area. NaN above the horizon.
         """
         j = self.jacobians(np.array([[x, y]]), frame_size, undistorted)[0]
-        return float(np.sqrt(abs(np.linalg.det(j))))
+        return float(np.sqrt(abs(j[0, 0] * j[1, 1] - j[0, 1] * j[1, 0])))
 
     def area_map(self, frame_size: FrameSize, undistorted: bool = False) -> np.ndarray:
         """HxW float32: ground area in mm^2 of each frame pixel (0 where no ground is seen); cached.

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from calib.board import BoardSpec, detect_corners, suggest_board_sizes
+from calib.board import MIN_IMAGE_SIDE, BoardSpec, detect_corners, suggest_board_sizes
 from calib.schema import ImageError, Intrinsics, RejectedImage
 from crackedge.errors import DataError
 
@@ -92,16 +92,19 @@ def detect_in_images(paths: Sequence[Path], board: BoardSpec, progress: bool = T
     detections: list[Detection] = []
     rejected: list[tuple[str, str]] = []
     sizes: dict[tuple[int, int], list[str]] = {}
-    first_gray: Optional[np.ndarray] = None
+    first: Optional[tuple[str, np.ndarray]] = None  # the first readable image, for a board-size hint
     for path in tqdm(paths, desc="detecting board", unit="img", disable=not progress):
         gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         if gray is None:
             rejected.append((path.name, "unreadable or corrupt image file"))
             continue
         size = (int(gray.shape[1]), int(gray.shape[0]))
+        if min(size) < MIN_IMAGE_SIDE:
+            rejected.append((path.name, f"image is only {size[0]}x{size[1]} px"))
+            continue
         sizes.setdefault(size, []).append(path.name)
-        if first_gray is None:
-            first_gray = gray
+        if first is None:
+            first = (path.name, gray)
         corners = detect_corners(gray, board)
         if corners is None:
             rejected.append((path.name, f"no {board.cols}x{board.rows} board found (whole board in view and sharp?)"))
@@ -109,7 +112,7 @@ def detect_in_images(paths: Sequence[Path], board: BoardSpec, progress: bool = T
         detections.append(Detection(path.name, corners))
     _check_sizes(sizes)
     if not detections:
-        _raise_no_board(paths, board, first_gray)
+        _raise_no_board(paths, board, first, rejected)
     size = next(iter(sizes))
     return size, detections, rejected
 
@@ -127,13 +130,16 @@ def _check_sizes(sizes: dict[tuple[int, int], list[str]]) -> None:
     )
 
 
-def _raise_no_board(paths: Sequence[Path], board: BoardSpec, first_gray: Optional[np.ndarray]) -> None:
-    names = ", ".join(p.name for p in paths[:8]) + (" ..." if len(paths) > 8 else "")
+def _raise_no_board(paths: Sequence[Path], board: BoardSpec, first: Optional[tuple[str, np.ndarray]],
+                    rejected: Sequence[tuple[str, str]]) -> None:
+    board_missing = f"no {board.cols}x{board.rows} board found"
+    names = ", ".join(n if r.startswith(board_missing) else f"{n}: {r}" for n, r in rejected[:8])
+    names += " ..." if len(rejected) > 8 else ""
     hint = ""
-    if first_gray is not None:
-        other = suggest_board_sizes(first_gray, board)
+    if first is not None:
+        other = suggest_board_sizes(first[1], board)
         if other:
-            hint = f" A {' or '.join(other)} board WAS found in {paths[0].name}: did you mean --board {other[0]}?"
+            hint = f" A {' or '.join(other)} board WAS found in {first[0]}: did you mean --board {other[0]}?"
     raise DataError(
         f"no {board.cols}x{board.rows} board found in any of the {len(paths)} images ({names}). --board counts "
         f"INNER corners: a board of 10 x 7 squares is --board 9x6.{hint} Also check that the whole board, with its "

@@ -20,7 +20,7 @@ def scale_rows(cal: Calibration) -> List[dict]:
     for name, f in ROW_FRACTIONS:
         y = f * (h - 1)
         j = cal.jacobians(np.array([[x, y]]))[0]
-        iso = float(np.sqrt(abs(np.linalg.det(j))))
+        iso = float(np.sqrt(abs(j[0, 0] * j[1, 1] - j[0, 1] * j[1, 0])))
         out.append({"where": name, "y": y, "mm_per_px": iso, "across_mm_per_px": float(np.linalg.norm(j[:, 0])),
                     "along_mm_per_px": float(np.linalg.norm(j[:, 1]))})
     return out

@@ -132,7 +132,8 @@ class Ground(StrictModel):
     def _h_ok(cls, v: List[List[float]]) -> List[List[float]]:
         _check_3x3(v, "homography")
         h = np.asarray(v, dtype=np.float64)
-        if abs(np.linalg.det(h / np.linalg.norm(h))) < 1e-15:
+        norm = np.linalg.norm(h)
+        if norm == 0 or abs(np.linalg.det(h / norm)) < 1e-15:
             raise ValueError("homography is singular (not invertible); recompute it with `calib ground`")
         return v
 
