@@ -38,8 +38,11 @@ import cv2
 import numpy as np
 
 from calib.calibration import Calibration
+from calib.skeleton import skeletonize
 from calib.skeleton_samples import SkeletonSamples, sample_skeleton
 from crackedge.errors import DataError
+
+__all__ = ["ComponentMeasurement", "CrackMeasurement", "measure_crack", "skeletonize", "as_binary_mask"]
 
 log = logging.getLogger(__name__)
 

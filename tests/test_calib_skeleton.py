@@ -79,3 +79,9 @@ def test_mask_touching_the_image_border():
     s = skeletonize(m)
     assert _components(s, 8) == 1
     assert s[:, 1].sum() >= 16
+
+
+def test_measure_module_exports_skeletonize():
+    from calib import measure
+
+    assert measure.skeletonize is skeletonize
