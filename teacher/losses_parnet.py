@@ -49,7 +49,9 @@ def soft_dice_loss(z: torch.Tensor, target: torch.Tensor, smooth: float = 1.0) -
 
 def output_loss(logits: torch.Tensor, target: torch.Tensor, cfg: ParnetLossConfig) -> torch.Tensor:
     """Loss of one output: mean BCE on the crack margin (+ dice_weight * soft Dice). Scalar."""
-    z = crack_margin(logits).float()
+    z = crack_margin(logits)
+    if z.dtype in (torch.float16, torch.bfloat16):
+        z = z.float()  # the loss in float32 under autocast: BCE/Dice sums over ~200k pixels
     if z.shape != target.shape:
         raise ValueError(f"logits {tuple(logits.shape)} and target {tuple(target.shape)} do not match (N x H x W)")
     t = target.to(z.dtype)
