@@ -83,3 +83,18 @@ def test_errors_name_the_problem():
         output_loss(two_channel([0.0, 0.0]), torch.zeros(1, 1, 3, dtype=torch.long), ParnetLossConfig())
     with pytest.raises(ValueError, match=r"N x 2 x H x W logits, got shape \(1, 3, 1, 2\)"):
         crack_margin(torch.zeros(1, 3, 1, 2))
+
+
+def test_ce_dice_kind_uses_the_project_hard_loss_per_output():
+    from crackedge.training.losses import ce_dice_loss
+
+    torch.manual_seed(0)
+    target = (torch.rand(2, 6, 6) > 0.8).long()
+    output = {"logits": torch.randn(2, 2, 6, 6), "aux": [torch.randn(2, 2, 6, 6) for _ in range(4)]}
+    cfg = ParnetLossConfig(kind="ce_dice", side_weights=(0.5, 0.75, 1.0, 0.75))
+    expected = ce_dice_loss(output["logits"], target) + sum(
+        w * ce_dice_loss(a, target) for w, a in zip(cfg.side_weights, output["aux"])
+    )
+    assert parnet_loss(output, target, cfg).item() == pytest.approx(expected.item(), rel=1e-6)
+    with pytest.raises(ValueError, match="pos_weight and dice_weight apply to kind 'bce' only"):
+        ParnetLossConfig(kind="ce_dice", pos_weight=10.0)
