@@ -80,6 +80,14 @@ class LoadReport:
     sha256: Optional[str] = None
     changes: List[KeyChange] = field(default_factory=list)
 
+    def file_sha256(self) -> str:
+        """SHA-256 of the source file, computed once (a delta checkpoint records it)."""
+        if self.sha256 is None:
+            from crackedge.fileio import sha256_file
+
+            self.sha256 = sha256_file(Path(self.source))
+        return self.sha256
+
     def names(self, action: Optional[str] = None) -> List[str]:
         return [c.name for c in self.changes if action is None or c.action == action]
 
@@ -272,8 +280,6 @@ def read_sam_state_dict(path: Path) -> Dict[str, "torch.Tensor"]:
 
 def load_sam_weights(sam: "Sam", path: Path, arch: SamArch, img_size: int, decoder_heads: str = "reinit") -> LoadReport:
     """Load a SAM checkpoint file into a freshly built plain `Sam` (before deltas); returns the report."""
-    from crackedge.fileio import sha256_file
-
     path = Path(path)
     state = read_sam_state_dict(path)
     new_state, report = adapt_sam_state_dict(state, sam.state_dict(), arch, img_size, decoder_heads, source=str(path))
@@ -281,5 +287,4 @@ def load_sam_weights(sam: "Sam", path: Path, arch: SamArch, img_size: int, decod
     left_out = set(report.names("reinitialised"))
     if set(result.missing_keys) != left_out or result.unexpected_keys:  # guarded above; a bug if it happens
         raise AssertionError(f"state dict surgery out of sync: {result}")
-    report.sha256 = sha256_file(path)
     return report
