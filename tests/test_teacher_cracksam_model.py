@@ -228,3 +228,17 @@ def test_teacher_name():
         pass
 
     assert teacher_name(PARNet()) == "parnet"
+
+
+@pytest.mark.slow
+def test_real_vit_b_from_a_real_format_checkpoint(tmp_path):
+    """Full-size ViT-B (random weights, real format): load at 448 and run one image (~1.5 GB RAM)."""
+    from segment_anything import sam_model_registry
+
+    path = tmp_path / "sam_vit_b_01ec64.pth"
+    torch.save(sam_model_registry["vit_b"]().state_dict(), path)
+    model = build_cracksam("vit_b", "both", sam_checkpoint=path).eval()
+    with torch.no_grad():
+        out = model(_image(1))
+    assert out["logits"].shape == (1, 2, 448, 448) and torch.isfinite(out["logits"]).all()
+    assert model.load_report.backbone == "vit_b"
