@@ -7,7 +7,7 @@ A checkpoint is a `torch.save`d dict, readable with `torch.load(weights_only=Tru
                 decoder); rebuilding needs the base weights file named in `base`.
                 "full": every weight (e.g. a tiny CrackSAM trained from scratch); no base.
     teacher     e.g. "cracksam-vit_h-adapter"
-    config      the model config (pydantic, JSON-compatible dump); `config["model"]` selects the
+    config      the model config (pydantic, JSON-compatible dump) plus `config["model"]`, the
                 registry entry (teacher.models.registry) that rebuilds the network
     base        {"file": "sam_vit_h_4b8939.pth", "sha256": "..."} for delta, None for full
     state_dict  name -> tensor
@@ -53,15 +53,18 @@ def checkpoint_dict(model: nn.Module, kind: str = "auto", meta: Optional[Dict[st
         kind = "delta" if report is not None else "full"
     if kind not in KINDS:
         raise ValueError(f"checkpoint kind must be one of {KINDS} or 'auto', got {kind!r}")
-    config = getattr(model, "config", None)
+    config = getattr(model, "config", None) or getattr(model, "cfg", None)
     if config is None or not hasattr(config, "model_dump"):
         raise ValueError(f"{type(model).__name__} has no pydantic `config`; cannot write a self-describing checkpoint")
+    config_dict = config.model_dump(mode="json")
+    # the registry name: the config's own `model` field, else the teacher's name (e.g. "parnet")
+    config_dict.setdefault("model", _teacher_name(model))
     if kind == "delta":
         if report is None:
             raise TeacherCheckpointError(
                 "this model was built from random init (no base weights file): save it with kind='full'"
             )
-        state = {k: v.detach().cpu().clone() for k, v in model.trainable_state_dict().items()}
+        state = {k: p.detach().cpu().clone() for k, p in model.named_parameters() if p.requires_grad}
         base = {"file": Path(report.source).name, "sha256": report.file_sha256()}
     else:
         state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -70,7 +73,7 @@ def checkpoint_dict(model: nn.Module, kind: str = "auto", meta: Optional[Dict[st
         "format": CHECKPOINT_FORMAT,
         "kind": kind,
         "teacher": _teacher_name(model),
-        "config": config.model_dump(mode="json"),
+        "config": config_dict,
         "base": base,
         "state_dict": state,
         "meta": dict(meta or {}),
@@ -135,7 +138,10 @@ def _check_base(path: Path, ckpt: Dict[str, Any], base_file: Optional[Path]) -> 
     return got
 
 
-def _load_weights(model: nn.Module, state: Dict[str, torch.Tensor], ckpt: Dict[str, Any], path: Path) -> None:
+def apply_checkpoint_weights(model: nn.Module, ckpt: Dict[str, Any], path: Path) -> None:
+    """Load `ckpt["state_dict"]` into `model`: all keys for a full checkpoint, exactly the trainable
+    ones for a delta; TeacherCheckpointError naming the keys otherwise."""
+    state = ckpt["state_dict"]
     if ckpt["kind"] == "full":
         result = model.load_state_dict(state, strict=False)
         problems = list(result.missing_keys) + list(result.unexpected_keys)
@@ -164,7 +170,10 @@ def load_teacher_checkpoint(path: Path, base_file: Optional[Path] = None) -> nn.
         entry = get_teacher_entry(str(name))
     except ValueError as err:
         raise TeacherCheckpointError(f"{path}: config.model: {err}") from None
-    cfg = parse_config(cfg_dict, entry.config_class(), source=f"{path} (config)")
+    config_class = entry.config_class()
+    if "model" not in config_class.model_fields:  # the registry key is stored beside the fields
+        cfg_dict = {k: v for k, v in cfg_dict.items() if k != "model"}
+    cfg = parse_config(cfg_dict, config_class, source=f"{path} (config)")
     build = entry.build_fn()
     if ckpt["kind"] == "delta":
         if not entry.supports_delta:
@@ -177,5 +186,5 @@ def load_teacher_checkpoint(path: Path, base_file: Optional[Path] = None) -> nn.
         if base_file is not None:
             log.warning("%s is a full checkpoint; ignoring the base weights %s", path, base_file)
         model = build(cfg)
-    _load_weights(model, ckpt["state_dict"], ckpt, path)
+    apply_checkpoint_weights(model, ckpt, path)
     return model

@@ -77,3 +77,9 @@ def format_table(rows: List[ParamRow], paper: Optional[Dict[Tuple[str, str], Tup
             f"{_m(r.head_params)} | {_m(r.upstream_sam)} | {ref_s} |"
         )
     return "\n".join(lines)
+
+
+def count_parameters(model: Any) -> Tuple[int, int]:
+    """(total, trainable) parameter counts of a module."""
+    named = list(model.named_parameters())
+    return _count(named), _count((n, p) for n, p in named if p.requires_grad)
