@@ -7,6 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("segment_anything")
 
+from crackedge.config import StrictModel  # noqa: E402
 from crackedge.errors import ConfigError  # noqa: E402
 from teacher.api import load_teacher, teacher_name  # noqa: E402
 from teacher.checkpoints import TeacherCheckpointError, save_teacher_checkpoint  # noqa: E402
@@ -113,3 +114,40 @@ def test_load_teacher_input_errors(tmp_path, sam_file):
     torch.save(ckpt, tmp_path / "bad_weights.pt")
     with pytest.raises(TeacherCheckpointError, match=r"unexpected \['sam\.extra'\]"):
         load_teacher(tmp_path / "bad_weights.pt")
+
+
+class ToyConfig(StrictModel):
+    """A config without a `model` field, like PARNet's."""
+
+    width: int = 4
+
+
+class Toy(torch.nn.Module):
+    teacher_name = "toy"
+
+    def __init__(self, cfg: ToyConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.conv = torch.nn.Conv2d(3, 2, 1)
+
+
+def build_toy(cfg: ToyConfig) -> Toy:
+    return Toy(cfg)
+
+
+def test_another_teacher_plugs_in_through_the_registry(tmp_path, monkeypatch):
+    from teacher.models.registry import TEACHER_MODELS, TeacherEntry
+
+    here = __name__
+    monkeypatch.setitem(TEACHER_MODELS, "toy", TeacherEntry("toy", f"{here}:ToyConfig", f"{here}:build_toy"))
+    model = build_toy(ToyConfig(width=7))
+    path = save_teacher_checkpoint(tmp_path / "toy.pt", model)
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["config"] == {"width": 7, "model": "toy"} and ckpt["kind"] == "full"
+    loaded = load_teacher(path)
+    assert isinstance(loaded, Toy) and loaded.cfg.width == 7 and teacher_name(loaded) == "toy"
+    assert torch.equal(loaded.conv.weight, model.conv.weight)
+    ckpt["kind"] = "delta"
+    torch.save(ckpt, tmp_path / "toy_delta.pt")
+    with pytest.raises(TeacherCheckpointError, match="toy has no delta checkpoints"):
+        load_teacher(tmp_path / "toy_delta.pt")

@@ -1,14 +1,16 @@
 """Teacher model registry: the `model` field of a teacher checkpoint's config -> how to rebuild it.
 
 Each entry names (as "module:attribute" strings, imported only when used):
-- `config`: a `crackedge.config.StrictModel` whose `model` field is a Literal of the entry name;
-- `build`: `build(config, base_weights: Path | None = None) -> nn.Module` (random init, or on
-  top of a base weights file for delta checkpoints, e.g. a SAM checkpoint).
+- `config`: a `crackedge.config.StrictModel`; if it has no `model` field, the checkpoint keeps the
+  entry name beside its fields and the loader removes it before validation;
+- `build`: `build(config) -> nn.Module` (random init; a full checkpoint's weights are loaded into
+  it), and, for entries with `supports_delta`, `build(config, base_file)` on top of a base weights
+  file (CrackSAM: the SAM checkpoint) before a delta checkpoint's trainable weights are loaded.
 Teacher modules expose a `teacher_name` property (e.g. "cracksam-vit_h-adapter") or are named by
 their `config.model`.
 
 PARNet registers here (add its line below when `teacher/models/parnet*.py` lands):
-    "parnet": TeacherEntry("parnet", "teacher.models.parnet:PARNetConfig", "teacher.models.parnet:build_parnet"),
+    "parnet": TeacherEntry("parnet", "teacher.models.parnet_config:ParnetConfig", "teacher.models.parnet:build_parnet"),
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ TEACHER_MODELS: Dict[str, TeacherEntry] = {
         build="teacher.models.cracksam:build_cracksam_from_config",
         supports_delta=True,
     ),
-    # "parnet": TeacherEntry("parnet", "teacher.models.parnet:PARNetConfig", "teacher.models.parnet:build_parnet"),
+    # "parnet": TeacherEntry("parnet", "teacher.models.parnet_config:ParnetConfig", "teacher.models.parnet:build_parnet"),
 }
 
 
