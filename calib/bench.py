@@ -39,7 +39,8 @@ def demo_calibration(size: int) -> Calibration:
     """A plausible camera: f = 0.9 * width, mild barrel distortion, 1.2 m high, pitch 60 degrees."""
     f = 0.9 * size
     k = [[f, 0.0, (size - 1) / 2.0], [0.0, f, (size - 1) / 2.0], [0.0, 0.0, 1.0]]
-    cam = Calibration.create((size, size), intrinsics=Intrinsics(camera_matrix=k, dist_coeffs=[-0.1, 0.02, 0, 0, 0], method="manual"))
+    lens = Intrinsics(camera_matrix=k, dist_coeffs=[-0.1, 0.02, 0, 0, 0], method="manual")
+    cam = Calibration.create((size, size), intrinsics=lens)
     return ground_from_pose(cam, 1200.0, 60.0)
 
 

@@ -150,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--height-mm", type=float, help="pose mode: lens centre height above the road, mm")
     mode.add_argument("--target-image", metavar="IMG", help="target mode: photo of the checkerboard lying flat on the road")
-    mode.add_argument("--points", metavar="FILE", help="points mode: YAML with image_size and points: [{pixel: [u, v], ground_mm: [x, y]}, ...]")
+    mode.add_argument("--points", metavar="FILE",
+                      help="points mode: YAML with image_size and points: [{pixel: [u, v], ground_mm: [x, y]}, ...]")
     p.add_argument("--pitch-deg", type=float, help="pose mode: optical axis below the horizon, degrees (90 = straight down)")
     p.add_argument("--roll-deg", type=float, default=0.0, help="pose mode: rotation about the optical axis (default 0)")
     p.add_argument("--yaw-deg", type=float, default=0.0, help="pose mode: turn to the left, seen from above (default 0)")

@@ -85,7 +85,8 @@ def homography_from_points(pixels: np.ndarray, ground_mm: np.ndarray) -> tuple[n
     px = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
     mm = np.asarray(ground_mm, dtype=np.float64).reshape(-1, 2)
     if px.shape[0] < 4 or px.shape[0] != mm.shape[0]:
-        raise DataError(f"a ground homography needs at least 4 matching points, got {px.shape[0]} pixel and {mm.shape[0]} ground points")
+        raise DataError(f"a ground homography needs at least 4 matching points, got {px.shape[0]} pixel "
+                        f"and {mm.shape[0]} ground points")
     for name, pts in (("pixel", px), ("ground", mm)):
         centred = pts - pts.mean(axis=0)
         sv = np.linalg.svd(centred, compute_uv=False)

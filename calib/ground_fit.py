@@ -45,7 +45,8 @@ def base_calibration(camera: Optional[Calibration], image_size: Optional[Tuple[i
     if camera is not None:
         return Calibration.create(camera.image_size, intrinsics=camera.data.intrinsics)
     if image_size is None:
-        raise ConfigError("without --camera the image size must be known (it comes from the target image or the points file's image_size)")
+        raise ConfigError("without --camera the image size must be known (it comes from the target image or the "
+                          "points file's image_size)")
     return Calibration.create(image_size)
 
 
@@ -53,7 +54,8 @@ def scale_samples(cal: Calibration) -> List[ScaleSample]:
     """mm per pixel at the image centre and at the middle of the top and bottom rows."""
     w, h = cal.image_size
     out = []
-    for where, x, y in (("centre", (w - 1) / 2, (h - 1) / 2), ("top row", (w - 1) / 2, 0.0), ("bottom row", (w - 1) / 2, h - 1.0)):
+    cx = (w - 1) / 2.0
+    for where, x, y in (("centre", cx, (h - 1) / 2.0), ("top row", cx, 0.0), ("bottom row", cx, h - 1.0)):
         s = cal.mm_per_pixel_at(x, y)
         out.append(ScaleSample(where=where, x=float(x), y=float(y), mm_per_px=float(s) if np.isfinite(s) else None))
     return out

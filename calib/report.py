@@ -83,7 +83,8 @@ def describe_ground(cal: Calibration) -> List[str]:
         lines.append(f"  top edge of the image spans {np.linalg.norm(corners[3] - corners[2]):.0f} mm of road")
     else:
         row = horizon_row(cal.homography, (w - 1) / 2.0)
-        lines.append("  the top of the image sees no road" + (f" (horizon near row {row:.0f} of the undistorted image)" if row is not None else ""))
+        where = f" (horizon near row {row:.0f} of the undistorted image)" if row is not None else ""
+        lines.append("  the top of the image sees no road" + where)
     for warning in g.warnings:
         lines.append(f"  WARNING: {warning}")
     return lines

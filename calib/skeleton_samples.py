@@ -1,9 +1,9 @@
 """Per-skeleton-pixel samples of a crack mask: direction, step length, width, free ends, branches.
 
 `sample_skeleton` does the pixel work of `calib.measure` (which only aggregates): skeletonise the
-kept components, prune spurs (`calib.skeleton_prune`), find each skeleton pixel's local direction, the length it stands for, the width
-across it, the free ends with how far the mask continues past them, and the branch count of each
-component. Everything is vectorised over skeleton pixels.
+kept components, prune spurs (`calib.skeleton_prune`), find each skeleton pixel's local direction,
+the length it stands for, the width across it, the free ends with how far the mask continues past
+them, and the branch count of each component. Everything is vectorised over skeleton pixels.
 """
 
 from __future__ import annotations

@@ -97,7 +97,8 @@ def test_user_errors_exit_2_with_a_message(tmp_path, capsys):
     empty.mkdir()
     assert main(["camera", "--images", str(empty), "--board", "9x6", "--square-mm", "25", "--out", str(tmp_path / "c.yaml")]) == 2
     assert "no images" in capsys.readouterr().err
-    assert main(["camera", "--images", str(tmp_path), "--board", "9x6", "--square-mm", "25", "--out", str(tmp_path / "c.yaml")]) == 2
+    args = ["--board", "9x6", "--square-mm", "25", "--out", str(tmp_path / "c.yaml")]
+    assert main(["camera", "--images", str(tmp_path), *args]) == 2
     assert "any of the 1 images (m.png: image is only 10x10 px)" in capsys.readouterr().err
 
 

@@ -112,7 +112,7 @@ def test_rendered_crack_measures_within_5_percent(pitch):
     centre = cal.pixel_to_ground_mm(np.array([[320.0, 240.0], [320.0, 400.0]]))
     cases = {
         "arc": (*arc_crack((centre[0, 0] - 300.0, centre[0, 1]), 300.0, -40.0, 80.0, 14.0), 14.0),
-        "straight": (*straight_crack((centre[1, 0] - 200.0, centre[1, 1] - 60.0), (centre[1, 0] + 150.0, centre[1, 1] + 90.0), 10.0), 10.0),
+        "straight": (*straight_crack(centre[1] + [-200.0, -60.0], centre[1] + [150.0, 90.0], 10.0), 10.0),
     }
     for name, (inside, length, width) in cases.items():
         mask = render_ground_mask(K, DIST, SIZE, to_image, inside, supersample=3)
