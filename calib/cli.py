@@ -32,6 +32,10 @@ def _cmd_camera(args: argparse.Namespace) -> int:
     cal.source = str(args.out)
     cal.save(args.out)
     print("\n".join(describe_intrinsics(cal)))
+    if args.overlays:
+        from calib.overlays import calibration_overlays
+
+        print(f"overlays: {calibration_overlays(Path(args.images), result, Path(args.overlays))} and one per photo")
     print(f"wrote {args.out}; next: `calib ground --camera {args.out} ...`")
     return 0
 
@@ -88,11 +92,26 @@ def _cmd_measure(args: argparse.Namespace) -> int:
         raise DataError(f"{args.calib} has no ground section, so there is nothing to convert to mm; run `calib ground` first")
     mask = _read_mask(Path(args.mask), args.threshold)
     m = measure_crack(mask, cal, min_component_px=args.min_component_px, undistorted=args.undistorted)
+    if args.overlay:
+        _write_measure_overlay(args, mask, m)
     d = m.to_dict()
     if not args.parts:
         d.pop("parts")
     print(json.dumps(d, indent=2))
     return 0
+
+
+def _write_measure_overlay(args: argparse.Namespace, mask, m) -> None:
+    from calib.measure import measured_skeleton
+    from calib.overlays import measurement_overlay
+    from crackedge.fileio import read_image_rgb, write_image_atomic
+
+    image = read_image_rgb(Path(args.image)) if args.image else None
+    if image is not None and image.shape[:2] != mask.shape:
+        raise DataError(f"--image {args.image} is {image.shape[1]}x{image.shape[0]} but the mask is "
+                        f"{mask.shape[1]}x{mask.shape[0]}; pass the frame the mask was made from")
+    skeleton = measured_skeleton(mask, args.min_component_px)
+    write_image_atomic(Path(args.overlay), measurement_overlay(mask, m, skeleton, image))
 
 
 def _cmd_render_board(args: argparse.Namespace) -> int:
@@ -136,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distortion", default="standard", choices=("simple", "standard", "rational"),
                    help="lens model: simple = k1 k2 p1 p2; standard = + k3 (default); rational = + k4 k5 k6 for "
                    "wide-angle lenses (needs many photos)")
+    p.add_argument("--overlays", metavar="DIR", help="also write every photo with detected (green) and model (red) "
+                   "corners, and overview.jpg, to DIR")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_camera)
 
@@ -169,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=int, help="crack = pixel value > THRESHOLD (default: 0 for 0/1 masks, 127 otherwise)")
     p.add_argument("--undistorted", action="store_true", help="the mask comes from an undistorted frame")
     p.add_argument("--parts", action="store_true", help="also list every connected component")
+    p.add_argument("--overlay", metavar="OUT.png", help="also draw the crack, measured skeleton and numbers to OUT")
+    p.add_argument("--image", metavar="FRAME", help="with --overlay: draw on this frame (same size as the mask)")
     p.set_defaults(func=_cmd_measure)
 
     p = sub.add_parser("show", help="summarise a calibration file", description="Print what a calibration file contains: "

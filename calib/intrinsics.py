@@ -54,6 +54,8 @@ class IntrinsicsResult:
     board: BoardSpec
     model: str
     warnings: list[str] = field(default_factory=list)
+    # image name -> (detected corners N x 2, corners reprojected by the model N x 2), images used only
+    views: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def to_schema(self) -> Intrinsics:
         return Intrinsics(
@@ -167,9 +169,10 @@ def _run_opencv(detections: Sequence[Detection], board: BoardSpec, image_size: t
     obj = [board.object_points() for _ in detections]
     img = [d.corners.astype(np.float32).reshape(-1, 1, 2) for d in detections]
     criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-9)
-    rms, k, dist, _, _, std_int, _, per_view = cv2.calibrateCameraExtended(
+    rms, k, dist, rvecs, tvecs, std_int, _, per_view = cv2.calibrateCameraExtended(
         obj, img, image_size, None, None, flags=flags, criteria=criteria)
-    return float(rms), k, dist.ravel(), std_int.ravel(), per_view.ravel()
+    reprojected = [cv2.projectPoints(o, r, t, k, dist)[0].reshape(-1, 2) for o, r, t in zip(obj, rvecs, tvecs)]
+    return float(rms), k, dist.ravel(), std_int.ravel(), per_view.ravel(), reprojected
 
 
 def calibrate_detections(detections: list[Detection], board: BoardSpec, image_size: tuple[int, int],
@@ -180,7 +183,7 @@ def calibrate_detections(detections: list[Detection], board: BoardSpec, image_si
     rejected = list(rejected or [])
     _require_enough(detections, rejected)
     flags = DISTORTION_MODELS[model]
-    rms, k, dist, std, per_view = _run_opencv(detections, board, image_size, flags)
+    rms, k, dist, std, per_view, reprojected = _run_opencv(detections, board, image_size, flags)
     limit = max(OUTLIER_FACTOR * float(np.median(per_view)), OUTLIER_MIN_PX)
     outliers = [i for i, e in enumerate(per_view) if e > limit]
     if outliers and len(detections) - len(outliers) >= MIN_IMAGES:
@@ -189,13 +192,13 @@ def calibrate_detections(detections: list[Detection], board: BoardSpec, image_si
             rejected.append((detections[i].name, f"reprojection error {per_view[i]:.2f} px, far above the median "
                              f"{med:.2f} px (corners misdetected: motion blur, glare, or a bent board)"))
         detections = [d for i, d in enumerate(detections) if i not in set(outliers)]
-        rms, k, dist, std, per_view = _run_opencv(detections, board, image_size, flags)
+        rms, k, dist, std, per_view, reprojected = _run_opencv(detections, board, image_size, flags)
     cov, empty = coverage_of(detections, image_size)
     result = IntrinsicsResult(
         image_size=image_size, camera_matrix=k, dist_coeffs=dist, rms_px=rms,
         per_image=[(d.name, float(e)) for d, e in zip(detections, per_view)], rejected=rejected,
         coverage=cov, empty_cells=empty, std_dev=dict(zip(("fx", "fy", "cx", "cy"), (float(v) for v in std[:4]))),
-        board=board, model=model,
+        board=board, model=model, views={d.name: (d.corners, p) for d, p in zip(detections, reprojected)},
     )
     result.warnings = _warnings(result)
     return result

@@ -39,10 +39,10 @@ import numpy as np
 
 from calib.calibration import Calibration
 from calib.skeleton import skeletonize
-from calib.skeleton_samples import SkeletonSamples, sample_skeleton
+from calib.skeleton_samples import SkeletonSamples, pruned_skeleton, sample_skeleton
 from crackedge.errors import DataError
 
-__all__ = ["ComponentMeasurement", "CrackMeasurement", "measure_crack", "skeletonize", "as_binary_mask"]
+__all__ = ["ComponentMeasurement", "CrackMeasurement", "measure_crack", "skeletonize", "measured_skeleton", "as_binary_mask"]
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +192,22 @@ def measure_crack(mask: np.ndarray, calibration: Optional[Calibration] = None, m
             part.off_ground_px = int(mm["off_ground"][i])
         parts.append(part)
     return _totals(parts, n, removed, removed_px, use_mm)
+
+
+def measured_skeleton(mask: np.ndarray, min_component_px: int = 20) -> np.ndarray:
+    """HxW bool: the skeleton `measure_crack` measures (kept components, spurs pruned), for drawing."""
+    full = as_binary_mask(mask)
+    crop, x0, y0 = _crop(full)
+    n_all, labels, stats, _ = cv2.connectedComponentsWithStats(crop.view(np.uint8), connectivity=8)
+    keep = np.zeros(n_all, dtype=bool)
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= max(1, int(min_component_px))
+    flat, idx, width, _ = pruned_skeleton(keep[labels], pad=1)
+    yy, xx = np.divmod(idx, width)
+    out = np.zeros(full.shape, dtype=bool)
+    ys, xs = yy - 1 + y0, xx - 1 + x0
+    inside = (ys >= 0) & (ys < full.shape[0]) & (xs >= 0) & (xs < full.shape[1])
+    out[ys[inside], xs[inside]] = True
+    return out
 
 
 def _measure_mm(calibration: Calibration, s: SkeletonSamples, kept: np.ndarray, lab: np.ndarray, n: int,

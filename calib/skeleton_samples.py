@@ -104,6 +104,20 @@ def _branches(idx: np.ndarray, deg: np.ndarray, comp: np.ndarray, n: int, width:
     return np.where((total == 0) & has_skeleton, 1, total)
 
 
+def pruned_skeleton(kept: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """Skeleton of `kept` (HxW bool) with spurs pruned, in a flat image padded by `pad`.
+
+    Returns (flat 0/1 image, sorted flat indices of the skeleton, padded width, distance transform
+    HxW float32). The distance transform only bounds searches (width profile, end march, spur
+    length), so the fast 5x5-mask approximation is enough.
+    """
+    dt = cv2.distanceTransform(kept.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)
+    flat, idx, width = skeleton_flat(kept, pad=pad)
+    yy, xx = np.divmod(idx, width)
+    idx = prune_spurs(flat, idx, width, dt[yy - pad, xx - pad])
+    return flat, idx, width, dt
+
+
 def sample_skeleton(kept: np.ndarray, labels: np.ndarray, n: int) -> SkeletonSamples:
     """Skeleton samples of mask `kept` (HxW bool) whose components are labelled 1..n in `labels`.
 
@@ -112,12 +126,7 @@ def sample_skeleton(kept: np.ndarray, labels: np.ndarray, n: int) -> SkeletonSam
     """
     h, w = kept.shape
     r = max(WINDOW_RADIUS, END_WINDOW_RADIUS)
-    # The distance transform only bounds searches (width profile, end march, spur length), so the
-    # fast 5x5-mask approximation is enough.
-    dt = cv2.distanceTransform(kept.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)
-    flat, idx, width = skeleton_flat(kept, pad=r)
-    yy, xx = np.divmod(idx, width)
-    idx = prune_spurs(flat, idx, width, dt[yy - r, xx - r])
+    flat, idx, width, dt = pruned_skeleton(kept, r)
     yy, xx = np.divmod(idx, width)
     ys, xs = yy - r, xx - r
     comp = labels[ys, xs].astype(np.int64)
