@@ -117,15 +117,15 @@ def test_overlays_for_calibration_and_measurement(photos, tmp_path, capsys):
     assert (out / "overview.jpg").is_file() and len(list(out.glob("*_corners.jpg"))) == 8
     pic = cv2.imread(str(out / "p0_corners.jpg"))
     assert pic.shape == (480, 640, 3)
-    mask = np.zeros((60, 160), np.uint8)
-    mask[20:24, 20:140] = 255
+    mask = np.zeros((80, 160), np.uint8)
+    mask[50:54, 20:140] = 255  # below the caption band
     cv2.imwrite(str(tmp_path / "m.png"), mask)
     frame = tmp_path / "f.png"
-    cv2.imwrite(str(frame), np.full((60, 160, 3), 90, np.uint8))
+    cv2.imwrite(str(frame), np.full((80, 160, 3), 90, np.uint8))
     capsys.readouterr()
     assert main(["measure", str(tmp_path / "m.png"), "--overlay", str(tmp_path / "o.png"), "--image", str(frame)]) == 0
     drawn = cv2.cvtColor(cv2.imread(str(tmp_path / "o.png")), cv2.COLOR_BGR2RGB)
-    assert (drawn[21:23, 30:130] == (255, 230, 0)).all(axis=2).sum() >= 90  # the skeleton, in yellow
+    assert (drawn[51:53, 30:130] == (255, 230, 0)).all(axis=2).sum() >= 90  # the skeleton, in yellow
     cv2.imwrite(str(frame), np.zeros((10, 10, 3), np.uint8))
     assert main(["measure", str(tmp_path / "m.png"), "--overlay", str(tmp_path / "o.png"), "--image", str(frame)]) == 2
     assert "pass the frame the mask was made from" in capsys.readouterr().err
