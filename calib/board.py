@@ -67,13 +67,6 @@ def parse_board(text: str, square_mm: float) -> BoardSpec:
     return BoardSpec(cols, rows, float(square_mm))
 
 
-def to_gray(image: np.ndarray) -> np.ndarray:
-    """HxW or HxWx3 (RGB/BGR) uint8 -> HxW uint8 grey."""
-    if image.ndim == 2:
-        return image
-    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-
-
 def detect_corners(gray: np.ndarray, board: BoardSpec) -> Optional[np.ndarray]:
     """Sub-pixel inner corners of `board` in a grey image: N x 2 float64 in detection order, or None.
 

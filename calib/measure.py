@@ -237,7 +237,7 @@ def _measure_mm(calibration: Calibration, s: SkeletonSamples, kept: np.ndarray, 
     area = np.bincount(plab, weights=pix_area, minlength=n + 1)
     off = np.bincount(plab, weights=(pix_area <= 0).astype(np.float64), minlength=n + 1)
     if off.sum() > 0:
-        log.warning("%d crack pixels see no road surface (above the horizon); left out of the mm values", int(off.sum()))
+        log.debug("%d crack pixels see no road surface (above the horizon); left out of the mm values", int(off.sum()))
     return {"length": length, "mean_width": mean_width, "max_width": max_width, "area": area, "off_ground": off}
 
 
