@@ -31,7 +31,8 @@ def _spread(items: list, n: int) -> list:
 
 
 def is_canonical_dataset(path: Path) -> bool:
-    return (Path(path) / "splits").is_dir() or (Path(path) / "dataset.yaml").is_file()
+    """True for a folder in the canonical layout (images/ beside masks/, splits/); crackedge.data.layout."""
+    return (Path(path) / "images").is_dir()
 
 
 def load_samples(data_dir: Path, n: int, split: Optional[str] = None) -> list[Sample]:
