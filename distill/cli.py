@@ -83,6 +83,53 @@ def _add_export(sub) -> None:
     p.set_defaults(func=cmd_export)
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from distill.evaluate import EvalOptions, evaluate_bundle
+
+    opts = EvalOptions(
+        split=None if args.split == "all" else args.split,
+        noise=tuple(c.strip() for c in args.noise.split(",") if c.strip()),
+        model=args.model,
+        device=args.device,
+        precision=args.precision,
+        out_dir=args.out,
+        overlays=args.overlays,
+        threads=args.threads,
+        limit=args.limit,
+    )
+    result = evaluate_bundle(args.bundle, args.data, opts)
+    for table in result.tables.values():
+        print(table, end="\n\n")
+    print(f"median inference {result.latency_ms:.1f} ms/image ({args.device}:{result.precision})")
+    if args.out:
+        print(f"metrics and {len(result.overlays)} overlays written to {args.out}")
+    return 0
+
+
+def _add_eval(sub) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a model bundle (the exported model, in OpenVINO) on a dataset",
+        description="Run the bundle's model as the vehicle would (its metadata's preprocessing, OpenVINO, "
+        "output upsampled to the image and thresholded) and report both metric conventions per noise case.",
+    )
+    add_common_args(p)
+    p.add_argument("bundle", type=Path, help="bundle folder written by `distill export`")
+    p.add_argument("--data", type=Path, required=True, help="canonical dataset folder")
+    p.add_argument("--split", default="test", help="split to evaluate, or 'all' (default: test)")
+    p.add_argument("--noise", default="clean", help="comma-separated noise cases: clean,dim,blurry (default: clean)")
+    p.add_argument("--model", choices=["ir_fp16", "ir_int8", "onnx"], default="ir_fp16",
+                   help="which model file of the bundle (default: ir_fp16)")
+    p.add_argument("--device", default="CPU", help="OpenVINO device (default: CPU)")
+    p.add_argument("--precision", choices=["f32", "bf16", "f16"],
+                   help="CPU inference precision (default: the bundle's validated inference_precision)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="write metrics.yaml, metrics.txt and overlays here")
+    p.add_argument("--overlays", type=int, default=4, metavar="N", help="overlay images per noise case (default 4)")
+    p.add_argument("--threads", type=int, help="CPU inference threads (default: OpenVINO's choice)")
+    p.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N images")
+    p.set_defaults(func=cmd_eval)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="distill", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -92,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_args(p)
     p.set_defaults(func=cmd_students)
     _add_export(sub)
+    _add_eval(sub)
     return parser
 
 

@@ -22,7 +22,7 @@ class Sample:
     mask: Optional[np.ndarray] = None
 
 
-def _spread(items: list, n: int) -> list:
+def spread(items: list, n: int) -> list:
     """n items evenly spread over `items` (all of them when there are fewer)."""
     if len(items) <= n:
         return list(items)
@@ -51,13 +51,13 @@ def load_samples(data_dir: Path, n: int, split: Optional[str] = None) -> list[Sa
         ds = CrackDataset.open(data_dir)
         if split is not None and split not in ds.splits:
             raise DataError(f"{data_dir}: no split {split!r}; it has {ds.splits}")
-        names = _spread(ds.names(split), n)
+        names = spread(ds.names(split), n)
         samples = [Sample(name, *ds.read(name)) for name in names]
     else:
         if split is not None:
             raise DataError(f"{data_dir} is a plain image folder (no splits/); drop --split or pass a canonical dataset")
         files = sorted(p for p in data_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        samples = [Sample(p.stem, read_image_rgb(p)) for p in _spread(files, n)]
+        samples = [Sample(p.stem, read_image_rgb(p)) for p in spread(files, n)]
     if not samples:
         raise DataError(f"{data_dir}: no images found (expected {', '.join(IMAGE_SUFFIXES)} files or a canonical dataset)")
     return samples
