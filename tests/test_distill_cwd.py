@@ -114,3 +114,24 @@ def test_gradient_reaches_the_student_only():
 def test_mismatched_channels_are_rejected():
     with pytest.raises(ValueError, match="channels"):
         cwd_loss(torch.zeros(1, 2, 4, 4), torch.zeros(1, 1, 4, 4))
+
+
+def test_total_loss_is_hard_plus_weighted_cwd():
+    from crackedge.training.losses import ce_dice_loss
+    from distill.losses import distillation_loss
+
+    g = torch.Generator().manual_seed(5)
+    student = torch.randn(2, 2, 8, 8, generator=g, requires_grad=True)
+    teacher = torch.randn(2, 2, 32, 32, generator=g)
+    target = (torch.rand(2, 32, 32, generator=g) > 0.8).long()
+    up = torch.nn.functional.interpolate(student, size=(32, 32), mode="bilinear", align_corners=False)
+    hard = ce_dice_loss(up, target)
+    out = distillation_loss(student, target, teacher)  # defaults: weight 5, T 3
+    assert out["hard"].item() == pytest.approx(hard.item(), rel=1e-6)
+    assert out["cwd"].item() == pytest.approx(cwd_loss(student, teacher, 3.0).item(), rel=1e-6)
+    assert out["loss"].item() == pytest.approx(hard.item() + 5.0 * out["cwd"].item(), rel=1e-6)
+    out["loss"].backward()
+    assert student.grad is not None
+
+    alone = distillation_loss(student, target, None)
+    assert alone["cwd"].item() == 0.0 and alone["loss"].item() == pytest.approx(hard.item(), rel=1e-6)
