@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Optional
+from typing import TYPE_CHECKING, Literal, Optional
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from crackedge.bundle import (
 )
 from crackedge.fileio import sha256_file
 from distill.errors import ExportError
+
+if TYPE_CHECKING:
+    from distill.export.parity import RuntimeRun
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,7 @@ class ExportOptions:
     threads: Optional[int] = 2
     synthetic_seed: int = 10_000
     force: bool = False
+    progress: bool = True
 
 
 def _check_out_dir(out_dir: Path, force: bool) -> None:
@@ -146,20 +150,104 @@ def _openvino_runs(kind: str, xml: Path, inputs, precisions, opts: ExportOptions
     return runs
 
 
+@dataclass
+class ParitySet:
+    """Parity inputs (float32 1x3xHxW each), their masks (or None) and the torch reference outputs."""
+
+    inputs: list[np.ndarray]
+    masks: list[Optional[np.ndarray]]
+    reference: "RuntimeRun"
+    threshold: float
+
+    def record(self, run: "RuntimeRun") -> ParityRecord:
+        from distill.export.parity import parity_record
+
+        return parity_record(run, self.reference.outputs, self.masks, self.threshold)
+
+
+def _parity_set(wrapper, input_spec, size: tuple[int, int], opts: ExportOptions, notes: dict[str, str]) -> ParitySet:
+    from distill.export.parity import run_timed
+    from distill.export.preprocess import preprocess
+
+    parity_dir = opts.parity_data if opts.parity_data is not None else opts.calib_data
+    samples, notes["parity_data"] = _samples(parity_dir, opts.parity_images, ("val", "test"), size,
+                                             opts.synthetic_seed, "parity check")
+    inputs = [preprocess(s.image, input_spec) for s in samples]
+    reference = run_timed("torch", _torch_runner(wrapper, opts.threads), inputs)
+    return ParitySet(inputs, [s.mask for s in samples], reference, opts.threshold)
+
+
+def _float_parity(onnx_path: Path, ir_path: Path, ps: ParitySet, opts: ExportOptions):
+    """Runs and records of ONNX Runtime, OpenVINO on the ONNX (f32) and the FP16 IR at each CPU precision.
+
+    Returns (runs, records, declared precision). ExportError when ONNX Runtime disagrees with torch.
+    """
+    from distill.export.parity import choose_precision, run_timed
+    from distill.ov_runner import cpu_precisions
+
+    ort_run = run_timed("onnxruntime:CPU:f32", _ort_runner(onnx_path, opts.threads), ps.inputs)
+    ort_rec = ps.record(ort_run)
+    if not ort_rec.max_abs_diff <= ORT_MAX_ABS_DIFF:  # also catches NaN
+        raise ExportError(
+            f"ONNX Runtime output differs from torch by {ort_rec.max_abs_diff:.2e} (> {ORT_MAX_ABS_DIFF:g}) "
+            "in crack probability: the ONNX export does not reproduce the model"
+        )
+    # The ONNX file in OpenVINO at f32 (what OpenVINO 2022.3 hosts read): separates conversion
+    # errors from the effect of the IR's FP16 weights. Not a candidate for the declared precision.
+    onnx_runs = _openvino_runs("openvino-onnx", onnx_path, ps.inputs, ["f32"], opts)
+    for run in onnx_runs:
+        run.precision = None
+    ir_runs = _openvino_runs("openvino", ir_path, ps.inputs, cpu_precisions(opts.device), opts)
+    ir_records = [ps.record(r) for r in ir_runs]
+    declared = choose_precision(ir_runs, ir_records, opts.min_mask_iou)
+    return [ort_run, *onnx_runs, *ir_runs], [ort_rec, *[ps.record(r) for r in onnx_runs], *ir_records], declared
+
+
+def _int8_model(onnx_path: Path, xml_path: Path, input_spec, size, declared: str, ps: ParitySet,
+                opts: ExportOptions, notes: dict[str, str]):
+    """Quantize, then measure the INT8 IR at f32 and the declared precision. Returns (files, runs, records)."""
+    from distill.export.openvino_export import save_ir_int8
+    from distill.export.preprocess import preprocess
+
+    calib, notes["calibration_data"] = _samples(opts.calib_data, opts.calib_images, ("train",), size,
+                                                opts.synthetic_seed + 1000, "INT8 calibration")
+    files = save_ir_int8(onnx_path, xml_path, calib, lambda s: preprocess(s.image, input_spec))
+    precisions = sorted({"f32", declared}, key=["f32", "bf16", "f16"].index)
+    runs = _openvino_runs("openvino-int8", xml_path, ps.inputs, precisions, opts)
+    return files, runs, [ps.record(r) for r in runs]
+
+
+def _notes(notes: dict[str, str], runs, declared: str, checkpoint: Path, ckpt, opts: ExportOptions) -> dict[str, str]:
+    measured = [r.precision for r in runs if r.runtime.startswith("openvino:")]
+    notes["inference_precision"] = (
+        f"{declared}: the fastest measured CPU precision with mask IoU vs torch >= {opts.min_mask_iou} "
+        f"(measured: {', '.join(measured)})"
+    )
+    for run in runs:
+        notes[f"latency_ms:{run.runtime}"] = f"{run.latency_ms:.1f} (median, batch 1, {opts.threads} threads, export machine)"
+    notes["checkpoint"] = f"{checkpoint.name} sha256 {sha256_file(checkpoint)} (step {ckpt.step}, epoch {ckpt.epoch})"
+    if opts.target == "ncs2":
+        notes["ncs2"] = (
+            f"use {ONNX_NAME} with OpenVINO 2022.3 (MYRIAD); the IR files are written by a newer OpenVINO "
+            "and do not load there. Ops checked against distill/ncs2_ops.py."
+        )
+    return notes
+
+
 def export_bundle(checkpoint: Path, out_dir: Path, opts: ExportOptions = ExportOptions()) -> BundleMetadata:
     """Export the student in `checkpoint` to a bundle folder `out_dir`; returns the written metadata.
 
     Raises CheckpointError (bad checkpoint), ExportError (opset, unsupported NCS2 ops, failed
     parity, existing output), DataError (calibration/parity images).
     """
+    from tqdm import tqdm
+
     from distill.checkpoints import build_from_checkpoint, load_student_checkpoint
     from distill.export.onnx_export import ONNX_OPSET, export_onnx
-    from distill.export.openvino_export import save_ir_fp16, save_ir_int8
-    from distill.export.parity import choose_precision, parity_record, run_timed
-    from distill.export.preprocess import default_input_spec, preprocess
+    from distill.export.openvino_export import save_ir_fp16
+    from distill.export.preprocess import default_input_spec
     from distill.export.wrapper import CRACK_CHANNEL, OUTPUT_CHANNELS, OUTPUT_KIND, export_module
     from distill.ncs2_ops import check_ncs2_ops
-    from distill.ov_runner import cpu_precisions
 
     checkpoint, out_dir = Path(checkpoint), Path(out_dir)
     _check_out_dir(out_dir, opts.force)
@@ -172,59 +260,31 @@ def export_bundle(checkpoint: Path, out_dir: Path, opts: ExportOptions = ExportO
     wrapper = export_module(model)
 
     staging = _prepare_out_dir(out_dir, opts.force)
+    steps = tqdm(total=5 if opts.int8 else 4, desc="export", unit="step", disable=not opts.progress)
     try:
+        steps.set_postfix_str("ONNX opset 11")
         onnx_path = export_onnx(wrapper, staging / ONNX_NAME, size, ONNX_OPSET)
         if opts.target == "ncs2":
             check_ncs2_ops(onnx_path)
+        steps.update()
+        steps.set_postfix_str("OpenVINO IR FP16")
         files = [onnx_path, *save_ir_fp16(onnx_path, staging / IR_FP16_NAME)]
         models = {MODEL_ONNX: ONNX_NAME, MODEL_IR_FP16: IR_FP16_NAME}
+        steps.update()
+        steps.set_postfix_str("parity vs torch")
         notes: dict[str, str] = {}
-
-        parity_dir = opts.parity_data if opts.parity_data is not None else opts.calib_data
-        samples, notes["parity_data"] = _samples(parity_dir, opts.parity_images, ("val", "test"), size,
-                                                 opts.synthetic_seed, "parity check")
-        inputs = [preprocess(s.image, input_spec) for s in samples]
-        masks = [s.mask for s in samples]
-        reference = run_timed("torch", _torch_runner(wrapper, opts.threads), inputs)
-        ort_run = run_timed("onnxruntime:CPU:f32", _ort_runner(onnx_path, opts.threads), inputs, None)
-        # The ONNX file in OpenVINO at f32 (what OpenVINO 2022.3 hosts read): separates conversion
-        # errors from the effect of the IR's FP16 weights.
-        (onnx_ov_run,) = _openvino_runs("openvino-onnx", onnx_path, inputs, ["f32"], opts)
-        onnx_ov_run.precision = None  # not a candidate for the declared precision
-        precisions = cpu_precisions(opts.device)
-        ov_runs = _openvino_runs("openvino", staging / IR_FP16_NAME, inputs, precisions, opts)
-
-        records = [parity_record(r, reference.outputs, masks, opts.threshold) for r in [ort_run, onnx_ov_run, *ov_runs]]
-        if records[0].max_abs_diff > ORT_MAX_ABS_DIFF:
-            raise ExportError(
-                f"ONNX Runtime output differs from torch by {records[0].max_abs_diff:.2e} (> {ORT_MAX_ABS_DIFF:g}) "
-                "in crack probability: the ONNX export does not reproduce the model"
-            )
-        declared = choose_precision(ov_runs, records[2:], opts.min_mask_iou)
-        notes["inference_precision"] = (
-            f"{declared}: the fastest measured CPU precision with mask IoU vs torch >= {opts.min_mask_iou} "
-            f"(measured: {', '.join(r.precision for r in ov_runs)})"
-        )
-
+        ps = _parity_set(wrapper, input_spec, size, opts, notes)
+        runs, records, declared = _float_parity(onnx_path, staging / IR_FP16_NAME, ps, opts)
+        steps.update()
         if opts.int8:
-            calib, notes["calibration_data"] = _samples(opts.calib_data, opts.calib_images, ("train",), size,
-                                                        opts.synthetic_seed + 1000, "INT8 calibration")
-            files += save_ir_int8(onnx_path, staging / IR_INT8_NAME, calib, lambda s: preprocess(s.image, input_spec))
+            steps.set_postfix_str("INT8 (NNCF)")
+            int8_files, int8_runs, int8_records = _int8_model(onnx_path, staging / IR_INT8_NAME, input_spec, size,
+                                                              declared, ps, opts, notes)
+            files += int8_files
             models[MODEL_IR_INT8] = IR_INT8_NAME
-            int8_precisions = sorted({"f32", declared}, key=["f32", "bf16", "f16"].index)
-            int8_runs = _openvino_runs("openvino-int8", staging / IR_INT8_NAME, inputs, int8_precisions, opts)
-            ov_runs += int8_runs
-            records += [parity_record(r, reference.outputs, masks, opts.threshold) for r in int8_runs]
-
-        for run in [reference, ort_run, onnx_ov_run, *ov_runs]:
-            notes[f"latency_ms:{run.runtime}"] = f"{run.latency_ms:.1f} (median, batch 1, {opts.threads} threads, export machine)"
-        notes["checkpoint"] = f"{checkpoint.name} sha256 {sha256_file(checkpoint)} (step {ckpt.step}, epoch {ckpt.epoch})"
-        if opts.target == "ncs2":
-            notes["ncs2"] = (
-                f"use {ONNX_NAME} with OpenVINO 2022.3 (MYRIAD); the IR files are written by a newer OpenVINO "
-                "and do not load there. Ops checked against distill/ncs2_ops.py."
-            )
-
+            runs, records = runs + int8_runs, records + int8_records
+            steps.update()
+        steps.set_postfix_str("metadata")
         meta = BundleMetadata(
             student=ckpt.student,
             teacher=ckpt.teacher,
@@ -239,14 +299,17 @@ def export_bundle(checkpoint: Path, out_dir: Path, opts: ExportOptions = ExportO
             inference_precision=declared,
             parity=records,
             validation_metrics={k: float(v) for k, v in ckpt.validation_metrics.items()},
-            notes=notes,
+            notes=_notes(notes, [ps.reference, *runs], declared, checkpoint, ckpt, opts),
         )
         meta.files = hash_files(staging, [p.name for p in files])
         write_metadata(staging, meta)
         _publish(staging, out_dir)
+        steps.update()
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        steps.close()
     _log_summary(out_dir, meta)
     return meta
 
