@@ -91,6 +91,9 @@ def load_student_checkpoint(path: Path) -> StudentCheckpoint:
         raise CheckpointError(f"{path}: not a readable student checkpoint ({type(err).__name__}: {err})") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: expected a checkpoint dict, got {type(obj).__name__}")
+    if isinstance(obj.get("task"), dict) and obj["task"].get("format") == CHECKPOINT_FORMAT:
+        # last.pt of `distill train` (crackedge.training.loop): the student checkpoint sits under "task"
+        obj = {**obj["task"], "step": obj.get("step", 0)}
     missing = [k for k in _REQUIRED if k not in obj]
     if missing:
         hint = " (this looks like a bare state dict; a student checkpoint also names its student)" if "format" in missing else ""
@@ -98,7 +101,10 @@ def load_student_checkpoint(path: Path) -> StudentCheckpoint:
     if obj["format"] != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: unknown checkpoint format {obj['format']!r}, expected {CHECKPOINT_FORMAT!r}")
     known = set(StudentCheckpoint.__dataclass_fields__)
-    return StudentCheckpoint(**{k: v for k, v in obj.items() if k in known})
+    fields = {k: v for k, v in obj.items() if k in known}
+    # best.pt of `distill train`: the training loop stores the validation metrics as "val_metrics"
+    fields["validation_metrics"] = obj.get("validation_metrics") or obj.get("val_metrics") or {}
+    return StudentCheckpoint(**fields)
 
 
 def build_from_checkpoint(ckpt: StudentCheckpoint, source: str = "<checkpoint>"):

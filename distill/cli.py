@@ -1,6 +1,7 @@
 """`distill`: students, channel-wise distillation, export to an edge model bundle, bundle evaluation.
 
   distill students                       list the registered students (input size, stride, parameters)
+  distill train --teacher ... --student ... --data DIR --out DIR   distil a student (hard loss + CWD)
   distill export CHECKPOINT OUT_DIR      student checkpoint -> model bundle (ONNX opset 11, IR FP16, [INT8])
   distill eval BUNDLE --data DIR         evaluate the exported model itself (OpenVINO) on a dataset
 """
@@ -9,9 +10,71 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from crackedge.cliutil import add_common_args, run_subcommand
+from crackedge.errors import ConfigError
+
+# option name -> key in DistillTrainConfig
+TRAIN_OVERRIDES = {
+    "data": "data.root",
+    "train_split": "data.train_split",
+    "variants": "data.variants",
+    "seed": "data.seed",
+    "student": "student.name",
+    "backbone_weights": "student.weights",
+    "size": "student.size",
+    "teacher": "teacher.kind",
+    "teacher_checkpoint": "teacher.checkpoint",
+    "sam_checkpoint": "teacher.sam_checkpoint",
+    "teacher_cache": "teacher.cache",
+    "cwd_weight": "loss.cwd_weight",
+    "temperature": "loss.temperature",
+    "epochs": "optim.epochs",
+    "steps": "optim.steps",
+    "batch_size": "optim.batch_size",
+    "lr": "optim.lr",
+    "warmup_steps": "optim.warmup_steps",
+    "eval_every": "optim.eval_every",
+    "max_minutes": "optim.max_minutes",
+    "workers": "optim.workers",
+    "device": "device",
+}
+
+
+def _set(data: dict, dotted: str, value: Any) -> None:
+    """data["a"]["b"] = value for dotted = "a.b" (only when value is not None)."""
+    if value is None:
+        return
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        data = data.setdefault(key, {})
+    data[leaf] = value
+
+
+def train_config_from_args(args: argparse.Namespace):
+    """DistillTrainConfig from --config (optional YAML) with the command-line options on top."""
+    from crackedge.config import load_config, parse_config
+    from distill.train_config import DistillTrainConfig
+
+    data: dict[str, Any] = {}
+    source = "distill train options"
+    if args.config is not None:
+        data = load_config(args.config, DistillTrainConfig).model_dump(mode="json")
+        source = f"{args.config} + command-line options"
+    for option, key in TRAIN_OVERRIDES.items():
+        value = getattr(args, option)
+        _set(data, key, str(value) if isinstance(value, Path) else value)
+    if args.val_split is not None:
+        data.setdefault("data", {})["val_split"] = None if args.val_split.lower() == "none" else args.val_split
+    if "root" not in data.get("data", {}):
+        raise ConfigError("pass --data DIR (a canonical dataset), or set data.root in --config")
+    if args.no_amp:
+        _set(data, "optim.amp", False)
+        _set(data, "teacher.amp", False)
+    if args.no_augment:
+        _set(data, "data.augment", False)
+    return parse_config(data, DistillTrainConfig, source=source)
 
 
 def cmd_students(args: argparse.Namespace) -> int:
@@ -24,6 +87,61 @@ def cmd_students(args: argparse.Namespace) -> int:
         s = model.spec
         print(f"{name:<24} {s.input_size[0]:>4}x{s.input_size[1]:<4} {s.stride:>6} {count_parameters(model) / 1e6:>8.2f}M  {s.head}")
     return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from distill.train import train_student
+
+    cfg = train_config_from_args(args)
+    result = train_student(cfg, args.out, resume=args.resume)
+    print(f"best validation IoU {result.best_iou:.4f} at step {result.best_step} of {result.last_step}")
+    print(f"checkpoint: {Path(args.out) / 'best.pt'}   curves: {Path(args.out) / 'curves.png'}")
+    return 0
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a student from ground truth and a teacher (CWD)",
+        description="Train a student with 0.2 CE + 0.8 Dice on the masks plus --cwd-weight (5) x channel-wise "
+        "distillation (temperature 3) against a teacher's logits: live (--teacher-checkpoint) or from a "
+        "`teacher cache-logits` cache (--teacher-cache; the teacher never runs). --teacher none: hard loss only. "
+        "AdamW, warm-up + poly. Writes OUT/config.yaml, best.pt (best validation IoU; what `distill export` "
+        "takes), last.pt (--resume), history.jsonl, curves.png. Options override --config. Example: "
+        "distill train --teacher cracksam --teacher-cache runs/cache --student hrnet_w18 --data data/khanhha --out runs/hr18",
+    )
+    add_common_args(p)
+    p.add_argument("--data", type=Path, help="canonical dataset folder (or data.root in --config)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--config", type=Path, help="YAML file of DistillTrainConfig (student, teacher, data, loss, optim, device)")
+    p.add_argument("--student", help="registered student (see `distill students`; default hrnet_w18)")
+    p.add_argument("--backbone-weights", type=Path, metavar="PATH",
+                   help="timm classification state dict for the student's backbone (default: random init)")
+    p.add_argument("--teacher", choices=["cracksam", "parnet", "none"], help="teacher kind (default none: hard loss only)")
+    p.add_argument("--teacher-checkpoint", type=Path, metavar="PATH", help="teacher checkpoint (teacher train's best.pt)")
+    p.add_argument("--sam-checkpoint", type=Path, metavar="PATH",
+                   help="SAM weights a CrackSAM delta checkpoint was trained on")
+    p.add_argument("--teacher-cache", type=Path, metavar="DIR", help="teacher-logit cache; the teacher never runs")
+    p.add_argument("--size", type=int, help="square input side (default: the student's, 448)")
+    p.add_argument("--cwd-weight", type=float, help="CWD loss weight (default 5)")
+    p.add_argument("--temperature", type=float, help="CWD temperature (default 3)")
+    p.add_argument("--train-split", help="training split (default train)")
+    p.add_argument("--val-split", help="validation split, or 'none' (default val)")
+    p.add_argument("--variants", type=int, help="augmentation views per image (default: the cache's, else unlimited)")
+    p.add_argument("--no-augment", action="store_true", help="train on the resized images only")
+    p.add_argument("--seed", type=int, help="augmentation/sampling/initialisation seed (default 0)")
+    p.add_argument("--epochs", type=float, help="epochs when --steps is not given (default 50)")
+    p.add_argument("--steps", type=int, help="optimiser steps")
+    p.add_argument("--batch-size", type=int, help="batch size (default 8)")
+    p.add_argument("--lr", type=float, help="AdamW learning rate (default 1e-3)")
+    p.add_argument("--warmup-steps", type=int, help="linear warm-up steps (default 300)")
+    p.add_argument("--eval-every", type=int, help="validate every N steps (default 200)")
+    p.add_argument("--max-minutes", type=float, help="wall-clock budget; evaluates and saves when reached")
+    p.add_argument("--workers", type=int, help="data-loader workers (default 0)")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.set_defaults(func=cmd_train)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -138,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("students", help="list the registered students")
     add_common_args(p)
     p.set_defaults(func=cmd_students)
+    _add_train(sub)
     _add_export(sub)
     _add_eval(sub)
     return parser
