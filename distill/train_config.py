@@ -15,7 +15,8 @@ TeacherKind = Literal["cracksam", "parnet", "none"]
 class StudentConfig(StrictModel):
     name: str = Field("hrnet_w18", description="registered student (distill students)")
     weights: Optional[str] = Field(None, description="timm classification state-dict file for the backbone")
-    size: Optional[int] = Field(None, ge=32, description="square training input side; default: the student's (448)")
+    size: Optional[int] = Field(None, ge=32, multiple_of=32,
+                                description="square training input side, a multiple of 32; default: the student's (448)")
 
 
 class TeacherConfig(StrictModel):

@@ -105,7 +105,8 @@ def _samples(data_dir: Optional[Path], n: int, preferred_splits: tuple[str, ...]
 
     if data_dir is None:
         log.warning("%s: no image folder given, using %d synthetic images (crackedge.synth)", purpose, n)
-        return synthetic_samples(n, size, seed), f"synthetic: {n} images from crackedge.synth, seeds {seed}..{seed + n - 1} (no real images given)"
+        note = f"synthetic: {n} images from crackedge.synth, seeds {seed}..{seed + n - 1} (no real images given)"
+        return synthetic_samples(n, size, seed), note
     split = _split_or_none(Path(data_dir), preferred_splits)
     samples = load_samples(Path(data_dir), n, split)
     return samples, f"{data_dir} ({'split ' + split if split else 'all images'}, {len(samples)} images)"
