@@ -1,4 +1,6 @@
 """Atomic writes."""
+
+
 def test_atomic_writes_get_normal_permissions(tmp_path):
     import os
 
