@@ -1,17 +1,138 @@
-"""`crackedge` command line: data preparation, synthetic data, the end-to-end demo, benchmarks."""
+"""`crackedge` command line: data preparation, synthetic data, dataset checks, the end-to-end demo
+and the benchmark report. Thin layer over library functions."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Sequence
 
 from crackedge.cliutil import add_common_args, run_subcommand
 
 
+def _ratios(text: str) -> tuple[float, float, float]:
+    try:
+        vals = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected three comma-separated numbers like 0.6,0.2,0.2, got {text!r}") from None
+    if len(vals) != 3:
+        raise argparse.ArgumentTypeError(f"expected three numbers (train,val,test), got {text!r}")
+    return vals  # type: ignore[return-value]
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        parts = [int(v) for v in text.lower().split("x")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH like 448x448, got {text!r}") from None
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2 or min(parts) < 16:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH with both >= 16, got {text!r}")
+    return parts[0], parts[1]
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from crackedge.data.formats.options import PrepareOptions
+    from crackedge.data.prepare import prepare
+
+    opts = PrepareOptions(strict=args.strict, ratios=args.split_ratios, seed=args.seed, val_fraction=args.val_fraction,
+                          mask_threshold=args.mask_threshold, cfd_label3=args.cfd_label3, cfd_label4=args.cfd_label4)
+    ds = prepare(args.src, args.out, args.format, opts)
+    counts = ", ".join(f"{s} {len(ds.names(s))}" for s in ds.splits)
+    skipped = ds.info.get("skipped", [])
+    print(f"wrote {len(ds)} image/mask pairs to {ds.root} ({counts}); format {ds.info.get('format')}")
+    for note in ds.info.get("notes", []):
+        print(f"note: {note}")
+    if skipped:
+        print(f"skipped {len(skipped)} item(s):")
+        for s in skipped:
+            print(f"  {s['item']}: {s['reason']}")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from crackedge.synth import write_synthetic_dataset
+
+    ds = write_synthetic_dataset(args.out, args.train, args.val, args.test, args.size, args.seed)
+    print(f"wrote {len(ds)} synthetic images to {ds.root} (" + ", ".join(f"{s} {len(ds.names(s))}" for s in ds.splits) + ")")
+    return 0
+
+
+def cmd_check_data(args: argparse.Namespace) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
+    from crackedge.data.layout import CrackDataset
+    from crackedge.errors import DataError
+
+    ds = CrackDataset.open(args.data)
+    problems, crack_frac = [], []
+    for name in tqdm(ds.names(), desc="checking", unit="img"):
+        try:
+            _, mask = ds.read(name)
+            crack_frac.append(float(mask.mean()))
+        except DataError as err:
+            problems.append(str(err))
+    splits = ", ".join(f"{s} {len(ds.names(s))}" for s in ds.splits) or "no splits"
+    print(f"{ds.root}: {len(ds)} images ({splits}); crack pixels {100 * np.mean(crack_frac or [0]):.2f}% on average")
+    for p in problems:
+        print(f"problem: {p}")
+    return 1 if problems else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from crackedge.demo import DemoConfig, run_demo
+
+    summary = run_demo(DemoConfig(out=args.out, data=args.data, seed=args.seed))
+    print("\n".join(["", "crackedge demo summary:"] + [f"  {ln}" for ln in summary.lines]))
+    if summary.skipped:
+        print("  not yet available (their packages have not landed): " + ", ".join(summary.skipped))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crackedge", description=__doc__)
     add_common_args(parser)
-    parser.add_subparsers(title="commands", metavar="COMMAND")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = sub.add_parser("prepare", help="convert a published dataset layout into the canonical layout",
+                       description="Convert CrackForest, CRACK500, DeepCrack or a folder of pairs into "
+                                   "images/ + masks/ + splits/ + dataset.yaml. Problem items are skipped and "
+                                   "listed (or fail with --strict).")
+    p.add_argument("src", type=Path, help="the dataset as published")
+    p.add_argument("out", type=Path, help="an empty output folder")
+    p.add_argument("--format", default="auto", choices=["auto", "crackforest", "crack500", "deepcrack", "pairs"])
+    p.add_argument("--strict", action="store_true", help="fail on the first unusable item instead of skipping it")
+    p.add_argument("--split-ratios", type=_ratios, default=(0.6, 0.2, 0.2), metavar="TR,VA,TE",
+                   help="train,val,test ratios for sources without a split (default 0.6,0.2,0.2)")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="DeepCrack: share of train used as val (default 0.1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of generated splits")
+    p.add_argument("--mask-threshold", type=int, default=127, help="grey/JPEG masks: crack = value > this (default 127)")
+    p.add_argument("--cfd-label3", choices=["background", "crack"], default="background",
+                   help="CrackForest label 3 (intact pavement enclosed by cracks); default background")
+    p.add_argument("--cfd-label4", choices=["crack", "background"], default="crack",
+                   help="CrackForest label 4 (faint hairline cracks); default crack")
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("synth", help="generate a synthetic crack dataset (seeded, exact masks)")
+    p.add_argument("out", type=Path)
+    p.add_argument("--train", type=int, default=64)
+    p.add_argument("--val", type=int, default=16)
+    p.add_argument("--test", type=int, default=16)
+    p.add_argument("--size", type=_size, default=(448, 448), help="HEIGHTxWIDTH (default 448x448)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("check-data", help="verify every image/mask pair of a canonical dataset")
+    p.add_argument("data", type=Path)
+    p.set_defaults(func=cmd_check_data)
+
+    p = sub.add_parser("demo", help="run the main job end to end on built-in synthetic data (or --data DIR)")
+    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="result folder (default runs/demo)")
+    p.add_argument("--data", type=Path, default=None, help="a canonical dataset instead of synthetic data")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_demo)
     return parser
 
 

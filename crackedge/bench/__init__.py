@@ -1,0 +1,1 @@
+"""Benchmark helpers: timing statistics, machine/version capture, markdown tables (torch-free)."""

@@ -1,0 +1,102 @@
+"""The torch Dataset over a canonical crack dataset (the only torch import in crackedge.data).
+
+Augmentation is deterministic per (seed, index, variant): see `crackedge.data.augment`.
+- `augment=False`: every item is the image resized to `size` (variant 0).
+- `augment=True, variants=None`: each epoch draws a fresh variant per item
+  (variant = epoch, so epoch e of any run sees the same pixels).
+- `augment=True, variants=K`: epoch e uses variant e % K for every item; K views per image is what
+  `teacher cache-logits` stores, so distillation can read the teacher's logits back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from crackedge.data.augment import IDENTITY, AugmentConfig, apply_params, params_for
+from crackedge.data.layout import CrackDataset
+from crackedge.noise import apply_noise
+
+IMAGENET_MEAN = (123.675, 116.28, 103.53)  # RGB, 0-255 units (also SAM's pixel_mean)
+IMAGENET_STD = (58.395, 57.12, 57.375)
+
+
+def image_to_tensor(image: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
+    """HxWx3 uint8 RGB -> 3xHxW float32, (x - mean) / std."""
+    t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float()
+    m = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
+    return (t - m) / s
+
+
+def tensor_to_image(t: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> np.ndarray:
+    """Inverse of image_to_tensor: 3xHxW normalised -> HxWx3 uint8 RGB."""
+    m = torch.tensor(mean, dtype=t.dtype, device=t.device).view(3, 1, 1)
+    s = torch.tensor(std, dtype=t.dtype, device=t.device).view(3, 1, 1)
+    return (t * s + m).clamp(0, 255).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+class CrackSegDataset(Dataset):
+    """Items: {"image": float32 3xHxW normalised, "mask": int64 HxW {0,1}, "name": str,
+    "index": int, "variant": int} at size=(H, W)."""
+
+    def __init__(
+        self,
+        root: str | Path | CrackDataset,
+        split: str | None,
+        size: tuple[int, int] = (448, 448),
+        augment: bool = False,
+        seed: int = 0,
+        variants: int | None = None,
+        noise: str = "clean",
+        augment_cfg: AugmentConfig = AugmentConfig(),
+    ):
+        self.data = root if isinstance(root, CrackDataset) else CrackDataset.open(root)
+        self.split = split
+        self.names = self.data.names(split)
+        self.size = (int(size[0]), int(size[1]))
+        self.augment = augment
+        self.seed = seed
+        if variants is not None and variants < 1:
+            raise ValueError(f"variants must be >= 1, got {variants}")
+        self.variants = variants
+        self.noise = noise
+        self.augment_cfg = augment_cfg
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the augmentation variant of this epoch (call before iterating)."""
+        self.epoch = int(epoch)
+
+    def variant_for_epoch(self, epoch: int | None = None) -> int:
+        e = self.epoch if epoch is None else epoch
+        if not self.augment:
+            return 0
+        return e % self.variants if self.variants else e
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def load(self, index: int, variant: int) -> tuple[np.ndarray, np.ndarray]:
+        """The augmented (image HxWx3 uint8, mask HxW uint8) of item `index`, view `variant`."""
+        image, mask = self.data.read(self.names[index])
+        square = self.size[0] == self.size[1]
+        params = params_for(self.seed, index, variant, self.augment_cfg, square) if self.augment else IDENTITY
+        image, mask = apply_params(image, mask, params, self.size)
+        if self.noise != "clean":
+            image = apply_noise(image, self.noise)
+        return image, mask
+
+    def __getitem__(self, index: int) -> dict:
+        variant = self.variant_for_epoch()
+        image, mask = self.load(index, variant)
+        return {
+            "image": image_to_tensor(image),
+            "mask": torch.from_numpy(mask.astype(np.int64)),
+            "name": self.names[index],
+            "index": index,
+            "variant": variant,
+        }

@@ -1,0 +1,1 @@
+"""Training utilities shared by `teacher` and `distill` (imports torch)."""

@@ -1,0 +1,73 @@
+"""Every command has a working --help; user errors exit 2 with a message; the Pi side needs no torch."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT, run_python_without_torch
+
+COMMANDS = ["crackedge", "teacher", "distill", "edge", "calib"]
+
+
+@pytest.mark.parametrize("pkg", COMMANDS)
+def test_help_works_for_every_command(pkg):
+    out = subprocess.run([sys.executable, "-m", pkg, "--help"], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert f"usage: {pkg}" in out.stdout
+
+
+def test_user_error_exits_2_with_a_message_and_no_traceback(tmp_path):
+    from crackedge.cli import main
+
+    out = subprocess.run([sys.executable, "-m", "crackedge", "prepare", str(tmp_path / "missing"), str(tmp_path / "o")],
+                         capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
+    assert out.returncode == 2
+    assert "error: source folder not found" in out.stderr and "Traceback" not in out.stderr
+    assert main(["check-data", str(tmp_path)]) == 2
+
+
+def _modules(pkg: str) -> list[str]:
+    mod = importlib.import_module(pkg)
+    return [pkg] + [m.name for m in pkgutil.walk_packages(mod.__path__, prefix=pkg + ".")]
+
+
+TORCH_FREE = [m for pkg in ("edge", "calib", "crackedge") for m in _modules(pkg)
+              if not m.startswith(("crackedge.training", "crackedge.data.torch_dataset")) and not m.endswith("__main__")]
+
+
+def test_pi_side_imports_without_torch():
+    code = (
+        "import importlib\n"
+        f"mods = {TORCH_FREE!r}\n"
+        "for m in mods:\n"
+        "    importlib.import_module(m)\n"
+        "import sys\n"
+        "assert sys.modules.get('torch') is None\n"
+        "print('imported', len(mods))\n"
+    )
+    out = run_python_without_torch(code)
+    assert out.returncode == 0, out.stderr
+    assert f"imported {len(TORCH_FREE)}" in out.stdout
+
+
+def test_pi_side_runs_without_torch(tmp_path):
+    code = (
+        "from crackedge.synth import generate_sample\n"
+        "from crackedge.metrics import MetricAccumulator\n"
+        "img, mask = generate_sample(0, (64, 64))\n"
+        "acc = MetricAccumulator(); acc.add(mask.astype(float), mask); print(acc.report().iou)\n"
+        "from edge.cli import main as e; from calib.cli import main as c\n"
+        "import contextlib, io\n"
+        "for f in (e, c):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        try: f(['--help'])\n"
+        "        except SystemExit as ex: assert ex.code == 0\n"
+    )
+    out = run_python_without_torch(code)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("1.0")
