@@ -72,23 +72,25 @@ class StageStats:
         with self._lock:
             return _rate(self._done)
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, decay: bool = True) -> dict[str, Any]:
+        """decay=True: rate up to now (a stalled stage shows ~0); False: rate over its own items."""
         with self._lock:
             lat = sorted(self._lat)
             return {
                 "count": self.count,
-                "fps": round(_rate(self._done), 2),
+                "fps": round(_rate(self._done, decay), 2),
                 "latency_ms_mean": round(1000 * sum(lat) / len(lat), 2) if lat else None,
                 "latency_ms_p95": round(1000 * lat[min(len(lat) - 1, int(0.95 * len(lat)))], 2) if lat else None,
                 "errors": self.errors,
             }
 
 
-def _rate(stamps: collections.deque[float]) -> float:
-    """Items per second over the window, counting up to now (so a stalled stage decays to 0)."""
+def _rate(stamps: collections.deque[float], decay: bool = True) -> float:
+    """Items per second over the window; with decay, counted up to now (a stalled stage decays to 0)."""
     if len(stamps) < 2:
         return 0.0
-    span = max(time.monotonic(), stamps[-1]) - stamps[0]
+    end = max(time.monotonic(), stamps[-1]) if decay else stamps[-1]
+    span = end - stamps[0]
     return (len(stamps) - 1) / span if span > 0 else 0.0
 
 
@@ -138,7 +140,7 @@ class Metrics:
             self.stages[name] = StageStats(name)
         return self.stages[name]
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, decay: bool = True) -> dict[str, Any]:
         queues = {q.name: q.snapshot() for q in self.queues}
         e2e = self.e2e.snapshot()
         return {
@@ -147,7 +149,7 @@ class Metrics:
             "run_dir": self.run_dir,
             "rss_mb": rss_mb(),
             "source": self.source.snapshot(),
-            "stages": {name: s.snapshot() for name, s in self.stages.items()},
+            "stages": {name: s.snapshot(decay) for name, s in self.stages.items()},
             "queues": queues,
             "drops": sum(q["drops"] for q in queues.values()),
             "latency_ms": {"end_to_end_mean": e2e["latency_ms_mean"], "end_to_end_p95": e2e["latency_ms_p95"]},
