@@ -12,13 +12,14 @@ it as `?token=...` or an `X-Token:` / `Authorization: Bearer ...` header (401 ot
 from __future__ import annotations
 
 import hmac
+import html
 import json
 import logging
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ PAGE = """<!doctype html>
 <h1>crackedge edge</h1>
 <p>status: <span id="status">loading</span> &middot; uptime <span id="uptime">-</span> s
  &middot; source <span id="source">-</span> (<span id="source-state">-</span>)</p>
-<img id="stream" alt="annotated stream">
+<img id="stream" alt="annotated stream" src="stream.mjpg__TOKEN__">
 <table>
 <tr><th>saved frames</th><td id="saved">-</td></tr>
 <tr><th>dropped frames</th><td id="drops">-</td></tr>
@@ -116,9 +117,6 @@ async function poll() {
     document.getElementById('status').className = 'bad';
   }
 }
-window.addEventListener('load', () => {
-  document.getElementById('stream').src = 'stream.mjpg' + tok;
-});
 poll(); setInterval(poll, 1000);
 </script>
 </body></html>
@@ -195,7 +193,9 @@ def _make_handler(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
                 return
             try:
                 if parts.path in ("/", "/index.html"):
-                    self._send(200, PAGE.encode("utf-8"), "text/html; charset=utf-8")
+                    tok = (query.get("token") or [""])[0]
+                    suffix = html.escape("?token=" + quote(tok)) if tok else ""
+                    self._send(200, PAGE.replace("__TOKEN__", suffix).encode("utf-8"), "text/html; charset=utf-8")
                 elif parts.path == "/metrics":
                     body = json.dumps(server.metrics(), default=str).encode("utf-8")
                     self._send(200, body, "application/json")
