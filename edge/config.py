@@ -24,6 +24,9 @@ class _SourceCommon(StrictModel):
     stall_timeout_s: float = Field(
         default=5.0, gt=0, description="no good frame for this long: the source is reopened and the stall reported"
     )
+
+
+class _JpegSourceCommon(_SourceCommon):
     decode_scale: Literal["auto", 1, 2, 4, 8] = Field(
         default="auto",
         description="JPEG sources: libjpeg DCT scaling (1/N). auto: the largest 1/N whose decoded size is at "
@@ -42,7 +45,7 @@ class PicameraSource(_SourceCommon):
     capture_timeout_s: float = Field(default=2.0, gt=0, description="one capture longer than this counts as a stall")
 
 
-class V4l2Source(_SourceCommon):
+class V4l2Source(_JpegSourceCommon):
     """USB UVC camera through OpenCV's V4L2 backend, MJPG, the raw JPEG kept for saving."""
 
     kind: Literal["v4l2"]
@@ -52,7 +55,7 @@ class V4l2Source(_SourceCommon):
     fps: Optional[float] = Field(default=None, gt=0)
 
 
-class HttpMjpegSource(_SourceCommon):
+class HttpMjpegSource(_JpegSourceCommon):
     """An mjpg-streamer style HTTP stream (multipart/x-mixed-replace of JPEG parts)."""
 
     kind: Literal["http_mjpeg"]
@@ -77,7 +80,7 @@ class VideoFileSource(_SourceCommon):
     rate_fps: Optional[float] = Field(default=None, gt=0, description="pace playback (None: as fast as processed)")
 
 
-class ImageFolderSource(_SourceCommon):
+class ImageFolderSource(_JpegSourceCommon):
     """A folder of JPEG/PNG images in name order; frames are never dropped."""
 
     kind: Literal["images"]

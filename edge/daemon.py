@@ -89,15 +89,17 @@ class Daemon:
 
     # ---- start -----------------------------------------------------------------------------
     def setup(self) -> None:
+        """Everything before READY=1; each failure is a CrackedgeError naming the problem."""
         cfg = self.cfg
         bundle = load_bundle(cfg.model.bundle)
         backend, key = create_backend(cfg.model, bundle)
         try:
             self._setup_rest(bundle, backend, key)
         except BaseException:
-            backend.close()
+            self.stop.set()  # ends the GPS thread if it was started
             if self.preview is not None:
                 self.preview.stop()
+            backend.close()
             raise
 
     def _setup_rest(self, bundle: Any, backend: Any, key: str) -> None:
@@ -106,6 +108,16 @@ class Daemon:
         measurer = Measurer(cfg.measure.calib, cfg.measure.min_component_px)
         threshold = cfg.model.threshold if cfg.model.threshold is not None else bundle.meta.threshold
         source = make_source(cfg.source, bundle.input_wh)
+        hub = None
+        if cfg.preview.enabled:  # bind before creating the run folder: a busy port leaves nothing behind
+            hub = FrameHub(cfg.preview.max_fps)
+            try:
+                self.preview = PreviewServer(hub, self.metrics_snapshot, cfg.preview.host, cfg.preview.port, cfg.preview.token)
+            except OSError as err:
+                raise ConfigError(
+                    f"preview: cannot listen on {cfg.preview.host}:{cfg.preview.port}: {err.strerror or err} "
+                    "(port in use? set preview.port, or preview.enabled: false)"
+                ) from None
         try:
             self.run_dir = make_run_dir(cfg.save.out_dir)
         except OSError as err:
@@ -149,23 +161,14 @@ class Daemon:
                 self.run_dir, guard, self.metrics.saved, model_info, cfg.save.save_raw, cfg.save.fsync, threshold,
                 position=self.gps.latest if self.gps is not None else None,
             )
-        hub = None
-        if cfg.preview.enabled:
-            hub = FrameHub(cfg.preview.max_fps)
-            try:
-                self.preview = PreviewServer(hub, self.metrics_snapshot, cfg.preview.host, cfg.preview.port, cfg.preview.token)
-            except OSError as err:
-                raise ConfigError(
-                    f"preview: cannot listen on {cfg.preview.host}:{cfg.preview.port}: {err.strerror or err} "
-                    "(port in use? set preview.port, or preview.enabled: false)"
-                ) from None
-            self.preview.start()
-            log.info("preview listening on %s", self.preview.url)
         self.pipeline = Pipeline(
             source, backend, Preprocessor(bundle.meta.input), MaskDecoder(bundle.meta.output, threshold), measurer,
             self.metrics, self.registry, pipeline_options(cfg), saver=saver, hub=hub,
         )
         self.metrics.watchdog_provider = self._watchdog_state
+        if self.preview is not None:
+            self.preview.start()
+            log.info("preview listening on %s", self.preview.url)
         log.info(
             "run folder %s; source %s (%s); model %s on %s; measurement %s",
             self.run_dir, source.describe(), "live, keep freshest" if self.pipeline.opt.live else "file, drop nothing",

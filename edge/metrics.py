@@ -1,7 +1,7 @@
 """Counters and timings the daemon reports at /metrics, in STATUS= and in the run's summary.json.
 
 `/metrics` JSON keys (documented, tested):
-    time, uptime_s, run_dir, rss_mb,
+    time, uptime_s, run_dir, rss_mb, rss_peak_mb (VmHWM),
     source:       kind, state (starting|connected|reconnecting|ended), frames, corrupt, reconnects,
                   stalls, last_error
     stages:       name -> {count, fps, latency_ms_mean, latency_ms_p95, errors}
@@ -33,6 +33,7 @@ METRIC_KEYS = (
     "uptime_s",
     "run_dir",
     "rss_mb",
+    "rss_peak_mb",
     "source",
     "stages",
     "queues",
@@ -148,6 +149,7 @@ class Metrics:
             "uptime_s": round(time.monotonic() - self.started_mono, 1),
             "run_dir": self.run_dir,
             "rss_mb": rss_mb(),
+            "rss_peak_mb": rss_mb("VmHWM"),
             "source": self.source.snapshot(),
             "stages": {name: s.snapshot(decay) for name, s in self.stages.items()},
             "queues": queues,
@@ -162,11 +164,11 @@ class Metrics:
         }
 
 
-def rss_mb() -> Optional[float]:
-    """Resident memory of this process in MB (from /proc; None where unavailable)."""
+def rss_mb(field: str = "VmRSS") -> Optional[float]:
+    """Resident memory of this process in MB (VmRSS now, VmHWM peak; from /proc, None elsewhere)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return round(int(line.split()[1]) / 1024.0, 1)
     except OSError:
         pass

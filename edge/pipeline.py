@@ -71,11 +71,17 @@ class Worker(threading.Thread):
         self.stats = metrics.stage(name)
         self._errors_logged = 0
 
-    def handle(self, item: Any) -> None:
+    #: where results go (None for a sink)
+    outq: Optional[StageQueue] = None
+
+    def handle(self, item: Any) -> Any:
+        """Process one item; return what goes to `outq` (None: nothing)."""
         raise NotImplementedError
 
     def finish(self) -> None:
         """END arrived: flush and pass END on."""
+        if self.outq is not None:
+            self.outq.put_end()
 
     def run(self) -> None:
         try:
@@ -90,8 +96,9 @@ class Worker(threading.Thread):
                     return
                 t0 = time.monotonic()
                 self.hb.busy(t0)
+                out = None
                 try:
-                    self.handle(item)
+                    out = self.handle(item)
                 except Exception:
                     self.stats.error()
                     if self._errors_logged < 10:
@@ -99,7 +106,10 @@ class Worker(threading.Thread):
                         log.exception("stage %s failed on one frame (skipped)", self.name)
                 finally:
                     self.hb.idle()
+                # the stage's latency is its own work; waiting for room downstream is back-pressure
                 self.stats.record(time.monotonic() - t0)
+                if out is not None and self.outq is not None:
+                    self.outq.put(out, self.abort, on_wait=self.hb.beat)
         finally:
             self.hb.finish()
 
@@ -109,13 +119,10 @@ class PreprocessWorker(Worker):
         super().__init__("preprocess", inq, abort, hb, metrics)
         self.outq, self.pre = outq, pre
 
-    def handle(self, frame: Frame) -> None:
+    def handle(self, frame: Frame) -> Frame:
         cap = frame.capture
         frame.blob = self.pre(cap.infer_image if cap.infer_image is not None else cap.image)
-        self.outq.put(frame, self.abort, on_wait=self.hb.beat)
-
-    def finish(self) -> None:
-        self.outq.put_end()
+        return frame
 
 
 class InferSubmitWorker(Worker):
@@ -126,6 +133,7 @@ class InferSubmitWorker(Worker):
         self.runner = runner
 
     def handle(self, frame: Frame) -> None:
+        """Waits for a free infer request (time recorded: how long the device kept us waiting)."""
         blob, frame.blob = frame.blob, None
         frame.timings["submit_mono"] = time.monotonic()
         self.runner.submit(blob, frame, self.abort, on_wait=self.hb.beat)
@@ -179,7 +187,7 @@ class PostprocessWorker(Worker):
         self.metrics = metrics
         self.on_result = on_result
 
-    def handle(self, item: tuple[Frame, np.ndarray]) -> None:
+    def handle(self, item: tuple[Frame, np.ndarray]) -> Optional[Result]:
         frame, output = item
         image = frame.image
         h, w = image.shape[:2]
@@ -203,14 +211,11 @@ class PostprocessWorker(Worker):
         result = Result(frame, mask, ratio, n, measurement, annotated_jpeg, reasons, now)
         if self.on_result is not None:
             self.on_result(result)
-        if reasons and self.outq is not None:
-            self.outq.put(result, self.abort, on_wait=self.hb.beat)
-        elif self.opt.save_enabled:
+        if reasons:
+            return result
+        if self.opt.save_enabled:
             self.metrics.saved.add("skipped_threshold")
-
-    def finish(self) -> None:
-        if self.outq is not None:
-            self.outq.put_end()
+        return None
 
 
 class SaveWorker(Worker):
@@ -220,6 +225,7 @@ class SaveWorker(Worker):
 
     def handle(self, result: Result) -> None:
         self.saver.save(result)
+        return None
 
 
 class Pipeline:

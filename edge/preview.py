@@ -27,18 +27,32 @@ MAX_STREAM_CLIENTS = 4
 
 
 class FrameHub:
-    """The latest preview JPEG, rate-limited to `max_fps`; stream handlers wait for new ones."""
+    """The latest preview JPEG, rate-limited to `max_fps`; stream handlers wait for new ones.
 
-    def __init__(self, max_fps: float = 5.0) -> None:
+    Frames are only produced while someone watches (a stream or snapshot request within the last
+    `interest_s` seconds), so an unwatched daemon spends nothing on preview encoding.
+    """
+
+    def __init__(self, max_fps: float = 5.0, interest_s: float = 5.0, always: bool = False) -> None:
         self.period = 1.0 / max_fps
+        self.interest_s = interest_s
+        self.always = always
         self._cond = threading.Condition()
         self._id = 0
         self._jpeg: Optional[bytes] = None
         self._last_publish = -1e9
+        self._last_interest = -1e9
+
+    def touch(self) -> None:
+        """A client wants frames."""
+        self._last_interest = time.monotonic()
 
     def due(self) -> bool:
-        """Whether the pipeline should encode a preview frame now (saves work when it would be skipped)."""
-        return time.monotonic() - self._last_publish >= self.period
+        """Whether the pipeline should encode a preview frame now (someone watches, and max_fps allows)."""
+        now = time.monotonic()
+        if not self.always and now - self._last_interest > self.interest_s:
+            return False
+        return now - self._last_publish >= self.period
 
     def publish(self, jpeg: bytes) -> None:
         with self._cond:
@@ -154,10 +168,10 @@ class PreviewServer:
 
     def stop(self) -> None:
         self.closing.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        if self._thread is not None:
+        if self._thread is not None:  # shutdown() would wait forever for a loop that never ran
+            self.httpd.shutdown()
             self._thread.join(timeout=2.0)
+        self.httpd.server_close()
 
     def authorized(self, query: dict[str, list[str]], headers: Any) -> bool:
         if not self.token:
@@ -200,7 +214,10 @@ def _make_handler(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
                     body = json.dumps(server.metrics(), default=str).encode("utf-8")
                     self._send(200, body, "application/json")
                 elif parts.path == "/snapshot.jpg":
+                    server.hub.touch()
                     _, jpeg = server.hub.latest()
+                    if jpeg is None:
+                        _, jpeg = server.hub.wait_newer(0, timeout=1.0)
                     if jpeg is None:
                         self._send(503, b"no frame yet\n", "text/plain; charset=utf-8")
                     else:
@@ -227,6 +244,7 @@ def _make_handler(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 seen = -1
                 while not server.closing.is_set():
+                    server.hub.touch()
                     frame_id, jpeg = server.hub.wait_newer(seen, timeout=0.5)
                     if jpeg is None or frame_id == seen:
                         continue

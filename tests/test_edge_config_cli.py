@@ -136,3 +136,19 @@ def test_example_configs_are_valid() -> None:
     for ex in examples:
         cfg = load_edge_config(ex)
         assert cfg.save.out_dir.is_absolute()
+
+
+def test_busy_preview_port_is_a_clear_error_and_leaves_no_run_folder(tmp_path, bundle, images, capsys) -> None:
+    import socket
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        path = _config(tmp_path, bundle, images, preview={"enabled": True, "port": busy.getsockname()[1]})
+        assert main(["run", "--config", str(path)]) == 2
+    finally:
+        busy.close()
+    err = capsys.readouterr().err
+    assert "preview: cannot listen on 127.0.0.1:" in err and "preview.port" in err
+    assert not (tmp_path / "out" / "runs").exists() or not any((tmp_path / "out" / "runs").iterdir())
