@@ -128,6 +128,9 @@ class CaptureWorker(threading.Thread):
                 self.seq += 1
                 counters.add("frames")
                 self.out.put(frame, self.abort, on_wait=self.hb.beat)
+        except BaseException:
+            self.hb.fail()  # a dead capture must look hung to the watchdog, not finished
+            log.critical("capture died", exc_info=True)
         finally:
             try:
                 self.source.close()
@@ -136,7 +139,8 @@ class CaptureWorker(threading.Thread):
             if not self.ended:
                 counters.set(state="stopped")
             self.out.put_end()
-            self.hb.finish()
+            if not self.hb.failed:
+                self.hb.finish()
 
     def _failed(self, message: str, backoff: float) -> None:
         self.metrics.source.set(state="reconnecting", last_error=message)

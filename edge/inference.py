@@ -87,12 +87,15 @@ class AsyncRunner:
 
     `submit()` (one producer thread) waits for a free request slot and starts inference;
     `next_result()` (one consumer thread) returns results strictly in the order they were submitted,
-    whatever order the device finishes them in.
+    whatever order the device finishes them in. At most `window` (2 x n_requests) results may be
+    submitted but not yet taken, so a slow consumer holds the producer back instead of letting
+    finished outputs pile up in memory.
     """
 
     def __init__(self, backend: InferenceBackend) -> None:
         self.backend = backend
         self.n = max(1, int(backend.n_requests))
+        self.window = 2 * self.n
         self._slots = threading.Semaphore(self.n)
         self._cond = threading.Condition()
         self._done: dict[int, tuple[Any, Optional[np.ndarray], Optional[BaseException]]] = {}
@@ -114,6 +117,13 @@ class AsyncRunner:
 
     def submit(self, blob: np.ndarray, userdata: Any, abort: threading.Event, poll_s: float = 0.1, on_wait=None) -> bool:
         """Start inference on `blob`; False if `abort` was set while waiting for a free request."""
+        with self._cond:
+            while self._next_submit - self._next_out >= self.window:
+                if abort.is_set():
+                    return False
+                self._cond.wait(poll_s)
+                if on_wait is not None:
+                    on_wait()
         while not self._slots.acquire(timeout=poll_s):
             if on_wait is not None:
                 on_wait()
@@ -151,6 +161,7 @@ class AsyncRunner:
                 if self._next_out in self._done:
                     userdata, out, err = self._done.pop(self._next_out)
                     self._next_out += 1
+                    self._cond.notify_all()  # the producer may be waiting for the window
                     return ("result", userdata, out, err)
                 if self._end_at is not None and self._next_out >= self._end_at:
                     return ("end", None, None, None)

@@ -93,7 +93,7 @@ class Worker(threading.Thread):
                     continue
                 if item is END:
                     self.finish()
-                    return
+                    break
                 t0 = time.monotonic()
                 self.hb.busy(t0)
                 out = None
@@ -110,7 +110,10 @@ class Worker(threading.Thread):
                 self.stats.record(time.monotonic() - t0)
                 if out is not None and self.outq is not None:
                     self.outq.put(out, self.abort, on_wait=self.hb.beat)
-        finally:
+        except BaseException:
+            self.hb.fail()  # a dead stage must look hung to the watchdog, not finished
+            log.critical("stage %s died", self.name, exc_info=True)
+        else:
             self.hb.finish()
 
 
@@ -165,7 +168,7 @@ class InferCollectWorker(threading.Thread):
                 kind, frame, output, error = got
                 if kind == "end":
                     self.outq.put_end()
-                    return
+                    break
                 if error is not None or output is None:
                     self.stats.error()
                     if self._errors_logged < 10:
@@ -173,8 +176,12 @@ class InferCollectWorker(threading.Thread):
                         log.error("inference failed on frame %s: %s", getattr(frame, "seq", "?"), error)
                     continue
                 self.stats.record(time.monotonic() - frame.timings.get("submit_mono", time.monotonic()))
+                self.hb.idle()  # waiting for room downstream is back-pressure, not a hang
                 self.outq.put((frame, output), self.abort, on_wait=self.hb.beat)
-        finally:
+        except BaseException:
+            self.hb.fail()
+            log.critical("stage %s died", self.name, exc_info=True)
+        else:
             self.hb.finish()
 
 

@@ -28,6 +28,7 @@ class Heartbeat:
         self.last_beat = time.monotonic()
         self.busy_since: Optional[float] = None
         self.finished = False
+        self.failed = False
 
     def beat(self) -> None:
         self.last_beat = time.monotonic()
@@ -45,8 +46,14 @@ class Heartbeat:
         self.finished = True
         self.busy_since = None
 
+    def fail(self) -> None:
+        """The worker died on an unexpected exception: it counts as hung from now on."""
+        self.failed = True
+
     def stuck_for(self, now: float) -> float:
-        """Seconds this worker has made no progress (0 when finished)."""
+        """Seconds this worker has made no progress (0 when finished, infinite when it died)."""
+        if self.failed:
+            return float("inf")
         if self.finished:
             return 0.0
         silent = now - self.last_beat
@@ -72,11 +79,16 @@ class HeartbeatRegistry:
     def hung(self, timeout_s: float, now: Optional[float] = None) -> dict[str, float]:
         """name -> seconds stuck, for every worker stuck longer than `timeout_s`."""
         now = time.monotonic() if now is None else now
-        return {hb.name: round(hb.stuck_for(now), 1) for hb in self.all() if hb.stuck_for(now) > timeout_s}
+        return {hb.name: _age(hb.stuck_for(now)) for hb in self.all() if hb.stuck_for(now) > timeout_s}
 
     def ages(self) -> dict[str, float]:
         now = time.monotonic()
-        return {hb.name: round(hb.stuck_for(now), 3) for hb in self.all()}
+        return {hb.name: _age(hb.stuck_for(now)) for hb in self.all()}
+
+
+def _age(seconds: float) -> float | str:
+    """JSON-friendly age: 'died' for a worker that crashed."""
+    return "died" if seconds == float("inf") else round(seconds, 2)
 
 
 class Watchdog(threading.Thread):
@@ -119,7 +131,7 @@ class Watchdog(threading.Thread):
         for name, age in hung.items():
             if name not in self.hung_now:
                 self.hang_events += 1
-                log.error("stage %r is hung: no progress for %.1f s; no longer pinging the systemd watchdog", name, age)
+                log.error("stage %r is hung: no progress for %s s; no longer pinging the systemd watchdog", name, age)
         for name in self.hung_now:
             if name not in hung:
                 log.warning("stage %r recovered", name)

@@ -322,3 +322,26 @@ def test_real_openvino_backend_runs_the_bundle_at_f32(bundle_dir: Path) -> None:
     for i, o in enumerate(outs):
         np.testing.assert_allclose(o[2], backend.infer(blobs[i]), atol=1e-4)
     backend.close()
+
+
+def test_async_runner_window_holds_the_producer_back_when_nobody_takes_results() -> None:
+    backend = ShuffledBackend(n=2)
+    runner = AsyncRunner(backend)
+    abort = threading.Event()
+    submitted = []
+
+    def produce():
+        for i in range(10):
+            if not runner.submit(np.zeros(1, np.float32), i, abort):
+                return
+            submitted.append(i)
+
+    th = threading.Thread(target=produce)
+    th.start()
+    time.sleep(0.5)
+    assert len(submitted) == runner.window == 4  # finished outputs do not pile up
+    for i in range(10):
+        r = runner.next_result(5.0)
+        assert r[1] == i
+    th.join(5)
+    assert len(submitted) == 10

@@ -191,3 +191,25 @@ def test_daemon_with_a_hung_stage_stops_pinging_and_exits_non_zero(tmp_path: Pat
     run = next((tmp_path / "out" / "runs").iterdir())
     s = json.loads((run / "summary.json").read_text())
     assert s["exit"]["hung"] is True and "infer" in s["exit"]["reason"]
+
+
+def test_a_stage_that_dies_counts_as_hung_not_finished() -> None:
+    from edge.metrics import Metrics
+    from edge.pipeline import Worker
+    from edge.queues import StageQueue
+
+    registry = HeartbeatRegistry()
+
+    class Broken(Worker):
+        def handle(self, item):
+            return item
+
+        def finish(self):
+            raise RuntimeError("bug while flushing")
+
+    q = StageQueue("in", 2, "block")
+    w = Broken("broken", q, threading.Event(), registry.register("broken"), Metrics())
+    w.start()
+    q.put_end()
+    w.join(5)
+    assert registry.hung(timeout_s=10.0) == {"broken": "died"}
