@@ -1,4 +1,5 @@
-"""The hard loss of both papers: 0.2 * cross-entropy + 0.8 * Dice.
+"""The hard loss of CrackSAM and of the distilled students: 0.2 * cross-entropy + 0.8 * Dice
+(PARNet has its own deep-supervised loss in teacher/losses_parnet.py).
 
 Dice follows the CrackSAM / SAMed definition: soft Dice of the softmax probabilities computed over
 the whole batch for each class, then averaged over the classes (background and crack). With

@@ -1,0 +1,24 @@
+"""Running a loaded teacher: batched crack probabilities and logits under optional autocast."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+
+def run_teacher(model: Any, images: Any, device: Any, amp: bool = False) -> Dict[str, Any]:
+    """images: float32 N x 3 x S x S normalised (any device) -> the teacher's output dict, float32,
+    computed without gradients (mixed precision on CUDA when `amp`)."""
+    import torch
+
+    from crackedge.training.runtime import autocast
+
+    with torch.no_grad(), autocast(device, amp):
+        out = model(images.to(device, non_blocking=True))
+    return {k: v.float() for k, v in out.items() if isinstance(v, torch.Tensor)}
+
+
+def crack_probability(logits: Any) -> Any:
+    """N x 2 x H x W logits -> N x H x W crack probability (softmax channel 1)."""
+    import torch
+
+    return torch.softmax(logits.float(), dim=1)[:, 1]
