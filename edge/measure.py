@@ -7,8 +7,10 @@ calib (written in parallel) provides:
                     length_mm, mean_width_mm, max_width_mm, area_mm2 (None without calibration)
 
 Both are imported lazily. When `calib.measure` is not importable, measurements are pixel-only
-(area, bbox, components) and a warning is logged once. With a calibration, the mask is measured
-in the camera's full-resolution pixel grid (the grid the calibration was made in).
+(area, bbox, components) and a warning is logged once. The mask is measured at the working image's
+resolution as captured (not undistorted): a calibration maps any frame size with the calibrated
+aspect ratio (it scales its intrinsics), so a reduced-scale JPEG decode measures correctly in mm
+and pixel values refer to `mask_size`.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class Measurer:
             else:
                 self.calibration = self._load_calibration(calib_path)
         self.method = "calib" if self._measure_crack is not None else "pixels"
+        self.failures = 0
 
     @staticmethod
     def _load_calibration(path: Path) -> Any:
@@ -94,18 +97,17 @@ class Measurer:
     def has_mm(self) -> bool:
         return self.calibration is not None
 
-    def measure(self, mask: np.ndarray, full_size: Optional[tuple[int, int]] = None) -> dict[str, Any]:
-        """Measure a HxW {0,1} mask. With a calibration the mask is first resized (nearest) to the
-        full-resolution frame `full_size` (width, height). Returns a JSON-ready dict."""
+    def measure(self, mask: np.ndarray) -> dict[str, Any]:
+        """Measure a HxW {0,1} crack mask (the frame as captured). Returns a JSON-ready dict."""
         grid = mask
-        if self.calibration is not None and full_size is not None and (mask.shape[1], mask.shape[0]) != tuple(full_size):
-            grid = cv2.resize(mask.astype(np.uint8), tuple(int(v) for v in full_size), interpolation=cv2.INTER_NEAREST)
         if self._measure_crack is not None:
             try:
                 result = self._measure_crack(grid, self.calibration, min_component_px=self.min_component_px).to_dict()
                 result = {k: _jsonable(v) for k, v in result.items()}
-            except Exception as err:  # a measurement bug must not stop the vehicle's recording
-                log.warning("calib.measure failed (%s); falling back to pixel measurement for this frame", err)
+            except Exception as err:  # a measurement problem must not stop the vehicle's recording
+                self.failures += 1
+                if self.failures <= 3 or self.failures % 100 == 0:
+                    log.warning("calib.measure failed (%s; %d time(s)); pixel measurement for this frame", err, self.failures)
                 result = pixel_measurement(grid, self.min_component_px)
                 result["method"] = "pixels"
                 result["mask_size"] = [int(grid.shape[1]), int(grid.shape[0])]
@@ -123,8 +125,10 @@ def _jsonable(v: Any) -> Any:
         return v.item()
     if isinstance(v, np.ndarray):
         return v.tolist()
-    if isinstance(v, tuple):
+    if isinstance(v, (tuple, list)):
         return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
     return v
 
 

@@ -206,7 +206,7 @@ class PostprocessWorker(Worker):
         annotated_jpeg = None
         if reasons or want_preview:
             if n > 0:
-                measurement = self.measurer.measure(mask, frame.capture.full_size)
+                measurement = self.measurer.measure(mask)
             caption = caption_lines(frame.capture.t_wall, ratio, measurement) if self.opt.overlay_caption else []
             annotated = annotate_frame(image, mask, caption, self.opt.overlay_alpha, self.opt.overlay_contours)
             if reasons:

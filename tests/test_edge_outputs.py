@@ -173,11 +173,11 @@ def test_measurer_falls_back_to_pixels_when_calib_is_missing(monkeypatch, caplog
     assert m.method == "pixels" and "pixel-only" in caplog.text
     mask = np.zeros((20, 20), np.uint8)
     mask[5:15, 9:11] = 1
-    out = m.measure(mask, (40, 40))
+    out = m.measure(mask)
     assert out["area_px"] == 20 and out["method"] == "pixels" and out["mask_size"] == [20, 20]
 
 
-def test_measurer_uses_calib_api_with_full_resolution_mask(monkeypatch, tmp_path: Path) -> None:
+def test_measurer_uses_the_calib_api(monkeypatch, tmp_path: Path) -> None:
     seen = {}
 
     class CrackMeasurement:
@@ -206,10 +206,11 @@ def test_measurer_uses_calib_api_with_full_resolution_mask(monkeypatch, tmp_path
     m = Measurer(calib_file, min_component_px=5)
     mask = np.zeros((24, 32), np.uint8)
     mask[10:12, :] = 1
-    out = m.measure(mask, (64, 48))
-    assert seen == {"loaded": calib_file, "shape": (48, 64), "calibration": "CAL", "min_component_px": 5}
+    out = m.measure(mask)
+    assert seen == {"loaded": calib_file, "shape": (24, 32), "calibration": "CAL", "min_component_px": 5}
     assert out["method"] == "calib" and out["length_mm"] == 123.4 and isinstance(out["length_mm"], float)
-    assert out["bbox_xywh"] == [0, 0, 1, 1] and out["area_px"] == 256
+    assert out["bbox_xywh"] == [0, 0, 1, 1] and out["area_px"] == 64 and out["mask_size"] == [32, 24]
+    json.dumps(out)
     lines = caption_lines(time.time(), 0.01, out)
     assert any("length 123 mm" in ln and "width 1.5 mm" in ln for ln in lines)
     with pytest.raises(Exception, match="calibration file not found"):
