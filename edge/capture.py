@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable, Optional
 
 from edge.frames import Frame
 from edge.metrics import Metrics
@@ -41,8 +42,10 @@ class CaptureWorker(threading.Thread):
         heartbeat: Heartbeat,
         metrics: Metrics,
         options: CaptureOptions,
+        position: Optional[Callable[[], Optional[dict]]] = None,
     ) -> None:
         super().__init__(name="capture", daemon=True)
+        self.position = position
         self.source = source
         self.out = out
         self.stop_event = stop
@@ -125,6 +128,8 @@ class CaptureWorker(threading.Thread):
                 backoff = self.opt.reconnect_initial_s
                 last_good = now
                 frame = Frame(seq=self.seq, source=name, capture=cap)
+                if self.position is not None:
+                    frame.position = self.position()  # where the vehicle was when the frame was taken
                 self.seq += 1
                 counters.add("frames")
                 self.out.put(frame, self.abort, on_wait=self.hb.beat)

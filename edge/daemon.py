@@ -164,6 +164,7 @@ class Daemon:
         self.pipeline = Pipeline(
             source, backend, Preprocessor(bundle.meta.input), MaskDecoder(bundle.meta.output, threshold), measurer,
             self.metrics, self.registry, pipeline_options(cfg), saver=saver, hub=hub,
+            position=self.gps.latest if self.gps is not None else None,
         )
         self.metrics.watchdog_provider = self._watchdog_state
         if self.preview is not None:

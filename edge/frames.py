@@ -36,6 +36,7 @@ class Frame:
     seq: int
     source: str
     capture: Capture
+    position: Optional[dict[str, Any]] = None  # GPS fix at capture time (when GPS is configured)
     blob: Optional[np.ndarray] = None  # 1x3xHxW float32, set by the preprocessor
     timings: dict[str, float] = field(default_factory=dict)  # stage name -> seconds spent
 

@@ -249,6 +249,7 @@ class Pipeline:
         saver: Optional[FrameSaver] = None,
         hub: Optional[FrameHub] = None,
         on_result: Optional[Callable[[Result], None]] = None,
+        position: Optional[Callable[[], Optional[dict]]] = None,
     ) -> None:
         self.source, self.backend, self.metrics, self.opt = source, backend, metrics, options
         self.stop_event = threading.Event()  # stops capture; the rest drains
@@ -272,7 +273,8 @@ class Pipeline:
         workers.append(InferCollectWorker(self.runner, self.q_post, self.abort, reg.register("infer"), metrics))
         workers.append(InferSubmitWorker(self.q_infer, self.runner, self.abort, reg.register("infer-submit"), metrics))
         workers.append(PreprocessWorker(self.q_capture, self.q_infer, preprocessor, self.abort, reg.register("preprocess"), metrics))
-        self.capture = CaptureWorker(source, self.q_capture, self.stop_event, self.abort, reg.register("capture"), metrics, options.capture)
+        self.capture = CaptureWorker(source, self.q_capture, self.stop_event, self.abort, reg.register("capture"), metrics,
+                                     options.capture, position)
         workers.append(self.capture)
         self.workers = workers
         self.finished = threading.Event()

@@ -11,7 +11,7 @@ Output layouts (from the bundle's metadata `output`):
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -92,6 +92,3 @@ def crack_stats(mask: np.ndarray) -> tuple[int, float]:
     n = int(np.count_nonzero(mask))
     return n, n / float(mask.size) if mask.size else 0.0
 
-
-def json_ready(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in d.items()}

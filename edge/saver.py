@@ -50,6 +50,7 @@ class FrameSaver:
         threshold: float = 0.5,
         position: Optional[Callable[[], Optional[dict]]] = None,
     ) -> None:
+        """position: GPS fix provider, used only for frames that carry no fix from capture time."""
         self.run_dir = Path(run_dir)
         self.guard = guard
         self.counters = counters
@@ -77,7 +78,7 @@ class FrameSaver:
             "reasons": list(result.save_reasons),
             "measurements": result.measurement,
             "model": self.model_info,
-            "position": self.position() if self.position is not None else None,
+            "position": f.position if f.position is not None else (self.position() if self.position is not None else None),
         }
 
     def save(self, result: Result) -> bool:

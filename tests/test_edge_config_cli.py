@@ -152,3 +152,17 @@ def test_busy_preview_port_is_a_clear_error_and_leaves_no_run_folder(tmp_path, b
     err = capsys.readouterr().err
     assert "preview: cannot listen on 127.0.0.1:" in err and "preview.port" in err
     assert not (tmp_path / "out" / "runs").exists() or not any((tmp_path / "out" / "runs").iterdir())
+
+
+def test_run_with_an_nmea_gps_puts_the_position_in_sidecars(tmp_path, bundle, images) -> None:
+    nmea = tmp_path / "gps.nmea"
+    nmea.write_text("$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47\n")
+    path = _config(tmp_path, bundle, images, source=None, gps={"kind": "nmea", "path": str(nmea)})
+    cfg = yaml.safe_load(path.read_text())
+    cfg["source"]["rate_fps"] = 10
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["run", "--config", str(path)]) == 0
+    run_dir = next((tmp_path / "out" / "runs").iterdir())
+    docs = [json.loads(p.read_text()) for p in sorted(run_dir.glob("0*.json"))]
+    assert docs and docs[-1]["position"]["lat"] == pytest.approx(48.1173) and docs[-1]["position"]["source"] == "nmea"
+    assert json.loads((run_dir / "summary.json").read_text())["gps"]["sentences"] == 1
