@@ -435,3 +435,78 @@ def test_capture_loop_stops_promptly_on_stop_event_while_source_keeps_failing() 
     worker.join(2.0)
     assert not worker.is_alive()
     assert q.get(1.0) is END
+
+
+# ---- HTTP source against real sockets --------------------------------------------------------------
+
+
+def _one_shot_server(response: bytes, hold_s: float = 3.0):
+    import socket
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(4096)
+                conn.sendall(response)
+                time.sleep(hold_s)  # then silence: the client must time out, not hang
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv, f"http://127.0.0.1:{srv.getsockname()[1]}/?action=stream"
+
+
+def test_http_source_times_out_on_a_silent_server_and_reports_bad_answers() -> None:
+    from edge.sources.http_mjpeg import HttpMjpegSource
+
+    head = b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace;boundary=b\r\n\r\n"
+    part = b"--b\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(J1) + J1 + b"\r\n"
+    srv, url = _one_shot_server(head + part)
+    try:
+        src = HttpMjpegSource(url, (96, 96), connect_timeout_s=2.0, read_timeout_s=0.3)
+        src.open()
+        assert src.read().jpeg == J1
+        t0 = time.monotonic()
+        with pytest.raises(SourceStalled, match="no data for 0.3 s"):
+            src.read()
+        assert time.monotonic() - t0 < 2.0
+        src.close()
+    finally:
+        srv.close()
+    srv, url = _one_shot_server(b"HTTP/1.0 200 OK\r\nContent-Type: image/jpeg\r\n\r\n" + J1, hold_s=0)
+    try:
+        with pytest.raises(SourceError, match=r"not an MJPEG stream.*\?action=stream"):
+            HttpMjpegSource(url, (96, 96)).open()
+    finally:
+        srv.close()
+    srv, url = _one_shot_server(b"HTTP/1.0 404 Not Found\r\n\r\n", hold_s=0)
+    try:
+        with pytest.raises(SourceError, match="HTTP 404"):
+            HttpMjpegSource(url, (96, 96)).open()
+    finally:
+        srv.close()
+    with pytest.raises(SourceError, match="cannot connect"):
+        HttpMjpegSource("http://127.0.0.1:1/?action=stream", (96, 96), connect_timeout_s=1.0).open()
+
+
+def test_http_source_read_is_interrupted_on_shutdown() -> None:
+    from edge.sources.http_mjpeg import HttpMjpegSource
+
+    srv, url = _one_shot_server(b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace;boundary=b\r\n\r\n", hold_s=10)
+    try:
+        src = HttpMjpegSource(url, (96, 96), read_timeout_s=10.0)
+        src.open()
+        threading.Timer(0.2, src.interrupt).start()
+        t0 = time.monotonic()
+        with pytest.raises(SourceError):
+            src.read()
+        assert time.monotonic() - t0 < 3.0
+        src.close()
+    finally:
+        srv.close()

@@ -189,6 +189,7 @@ class HttpMjpegSource(Source):
         self._conn: Optional[http.client.HTTPConnection] = None
         self._resp: Optional[http.client.HTTPResponse] = None
         self._reader: Optional[MultipartJpegReader] = None
+        self._sock: Optional[socket.socket] = None
 
     def describe(self) -> str:
         parts = urlsplit(self.url)
@@ -204,7 +205,12 @@ class HttpMjpegSource(Source):
             headers["Authorization"] = "Basic " + base64.b64encode(cred).decode()
         try:
             conn = conn_cls(parts.hostname, parts.port, timeout=self.connect_timeout_s)
-            conn.request("GET", path, headers=headers)
+            conn.request("GET", path, headers=headers)  # connects (connect timeout)
+            # from here on the read timeout applies; keep the socket: http.client drops conn.sock
+            # after getresponse() for a response that ends with the connection (HTTP/1.0 streams)
+            sock = conn.sock
+            if sock is not None:
+                sock.settimeout(self.read_timeout_s)
             resp = conn.getresponse()
         except (OSError, http.client.HTTPException) as err:
             raise SourceError(f"cannot connect to {self.describe()}: {err}") from None
@@ -218,9 +224,7 @@ class HttpMjpegSource(Source):
                 f"{self.describe()} sent Content-Type {ctype!r}, not an MJPEG stream "
                 "(for mjpg-streamer use the ?action=stream URL, not ?action=snapshot)"
             )
-        if conn.sock is not None:
-            conn.sock.settimeout(self.read_timeout_s)
-        self._conn, self._resp = conn, resp
+        self._conn, self._resp, self._sock = conn, resp, sock
         self._reader = MultipartJpegReader(lambda: resp.read1(65536), parse_boundary(ctype), self.max_part_bytes)
 
     def read(self) -> Capture:
@@ -240,8 +244,7 @@ class HttpMjpegSource(Source):
 
     def interrupt(self) -> None:
         """Unblock a read in progress from another thread (shutdown): shut the socket down."""
-        conn = self._conn
-        sock = getattr(conn, "sock", None) if conn is not None else None
+        sock = self._sock
         if sock is not None:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
@@ -249,9 +252,10 @@ class HttpMjpegSource(Source):
                 pass
 
     def close(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except OSError:
-                pass
-        self._conn = self._resp = self._reader = None
+        for closable in (self._resp, self._conn):
+            if closable is not None:
+                try:
+                    closable.close()
+                except OSError:
+                    pass
+        self._conn = self._resp = self._reader = self._sock = None
