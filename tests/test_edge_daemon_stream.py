@@ -87,14 +87,17 @@ def test_daemon_saves_crack_frames_from_mjpeg_stream_and_stops_cleanly(bundle: P
             run_dir = next(runs.iterdir())
             # the tail frames are blank: once a few more have passed, every crack frame is through
             time.sleep(1.0)
+            t_term = time.monotonic()
             proc.send_signal(signal.SIGTERM)
             rc = proc.wait(timeout=15)
+            stop_s = time.monotonic() - t_term
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
     log = log_path.read_text()
     assert rc == 0, log
+    assert stop_s < 10.0, f"SIGTERM to exit took {stop_s:.1f} s"
     assert server.connections >= 2, "the daemon did not reconnect after the disconnect"
 
     # nothing half-written
