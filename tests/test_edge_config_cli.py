@@ -166,3 +166,24 @@ def test_run_with_an_nmea_gps_puts_the_position_in_sidecars(tmp_path, bundle, im
     docs = [json.loads(p.read_text()) for p in sorted(run_dir.glob("0*.json"))]
     assert docs and docs[-1]["position"]["lat"] == pytest.approx(48.1173) and docs[-1]["position"]["source"] == "nmea"
     assert json.loads((run_dir / "summary.json").read_text())["gps"]["sentences"] == 1
+
+
+def test_run_with_a_calibration_measures_cracks_in_mm(tmp_path, bundle, images) -> None:
+    """The real calib package with a ground mapping of 2 mm per pixel: sidecars carry mm values."""
+    pytest.importorskip("calib.measure")
+    from calib.calibration import Calibration
+    from calib.schema import Ground
+
+    cal = tmp_path / "cam.yaml"
+    Calibration.create((160, 120), ground=Ground(homography=[[2, 0, 0], [0, 2, 0], [0, 0, 1]], method="points")).save(cal)
+    path = _config(tmp_path, bundle, images, measure={"calib": str(cal)})
+    assert main(["run", "--config", str(path)]) == 0
+    run_dir = next((tmp_path / "out" / "runs").iterdir())
+    docs = [json.loads(p.read_text()) for p in sorted(run_dir.glob("0*.json"))]
+    assert docs
+    for d in docs:
+        m = d["measurements"]
+        assert m["method"] == "calib" and m["mask_size"] == [160, 120]
+        assert m["length_px"] > 50 and m["length_mm"] == pytest.approx(2.0 * m["length_px"], rel=0.02)
+        assert m["area_mm2"] == pytest.approx(4.0 * m["area_px"], rel=0.02)
+    assert json.loads((run_dir / "run.json").read_text())["measurement"] == "calib"
