@@ -81,6 +81,25 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _cmd_simcam(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from edge.simcam import SimCamera, folder_frames, synthetic_frames
+
+    size = (args.width, args.height)
+    frames = folder_frames(Path(args.images), size) if args.images else synthetic_frames(size, args.frames, args.seed)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with SimCamera(frames, fps=args.fps, host=args.host, port=args.port) as cam:
+        print(f"simulated camera: {len(frames)} frame(s) looped at {args.fps} FPS on {cam.url} (Ctrl-C to stop)", flush=True)
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser)
@@ -116,6 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overlays", type=int, default=8, help="error overlays written to --out (default 8)")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images")
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("simcam", help="serve a simulated mjpg-streamer camera (synthetic road frames or a folder)")
+    p.add_argument("--images", help="stream these images (looped) instead of synthetic road frames")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080, like mjpg-streamer)")
+    p.add_argument("--fps", type=float, default=5.0, help="frames per second (default 5)")
+    p.add_argument("--width", type=int, default=1280, help="frame width (default 1280)")
+    p.add_argument("--height", type=int, default=720, help="frame height (default 720)")
+    p.add_argument("--frames", type=int, default=24, help="distinct synthetic frames before looping (default 24)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_simcam)
     return parser
 
 
