@@ -34,8 +34,10 @@ def summarize(samples_s: list[float] | np.ndarray) -> Timing:
     return Timing(int(ms.size), float(np.median(ms)), float(np.percentile(ms, 90)), float(ms.mean()), float(ms.min()))
 
 
-def time_call(fn: Callable[[], object], repeats: int = 20, warmup: int = 3, max_seconds: float | None = None) -> Timing:
-    """Call `fn` `warmup` times untimed, then up to `repeats` times timed (or until max_seconds)."""
+def time_call(fn: Callable[[], object], repeats: int = 20, warmup: int = 3, max_seconds: float | None = None,
+              min_repeats: int = 3) -> Timing:
+    """Call `fn` `warmup` times untimed, then up to `repeats` times timed; stop early once
+    `max_seconds` of timed calls have passed and at least `min_repeats` samples exist."""
     for _ in range(warmup):
         fn()
     samples: list[float] = []
@@ -44,6 +46,6 @@ def time_call(fn: Callable[[], object], repeats: int = 20, warmup: int = 3, max_
         t = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - t)
-        if max_seconds is not None and time.perf_counter() - start > max_seconds and len(samples) >= 3:
+        if max_seconds is not None and time.perf_counter() - start > max_seconds and len(samples) >= min_repeats:
             break
     return summarize(samples)
