@@ -94,6 +94,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_report(args: argparse.Namespace) -> int:
+    from crackedge.bench.report import ReportOptions, run_report
+
+    def split(text: str | None) -> list[str]:
+        return [v.strip() for v in text.split(",") if v.strip()] if text else []
+
+    opts = ReportOptions(
+        out_dir=args.out_dir, markdown=args.markdown, work_dir=args.work_dir, only=tuple(split(args.only)),
+        render_only=args.render_only, quick=args.quick, compare=args.compare, bench_steps=args.bench_steps,
+        bundles=list(args.bundle or []), device=args.device, students=split(args.students) or None,
+        size=args.size, threads=args.threads, max_seconds=args.max_seconds, calib_data=args.calib_data,
+        edge_frames=args.edge_frames,
+    )
+    if args.edge_students:
+        opts.edge_students = tuple(split(args.edge_students))
+    path = run_report(opts)
+    print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crackedge", description=__doc__)
     add_common_args(parser)
@@ -140,6 +160,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="tiny smoke run (a few minutes; numbers mean nothing)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "bench-report", help="measure and write BENCHMARKS.md (inference, teachers, edge pipeline, distillation, accuracy)",
+        description="Regenerate BENCHMARKS.md and its plots. Sections: inference (every student, every runtime), "
+                    "teachers (SAM ViT-B/L/H encoders, PARNet), edge (edge bench per bundle, JPEG decode cost), "
+                    "distill (from `distill bench-steps --json`), accuracy (from `distill compare`). Results are "
+                    "cached as JSON in OUT/results/ so --render-only and --only SECTION need not measure everything "
+                    "again. The full run takes about half an hour on a quiet 2-core CPU; --quick is a 1-2 minute "
+                    "smoke run whose numbers mean nothing.")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 64x64, one student, tiny teachers, ~0.3 s per measurement; writes runs/bench-quick/")
+    p.add_argument("--only", metavar="SECTIONS", help="comma-separated sections to measure: inference,teachers,edge,distill,accuracy "
+                   "(the others are rendered from their cached results)")
+    p.add_argument("--render-only", action="store_true", help="measure nothing; re-render from the cached results")
+    p.add_argument("--out-dir", type=Path, default=None, help="results/ and plots (default benchmarks/)")
+    p.add_argument("--markdown", type=Path, default=None, help="report file (default BENCHMARKS.md)")
+    p.add_argument("--work-dir", type=Path, default=None,
+                   help="random-weight checkpoints and bundles (default runs/bench-report/work; reused when unchanged)")
+    p.add_argument("--compare", type=Path, default=None, help="a `distill compare` output folder (accuracy section)")
+    p.add_argument("--bench-steps", type=Path, default=None, help="a `distill bench-steps` JSON (distillation-cost section)")
+    p.add_argument("--bundle", type=Path, action="append",
+                   help="bundle for the edge section (repeatable; default: the inference section's bundles)")
+    p.add_argument("--device", default="CPU", choices=["CPU", "MYRIAD", "GPU", "AUTO"],
+                   help="OpenVINO device for the inference and edge sections (default CPU; MYRIAD = NCS2)")
+    p.add_argument("--students", help="comma-separated students (default: all registered)")
+    p.add_argument("--edge-students", help=f"students whose bundles the edge section runs (default {','.join(('hrnet_w18', 'mobilenetv3_large_100'))})")
+    p.add_argument("--size", type=int, default=448, help="student and teacher input side (default 448)")
+    p.add_argument("--threads", type=int, default=None, help="threads for torch, ONNX Runtime, OpenVINO (default: usable cores)")
+    p.add_argument("--max-seconds", type=float, default=8.0, help="time cap per latency/throughput measurement (default 8)")
+    p.add_argument("--calib-data", type=Path, default=None,
+                   help="images for INT8 calibration (default: synthetic crack images)")
+    p.add_argument("--edge-frames", type=int, default=200, help="frames per edge bench run (default 200)")
+    p.set_defaults(func=cmd_bench_report)
     return parser
 
 

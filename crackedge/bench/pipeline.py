@@ -1,0 +1,94 @@
+"""Report section `edge`: how much of the model's speed the vehicle pipeline keeps (torch-free).
+
+For each bundle, `edge bench` runs in its own process (so its memory is the daemon's footprint, not
+this report's torch): single-inference latency, raw async inference FPS, the daemon's full pipeline
+FPS on a synthetic 1280x720 JPEG stream (decode -> preprocess -> async infer -> postprocess ->
+overlay/preview), the end-to-end latency fed as a live camera, and RSS. Plus the JPEG decode cost of
+one 1280x720 frame, full and reduced-scale (decode.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+log = logging.getLogger(__name__)
+
+PIPELINE_GOAL = 0.9  # pipeline FPS / raw async inference FPS
+KEEP_KEYS = ("bundle", "model_file", "student", "input", "inference", "source", "frames", "single_inference_ms",
+             "raw_async_fps", "pipeline_fps", "raw_async_fps_rounds", "pipeline_fps_rounds", "load_average_1min_before",
+             "pipeline_vs_raw", "stages", "drops_throughput_run", "latency_run", "end_to_end_ms", "end_to_end_vs_single",
+             "rss_mb", "rss_mb_peak_during_pipeline", "vm_hwm_mb")
+
+
+@dataclass
+class EdgeOptions:
+    bundles: list[Path] = field(default_factory=list)
+    device: str = "CPU"
+    precision: str = "bundle"
+    frames: int = 200
+    rounds: int = 2
+    frame_wh: tuple[int, int] = (1280, 720)
+    decode_seconds: float = 1.5
+    timeout_s: float = 900.0
+
+
+def _env() -> dict[str, str]:
+    """The environment for a child `python -m edge`: this checkout importable even when not installed."""
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def run_edge_bench(bundle: Path, opts: EdgeOptions) -> dict[str, Any]:
+    """`edge bench BUNDLE --json ...` in a child process; its figures, or {"error": ...} when it failed."""
+    with tempfile.TemporaryDirectory(prefix="bench-edge-") as tmp:
+        out = Path(tmp) / "edge_bench.json"
+        cmd = [sys.executable, "-m", "edge", "bench", str(bundle), "--json", str(out), "--device", opts.device,
+               "--precision", opts.precision, "--frames", str(opts.frames), "--rounds", str(opts.rounds),
+               "--width", str(opts.frame_wh[0]), "--height", str(opts.frame_wh[1])]
+        log.info("edge: %s", " ".join(cmd[1:]))
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=opts.timeout_s, env=_env())
+        except subprocess.TimeoutExpired:
+            return {"bundle": str(bundle), "error": f"edge bench did not finish within {opts.timeout_s:.0f} s"}
+        seconds = round(time.perf_counter() - t0, 1)
+        if proc.returncode != 0 or not out.is_file():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            return {"bundle": str(bundle), "error": f"edge bench exited {proc.returncode}: {' | '.join(tail)}"[:500]}
+        report = json.loads(out.read_text(encoding="utf-8"))
+    for line in proc.stdout.strip().splitlines():
+        log.info("edge: %s", line)
+    result = {k: report.get(k) for k in KEEP_KEYS}
+    result.update(seconds=seconds, command=" ".join(["edge"] + cmd[3:5] + cmd[7:]))
+    return result
+
+
+def edge_section(opts: EdgeOptions) -> dict[str, Any]:
+    """The `edge` section: decode costs at `opts.frame_wh`, then `edge bench` on each bundle."""
+    from crackedge.bench.decode import decode_costs
+    from crackedge.bundle import load_metadata
+
+    model_wh = (448, 448)
+    if opts.bundles:
+        meta = load_metadata(opts.bundles[0])
+        model_wh = (meta.input.width, meta.input.height)
+    decode = decode_costs(opts.frame_wh, model_wh, max_seconds=opts.decode_seconds)
+    benches = [run_edge_bench(Path(b), opts) for b in opts.bundles]
+    return {
+        "setup": {"device": opts.device, "precision": opts.precision, "frames": opts.frames, "rounds": opts.rounds,
+                  "frame": list(opts.frame_wh), "source": f"synthetic {opts.frame_wh[0]}x{opts.frame_wh[1]} JPEG q85",
+                  "goal_pipeline_vs_raw": PIPELINE_GOAL},
+        "decode": decode,
+        "bundles": benches,
+    }

@@ -1,0 +1,442 @@
+"""BENCHMARKS.md from the cached section results (no measuring here).
+
+`render_report(results, plots, ...)` takes {section: result dict or None} as saved by results.py and
+{plot name: path relative to the markdown file}; a section without results renders as
+"not measured: run ...". Speed goals get a PASS/MISS column; they are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from crackedge.bench.markdown import fmt, not_measured, table, verdict
+
+CMD = "crackedge bench-report"
+PIPELINE_GOAL = 0.9
+CACHE_GOAL = 1.2
+SECTION_TITLES = {
+    "inference": "1. Inference: students",
+    "teachers": "1b. Inference: teachers, for scale",
+    "edge": "2. Edge pipeline efficiency",
+    "distill": "3. Distillation cost per training step",
+    "accuracy": "4. Accuracy under a fixed CPU budget",
+}
+HOW_TO_MEASURE = {
+    "inference": f"{CMD} --only inference",
+    "teachers": f"{CMD} --only teachers",
+    "edge": f"{CMD} --only edge  (bundles from the inference section, or --bundle DIR)",
+    "distill": (f"distill bench-steps --data DATA --teacher-checkpoint TEACHER.pt --json benchmarks/bench_steps.json "
+                f"&& {CMD} --only distill --bench-steps benchmarks/bench_steps.json"),
+    "accuracy": (f"distill compare --data DATA --teacher-checkpoint TEACHER.pt --out runs/compare "
+                 f"&& {CMD} --only accuracy --compare runs/compare"),
+}
+
+
+def _ms(timing: Optional[dict[str, Any]], key: str = "median_ms") -> Optional[float]:
+    return None if not timing else timing.get(key)
+
+
+def _is_quick(results: dict[str, Optional[dict[str, Any]]]) -> bool:
+    return any(r and r.get("quick") for r in results.values())
+
+
+# ---------------------------------------------------------------- header, machine, goals
+
+
+def _header(results: dict[str, Optional[dict[str, Any]]], full_budget_min: float) -> list[str]:
+    lines = ["# crackedge benchmarks", ""]
+    if _is_quick(results):
+        lines += ["> **QUICK RUN** (`crackedge bench-report --quick`): tiny input sizes, one student, tiny teachers, "
+                  "a fraction of a second per measurement. It checks that the report works end to end; "
+                  "**its numbers mean nothing**.", ""]
+    lines += [
+        f"Regenerate: `{CMD}` (every section; about {full_budget_min:.0f} min on a quiet 2-core CPU, every "
+        "measurement capped by time). Re-render from the cached results in `benchmarks/results/` without measuring: "
+        f"`{CMD} --render-only`; measure one section again: `{CMD} --only SECTION` "
+        "(inference, teachers, edge, distill, accuracy).",
+        "",
+    ]
+    return lines
+
+
+def _machine(results: dict[str, Optional[dict[str, Any]]]) -> list[str]:
+    measured = {k: v for k, v in results.items() if v}
+    if not measured:
+        return ["## Machine", "", "_no section measured yet_", ""]
+    newest = max(measured.values(), key=lambda r: r.get("started") or "")
+    m = newest.get("machine") or {}
+    libs = m.get("libraries") or {}
+    lines = [
+        "## Machine",
+        "",
+        table(["", ""], [
+            ["CPU", m.get("cpu")],
+            ["cores (usable / logical)", f"{m.get('usable_cores')} / {m.get('logical_cores')}"],
+            ["bf16 instructions", "yes" if m.get("bf16_cpu") else "no"],
+            ["memory", f"{m.get('memory_gb')} GB"],
+            ["OS", m.get("os")],
+            ["Python", m.get("python")],
+            ["versions", ", ".join(f"{k} {v}" for k, v in libs.items())],
+        ]),
+        "",
+        table(["section", "measured", "duration", "run", "CPU"], [
+            [SECTION_TITLES[k], (v or {}).get("started", "not measured"),
+             f"{v['duration_s'] / 60:.1f} min" if v and v.get("duration_s") is not None else None,
+             ("quick" if v.get("quick") else "full") if v else None, ((v or {}).get("machine") or {}).get("cpu")]
+            for k, v in results.items()
+        ]),
+        "",
+    ]
+    return lines
+
+
+def goal_rows(results: dict[str, Optional[dict[str, Any]]]) -> list[list[Any]]:
+    """[goal, what, measured, PASS/MISS/–] rows for the two speed goals."""
+    rows: list[list[Any]] = []
+    edge = results.get("edge") or {}
+    benches = [b for b in edge.get("bundles", []) if "error" not in b]
+    for b in benches:
+        rows.append([f"pipeline FPS / raw async inference FPS >= {PIPELINE_GOAL}", f"{b.get('student')} ({b['inference'].get('precision')})",
+                     b.get("pipeline_vs_raw"), verdict(b.get("pipeline_vs_raw"), PIPELINE_GOAL, True)])
+    if not benches:
+        rows.append([f"pipeline FPS / raw async inference FPS >= {PIPELINE_GOAL}", "not measured", None, "–"])
+    ratio = (results.get("distill") or {}).get("cache_vs_student_only")
+    rows.append([f"distillation step with cached teacher <= {CACHE_GOAL} x student-only", "cwd-cache / student-only",
+                 ratio, verdict(ratio, CACHE_GOAL, False)])
+    return rows
+
+
+def _goals(results: dict[str, Optional[dict[str, Any]]]) -> list[str]:
+    return ["## Speed goals", "", table(["goal", "measured on", "value", "result"], goal_rows(results)),
+            "", "Goals are reported here, never asserted in tests.", ""]
+
+
+# ---------------------------------------------------------------- 1. inference
+
+
+def _precision_label(row: dict[str, Any], default: Optional[str]) -> str:
+    tags = []
+    if row.get("default") and default:
+        tags.append("CPU default")
+    if row.get("declared"):
+        tags.append("bundle declares")
+    p = row.get("precision", "")
+    return f"{p} ({', '.join(tags)})" if tags else p
+
+
+def _torch_best(rows: list[dict[str, Any]]) -> tuple[Optional[float], str]:
+    torch_rows = [r for r in rows if r["runtime"] == "torch eager" and "latency" in r]
+    if not torch_rows:
+        return None, "–"
+    best = min(torch_rows, key=lambda r: r["latency"]["median_ms"])
+    return best["latency"]["median_ms"], best["model"].replace("fp32 ", "")
+
+
+def _find(rows: list[dict[str, Any]], model: str, precision: str) -> Optional[dict[str, Any]]:
+    return next((r for r in rows if r["runtime"].startswith("OpenVINO") and r["model"] == model
+                 and r.get("precision") == precision and "latency" in r), None)
+
+
+def inference_summary_rows(section: dict[str, Any]) -> list[list[Any]]:
+    """One row per student: params, GFLOPs, best torch, ORT, OpenVINO FP16-IR / INT8 at f32 and default."""
+    default = section["setup"].get("default_precision", "f32")
+    out = []
+    for s in section["students"]:
+        rows = s.get("rows", [])
+        t_ms, layout = _torch_best(rows)
+        ort = next((r for r in rows if r["runtime"] == "ONNX Runtime" and "latency" in r), None)
+        cells = [s["student"], s.get("params_m"), s.get("gflops"), t_ms, layout, _ms((ort or {}).get("latency"))]
+        for model in ("FP16 IR", "INT8 IR"):
+            for precision in ("f32", default):
+                r = _find(rows, model, precision)
+                cells.append(_ms((r or {}).get("latency")))
+        fps = [r["throughput_fps"] for r in rows if r.get("throughput_fps")]
+        cells.append(max(fps) if fps else None)
+        out.append(cells)
+    return out
+
+
+def _inference(section: Optional[dict[str, Any]], plots: dict[str, str]) -> list[str]:
+    lines = [f"## {SECTION_TITLES['inference']}", ""]
+    if not section:
+        return lines + [not_measured(HOW_TO_MEASURE["inference"]), ""]
+    su = section["setup"]
+    default = su.get("default_precision", "f32")
+    h, w = su["size"]
+    lines += [
+        f"Every student of `distill.students.list_students()` at {h}x{w}, batch 1, {su['threads']} threads, "
+        f"OpenVINO {su.get('openvino_version', '–')} on {su['device']}. Weights: {su['weights']}. "
+        f"Each latency is the median (and p90) of up to {su['max_repeats']} runs after {su['warmup']} warm-up runs, "
+        f"stopped after {su['max_seconds_per_measurement']:g} s; async throughput keeps the device's optimal number "
+        "of infer requests busy (OpenVINO AsyncInferQueue, THROUGHPUT hint) for the same time.",
+        "",
+        f"- torch eager runs fp32 in NCHW and in channels_last memory format; the faster is shown (both are in the detail table).",
+        "- ONNX Runtime and OpenVINO run the bundle written by distill's own export (`distill.export.bundle_export."
+        "export_bundle`): ONNX opset 11, an IR with FP16 weights, and an INT8 IR. "
+        f"INT8: {su.get('int8', '–')}.",
+        f"- The FP16-weight IR is computed at the precision the CPU plugin is told: f32, or the plugin's default on "
+        f"this CPU (**{default}**). The precision each bundle declares (the fastest that kept mask IoU >= 0.99 against "
+        "torch in its export parity check) is marked in the detail table; with random weights that choice says little.",
+        f"- {su['flops']}.",
+        "",
+        table(["student", "params (M)", "GFLOPs", "torch eager (ms)", "torch layout", "ONNX Runtime (ms)",
+               "OV FP16-IR f32 (ms)", f"OV FP16-IR {default} (ms)", "OV INT8 f32 (ms)", f"OV INT8 {default} (ms)",
+               "best async FPS"], inference_summary_rows(section)),
+        "",
+    ]
+    if plots.get("inference"):
+        lines += [f"![latency and throughput per student]({plots['inference']})", ""]
+    detail = []
+    for s in section["students"]:
+        for r in s.get("rows", []):
+            lat = r.get("latency")
+            detail.append([s["student"], r["runtime"], r["model"], _precision_label(r, default), _ms(lat),
+                           _ms(lat, "p90_ms"), (lat or {}).get("n"), r.get("throughput_fps"), r.get("requests"),
+                           r.get("error", "")])
+    lines += ["<details><summary>All runtime settings</summary>", "",
+              table(["student", "runtime", "model", "precision", "median (ms)", "p90 (ms)", "runs", "async FPS",
+                     "requests", "error"], detail),
+              "", "</details>", ""]
+    return lines
+
+
+def _teachers(section: Optional[dict[str, Any]], plots: dict[str, str]) -> list[str]:
+    lines = [f"## {SECTION_TITLES['teachers']}", ""]
+    if not section:
+        return lines + [not_measured(HOW_TO_MEASURE["teachers"]), ""]
+    su = section["setup"]
+    h, w = su["size"]
+    rows = [[t.get("title"), t.get("params_m"), t.get("gflops"), _ms(t.get("latency")), _ms(t.get("latency"), "p90_ms"),
+             (t.get("latency") or {}).get("n"), t.get("error", "")] for t in section["teachers"]]
+    lines += [
+        f"{su['runtime']} at {h}x{w}, {su['threads']} threads, {su['weights']}. Each model: one forward counted for "
+        f"FLOPs (also the warm-up), then timed for at most {su['max_seconds_per_model']:g} s with at least "
+        f"{su['min_repeats']} runs. The SAM rows are the image encoder only (CrackSAM's mask decoder is small next to it).",
+        "",
+        table(["model", "params (M)", "GFLOPs", "median (ms)", "p90 (ms)", "runs", "error"], rows),
+        "",
+    ]
+    if plots.get("scale"):
+        lines += [f"![latency vs FLOPs, students and teachers]({plots['scale']})", ""]
+    return lines
+
+
+# ---------------------------------------------------------------- 2. edge
+
+
+def _decode_rows(decode: dict[str, Any]) -> list[list[Any]]:
+    edge_dec = decode.get("edge_decoder") or {}
+    rows = []
+    for e in decode.get("entries", []):
+        used = e["library"] == edge_dec.get("library") and e["scale"] == edge_dec.get("scale")
+        rows.append([e["library"], f"1/{e['scale']}", f"{e['output'][0]}x{e['output'][1]}", _ms(e["decode"]),
+                     _ms(e["decode"], "p90_ms"), _ms(e["decode_resize"]),
+                     "yes" if e.get("below_model_input") else "", "**edge uses this**" if used else ""])
+    return rows
+
+
+def edge_rows(section: dict[str, Any]) -> list[list[Any]]:
+    out = []
+    for b in section.get("bundles", []):
+        if "error" in b:
+            out.append([b.get("bundle"), None, None, None, None, None, "–", None, None, None, b["error"]])
+            continue
+        inf = b.get("inference") or {}
+        out.append([b.get("student"), f"{inf.get('precision')}, {inf.get('requests')} req",
+                    _ms(b.get("single_inference_ms")), b.get("raw_async_fps"), b.get("pipeline_fps"),
+                    b.get("pipeline_vs_raw"), verdict(b.get("pipeline_vs_raw"), PIPELINE_GOAL, True),
+                    _ms(b.get("end_to_end_ms")), b.get("end_to_end_vs_single"), b.get("rss_mb_peak_during_pipeline"), ""])
+    return out
+
+
+def _edge(section: Optional[dict[str, Any]], plots: dict[str, str]) -> list[str]:
+    lines = [f"## {SECTION_TITLES['edge']}", ""]
+    if not section:
+        return lines + [not_measured(HOW_TO_MEASURE["edge"]), ""]
+    su, dec = section["setup"], section.get("decode") or {}
+    lines += [
+        f"`edge bench` in its own process (so the memory is the daemon's, without torch) on {su['device']}, "
+        f"{su['frames']} frames per run, {su['rounds']} alternating raw/pipeline rounds (medians), source: "
+        f"{su['source']}, bundle precision setting `{su['precision']}`. Raw async FPS: the same preprocessed blob "
+        "submitted back to back with the optimal number of requests. Pipeline FPS: the daemon's pipeline (JPEG decode "
+        "at reduced scale -> preprocess -> async infer -> postprocess, overlay, preview encode; saving off), dropping "
+        "nothing. End-to-end latency: capture to postprocessed result with the stream fed as a live camera at half "
+        "the pipeline rate. RSS: peak resident memory of that process while the pipeline runs.",
+        "",
+    ]
+    if section.get("bundles"):
+        lines += [table(["student", "precision, requests", "single inference (ms)", "raw async FPS", "pipeline FPS",
+                         "pipeline / raw", f"goal >= {PIPELINE_GOAL}", "end-to-end (ms)", "e2e / single", "RSS peak (MB)",
+                         "error"], edge_rows(section)), ""]
+    else:
+        lines += [not_measured(HOW_TO_MEASURE["edge"], "no bundle was benchmarked"), ""]
+    if dec:
+        fw, fh = dec["frame"]
+        lines += [
+            f"JPEG decode of one {fw}x{fh} q{dec['quality']} synthetic road frame ({dec['bytes'] / 1024:.0f} KiB), "
+            f"alone and with the linear resize to the {dec['model_input'][0]}x{dec['model_input'][1]} model input. "
+            f"Reduced scales use libjpeg's DCT scaling. The daemon picks {dec['edge_decoder']['library']} at "
+            f"1/{dec['edge_decoder']['scale']} ({dec['edge_decoder']['rule']}). OpenCV rows include BGR->RGB.",
+            "",
+            table(["decoder", "scale", "output", "decode (ms)", "p90 (ms)", "decode + resize (ms)",
+                   "smaller than model input", ""], _decode_rows(dec)),
+            "",
+        ]
+    if plots.get("decode"):
+        lines += [f"![JPEG decode cost]({plots['decode']})", ""]
+    return lines
+
+
+# ---------------------------------------------------------------- 3. distill
+
+
+def _distill(section: Optional[dict[str, Any]], plots: dict[str, str]) -> list[str]:
+    from crackedge.bench.distill_cost import MODE_TITLES
+
+    lines = [f"## {SECTION_TITLES['distill']}", ""]
+    if not section:
+        return lines + [not_measured(HOW_TO_MEASURE["distill"]), ""]
+    ctx = section.get("context") or {}
+    desc = ", ".join(f"{k} {v}" for k, v in ctx.items())
+    rows = [[MODE_TITLES.get(m, m), v.get("step_median"), v.get("step_p90"), v.get("teacher_median"),
+             v.get("data_median"), v.get("ratio_vs_student_only")] for m, v in section["modes"].items()]
+    ratio = section.get("cache_vs_student_only")
+    lines += [
+        f"From `distill bench-steps` ({section['source']}; {desc}): the modes run interleaved on the same batches; "
+        "a step is forward, loss, backward and AdamW update; the batch fetch is reported apart.",
+        "",
+        table(["mode", "step (s, median)", "p90 (s)", "teacher part (s)", "batch fetch (s)", "x student-only"], rows,
+              digits=3),
+        "",
+        f"Cached teacher / student-only: **{fmt(ratio)}x**, goal <= {CACHE_GOAL}x: "
+        f"**{verdict(ratio, CACHE_GOAL, False)}**.",
+        "",
+    ]
+    if plots.get("distill"):
+        lines += [f"![seconds per training step]({plots['distill']})", ""]
+    return lines
+
+
+# ---------------------------------------------------------------- 4. accuracy
+
+METRIC_COLUMNS = (("iou", "IoU"), ("f1", "F1"), ("ods_f", "ODS F"), ("ois_f", "OIS F"), ("miou", "mIoU"))
+
+
+def accuracy_rows(section: dict[str, Any], case: str) -> list[list[Any]]:
+    out = []
+    for r in section["rows"]:
+        m = r["metrics"].get(case)
+        if m is not None:
+            out.append([r["model"], r.get("runtime")] + [m.get(k) for k, _ in METRIC_COLUMNS])
+    by_key = {r["key"]: r for r in section["rows"]}
+    if "kd" in by_key and "none" in by_key and case in by_key["kd"]["metrics"] and case in by_key["none"]["metrics"]:
+        kd, alone = by_key["kd"]["metrics"][case], by_key["none"]["metrics"][case]
+        out.append(["CWD - alone", ""] + [(kd.get(k) - alone.get(k)) if kd.get(k) is not None and alone.get(k) is not None
+                                          else None for k, _ in METRIC_COLUMNS])
+    return out
+
+
+def _accuracy(section: Optional[dict[str, Any]], plots: dict[str, str]) -> list[str]:
+    lines = [f"## {SECTION_TITLES['accuracy']}", ""]
+    if not section:
+        return lines + [not_measured(HOW_TO_MEASURE["accuracy"]), ""]
+    b = section.get("budget") or {}
+    runs = section.get("runs") or {}
+    walls = ", ".join(f"{name} {r.get('steps')} steps in {r.get('wall_s', 0) / 60:.1f} min" for name, r in runs.items())
+    lines += [
+        f"From `distill compare` ({section['source']}): {section.get('student')} trained with CWD from "
+        f"{section.get('teacher')} ({section.get('teacher_signal')}) and without a teacher, on the same CPU budget: "
+        f"{b.get('steps')} steps x batch {b.get('batch_size')}"
+        + (f", at most {b['max_minutes']} min per run" if b.get("max_minutes") else "")
+        + f" ({walls}). Input {section.get('size')}px; scored on `{section.get('data')}` split `{section.get('split')}` "
+        f"({section.get('test_images')} images) with the bundles on OpenVINO, the teacher in torch f32.",
+        "",
+        "IoU and F1: CrackSAM convention (crack class, threshold 0.5, mean over images). ODS F, OIS F, mIoU: DeepCrack "
+        "convention (threshold sweep; mIoU of crack and background at the ODS threshold).",
+        "",
+    ]
+    for case in section.get("noise") or []:
+        lines += [f"Noise case `{case}`:", "", table(["model", "runtime"] + [t for _, t in METRIC_COLUMNS],
+                                                      accuracy_rows(section, case), digits=4), ""]
+    if plots.get("accuracy"):
+        lines += [f"![crack IoU per noise case]({plots['accuracy']})", ""]
+    fig = section.get("figure") or {}
+    if plots.get("accuracy_masks"):
+        lines += [f"![test images: image, ground truth, student + CWD, student alone]({plots['accuracy_masks']})", ""]
+    elif fig.get("reason"):
+        lines += [f"_mask figure not drawn: {fig['reason']}_", ""]
+    return lines
+
+
+# ---------------------------------------------------------------- 5. Pi note
+
+
+def _reference_rows(results: dict[str, Optional[dict[str, Any]]]) -> list[list[Any]]:
+    rows: list[list[Any]] = [
+        ["CrackSAM paper: student IR, server with 2x Xeon Gold 6248R", "131.52 FPS"],
+        ["CrackSAM paper: student IR, Raspberry Pi 4B + NCS2 (FP16)", "3.71 FPS"],
+    ]
+    edge = results.get("edge") or {}
+    for b in edge.get("bundles", []):
+        if "error" not in b:
+            inf = b.get("inference") or {}
+            rows.append([f"this report: {b.get('student')} {b['input'][0]}x{b['input'][1]}, {inf.get('device')} "
+                         f"{inf.get('precision')}, raw async / pipeline", f"{fmt(b.get('raw_async_fps'))} / "
+                         f"{fmt(b.get('pipeline_fps'))} FPS"])
+    return rows
+
+
+def _pi_note(results: dict[str, Optional[dict[str, Any]]]) -> list[str]:
+    return [
+        "## 5. What these CPU numbers say about a Raspberry Pi 4B + NCS2",
+        "",
+        table(["measurement", "speed"], _reference_rows(results)),
+        "",
+        "What carries over: the *relative* figures. Which student costs how many FLOPs and how latency follows them; "
+        "how much of the model's throughput the pipeline keeps (pipeline / raw); what a reduced-scale JPEG decode saves; "
+        "how a cached teacher changes the cost of a distillation step. The accuracy table is hardware independent "
+        "(for the FP16 model).",
+        "",
+        "What does not carry over:",
+        "",
+        "- **Absolute speed.** The NCS2 (Myriad X) computes in FP16 only: the bf16, f32 and INT8 rows above do not "
+        "exist there, and it has **no INT8**. The CPU's FP16-IR figures are not the stick's speed. The paper's own pair "
+        "of numbers (131.5 vs 3.71 FPS) shows the gap between a server and the Pi 4B + NCS2.",
+        "- **USB transfer.** Every inference sends the input tensor over USB (1x3x448x448 in FP16 is 1.2 MB, 2.4 MB "
+        "in FP32) and reads the output back (the bundle returns a stride-4/8 probability map to keep this small). "
+        "On USB 2 this costs milliseconds per frame that no CPU benchmark shows; use a USB 3 port. OpenVINO 2022.3 keeps "
+        "4 requests (2 streams x 2) in flight on MYRIAD to hide it: the async throughput, not the single latency, is "
+        "the figure to compare.",
+        "- **The Pi's CPU.** A Pi 4's Cortex-A72 (ARMv8.0) has no fp16 arithmetic, so OpenVINO's CPU plugin runs f32 "
+        "there; a Pi 5's Cortex-A76 (ARMv8.2) has it and the CPU plugin defaults to f16 (validate the masks, as for "
+        "bf16 here). Everything around the model (JPEG decode, resize, overlay, preview encode, saving) runs on that "
+        "CPU and is several times slower than the figures above, so the reduced-scale decode and a cheap "
+        "preprocessing matter more on a Pi: with the stick doing the inference, the CPU stages become the bottleneck.",
+        "- **Software.** The NCS2 needs OpenVINO 2022.3 (the last release with MYRIAD, built from source on a Pi); it "
+        "reads the bundle's `model.onnx` (opset 11), not the IR written by OpenVINO 2023+.",
+        "",
+        "Run the same benchmark on the vehicle (the edge part needs no torch): export the bundle on the training box "
+        "(`distill export CHECKPOINT BUNDLE --target ncs2`), copy it to the Pi, then",
+        "",
+        "```",
+        "edge bench BUNDLE --device MYRIAD --json pi-bench.json          # the edge part alone",
+        f"{CMD} --only edge --bundle BUNDLE --device MYRIAD \\",
+        "    --out-dir benchmarks-pi --markdown BENCHMARKS-pi.md            # the same table as section 2",
+        "```",
+        "",
+        "On a Pi 5 without a stick, drop `--device MYRIAD` (CPU plugin, f16 by default there).",
+        "",
+    ]
+
+
+def render_report(results: dict[str, Optional[dict[str, Any]]], plots: dict[str, str],
+                  full_budget_min: float = 30.0) -> str:
+    """The whole BENCHMARKS.md text from cached results and plot paths (relative to the markdown file)."""
+    lines = _header(results, full_budget_min) + _machine(results) + _goals(results)
+    lines += _inference(results.get("inference"), plots)
+    lines += _teachers(results.get("teachers"), plots)
+    lines += _edge(results.get("edge"), plots)
+    lines += _distill(results.get("distill"), plots)
+    lines += _accuracy(results.get("accuracy"), plots)
+    lines += _pi_note(results)
+    return "\n".join(lines).rstrip() + "\n"
