@@ -1,0 +1,236 @@
+"""BENCHMARKS.md rendering from cached section results: tables, goals, missing sections, readers of
+`distill bench-steps` / `distill compare` output, the result store and `crackedge bench-report --render-only`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crackedge.bench.accuracy import accuracy_section
+from crackedge.bench.distill_cost import distill_cost_section
+from crackedge.bench.render import goal_rows, inference_summary_rows, render_report
+from crackedge.bench.results import load_all, load_section, save_section
+from crackedge.errors import ConfigError, DataError
+
+
+def _timing(ms: float, n: int = 10) -> dict:
+    return {"n": n, "median_ms": ms, "p90_ms": ms * 1.2, "mean_ms": ms, "min_ms": ms * 0.9, "fps": 1000 / ms}
+
+
+MACHINE = {"cpu": "Test CPU 9000", "logical_cores": 2, "usable_cores": 2, "bf16_cpu": True, "memory_gb": 8.0,
+           "os": "Linux", "python": "3.11", "libraries": {"torch": "2.14.1", "openvino": "2026.4.1"}}
+
+
+def _envelope(quick: bool = False) -> dict:
+    return {"quick": quick, "started": "2026-11-23T10:00", "duration_s": 120.0, "machine": MACHINE}
+
+
+def inference_fixture(quick: bool = False) -> dict:
+    def ov(model, precision, ms, fps, default=False, declared=False):
+        return {"student": "hrnet_w18", "runtime": "OpenVINO CPU", "model": model, "precision": precision,
+                "latency": _timing(ms), "throughput_fps": fps, "requests": 2, "default": default, "declared": declared}
+
+    rows = [
+        {"student": "hrnet_w18", "runtime": "torch eager", "model": "fp32 NCHW", "precision": "f32", "latency": _timing(445.0)},
+        {"student": "hrnet_w18", "runtime": "torch eager", "model": "fp32 channels_last", "precision": "f32",
+         "latency": _timing(260.0)},
+        {"student": "hrnet_w18", "runtime": "ONNX Runtime", "model": "ONNX opset 11", "precision": "f32",
+         "latency": _timing(230.0)},
+        ov("FP16 IR", "f32", 180.0, 6.0, declared=True),
+        ov("FP16 IR", "bf16", 100.0, 11.0, default=True),
+        ov("INT8 IR", "f32", 70.0, 16.0, declared=True),
+        ov("INT8 IR", "bf16", 61.0, 18.5, default=True),
+        {"student": "hrnet_w18", "runtime": "OpenVINO CPU", "model": "INT8 IR", "precision": "f16",
+         "error": "RuntimeError: boom"},
+    ]
+    return {**_envelope(quick), "setup": {
+        "size": [448, 448], "device": "CPU", "threads": 2, "batch": 1, "max_seconds_per_measurement": 8.0, "warmup": 2,
+        "max_repeats": 50, "runtimes": ["torch", "onnxruntime", "openvino"], "weights": "random weights",
+        "flops": "FLOPs = 2 x MACs", "int8": "NNCF PTQ on 10 synthetic images", "openvino_version": "2026.4.1",
+        "default_precision": "bf16"},
+        "students": [{"student": "hrnet_w18", "params": 9636242, "params_m": 9.636242, "gflops": 28.1, "gmacs": 14.05,
+                      "stride": 4, "bundle": "runs/x/bundle", "declared_precision": "f32", "rows": rows}]}
+
+
+def edge_fixture(ratio: float = 0.95) -> dict:
+    bench = {"bundle": "b", "student": "hrnet_w18", "input": [448, 448],
+             "inference": {"device": "CPU", "precision": "f32", "requests": 2},
+             "single_inference_ms": _timing(180.0), "raw_async_fps": 10.0, "pipeline_fps": 10.0 * ratio,
+             "pipeline_vs_raw": ratio, "end_to_end_ms": _timing(250.0), "end_to_end_vs_single": 250 / 180,
+             "rss_mb_peak_during_pipeline": 193.0, "stages": {}}
+    entry = lambda lib, s, w, h, ms: {"library": lib, "scale": s, "output": [w, h], "decode": _timing(ms),  # noqa: E731
+                                      "decode_resize": _timing(ms + 0.5), "below_model_input": h < 448}
+    return {**_envelope(), "setup": {"device": "CPU", "precision": "bundle", "frames": 200, "rounds": 2,
+                                     "frame": [1280, 720], "source": "synthetic 1280x720 JPEG q85",
+                                     "goal_pipeline_vs_raw": 0.9},
+            "decode": {"frame": [1280, 720], "quality": 85, "bytes": 170000, "model_input": [448, 448],
+                       "edge_decoder": {"library": "simplejpeg", "scale": 2, "rule": "rule"},
+                       "entries": [entry("cv2.imdecode", 1, 1280, 720, 3.0), entry("cv2.imdecode", 2, 640, 360, 1.9),
+                                   entry("simplejpeg", 1, 1280, 720, 2.3), entry("simplejpeg", 2, 640, 360, 1.2)]},
+            "bundles": [bench, {"bundle": "broken", "error": "edge bench exited 2: error: no bundle"}]}
+
+
+def bench_steps_json(path: Path, cache_s: float = 2.5) -> Path:
+    modes = {"student-only": {"step_median_s": 2.3, "step_p90_s": 2.5, "data_median_s": 0.1, "teacher_median_s": 0.0,
+                              "total_median_s": 2.4},
+             "cwd-cache": {"step_median_s": cache_s, "step_p90_s": 2.7, "data_median_s": 0.1, "teacher_median_s": 0.02,
+                           "total_median_s": 2.6},
+             "cwd-online": {"step_median_s": 9.2, "step_p90_s": 9.9, "data_median_s": 0.1, "teacher_median_s": 6.9,
+                            "total_median_s": 9.3}}
+    path.write_text(json.dumps({"student": "hrnet_w18", "size": 448, "batch_size": 8, "steps": 10, "modes": modes}))
+    return path
+
+
+def compare_yaml(folder: Path) -> Path:
+    """A compare.yaml in the layout `distill compare` writes (distill/compare_report.py report_dict)."""
+    def m(iou):
+        return {"iou": iou, "f1": iou + 0.1, "precision": 0.7, "recall": 0.7, "ods_f": iou + 0.12, "ois_f": iou + 0.14,
+                "miou": 0.8, "n_images": 20}
+
+    report = {
+        "data": str(folder / "no-such-dataset"), "split": "test", "test_images": 20, "noise": ["clean", "dim", "blurry"],
+        "student": "hrnet_w18", "size": 448, "teacher": "cracksam-vit_h-adapter", "teacher_checkpoint": "t.pt",
+        "teacher_signal": "logit cache runs/compare/teacher_cache",
+        "budget": {"steps": 200, "batch_size": 8, "max_minutes": 30.0, "lr": 0.001, "seed": 0, "variants": 4,
+                   "cwd_weight": 5.0, "temperature": 3.0},
+        "runs": {"kd": {"name": "kd", "steps": 200, "batch_size": 8, "wall_s": 1500.0, "best_val_iou": 0.5,
+                        "best_step": 150, "stopped_by_budget": False, "resumed": False},
+                 "none": {"name": "none", "steps": 200, "batch_size": 8, "wall_s": 1200.0, "best_val_iou": 0.45,
+                          "best_step": 200, "stopped_by_budget": False, "resumed": False}},
+        "bundles": {"kd": "runs/compare/kd/bundle", "none": "runs/compare/none/bundle"},
+        "rows": {
+            "teacher": {"model": "teacher cracksam-vit_h-adapter", "runtime": "torch f32, 448px",
+                        "metrics": {"clean": m(0.64), "dim": m(0.55), "blurry": m(0.47)}},
+            "kd": {"model": "hrnet_w18 + CWD", "runtime": "bundle IR FP16 at f32", "steps": 200, "wall_s": 1500.0,
+                   "metrics": {"clean": m(0.60), "dim": m(0.50), "blurry": m(0.44)}},
+            "none": {"model": "hrnet_w18 alone", "runtime": "bundle IR FP16 at f32", "steps": 200, "wall_s": 1200.0,
+                     "metrics": {"clean": m(0.55), "dim": m(0.46), "blurry": m(0.40)}},
+        },
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "compare.yaml").write_text(yaml.safe_dump(report, sort_keys=False))
+    return folder
+
+
+def _table_line(md: str, first_cell: str) -> str:
+    return next(line for line in md.splitlines() if line.startswith(f"| {first_cell} |"))
+
+
+def test_missing_sections_say_what_to_run():
+    md = render_report({s: None for s in ("inference", "teachers", "edge", "distill", "accuracy")}, {})
+    for command in ("crackedge bench-report --only inference", "crackedge bench-report --only teachers",
+                    "crackedge bench-report --only edge", "distill bench-steps", "distill compare"):
+        assert f"_not measured: run `{command}" in md
+    assert md.count("_not measured") == 5
+    assert "QUICK RUN" not in md
+    assert "## 5. What these CPU numbers say about a Raspberry Pi 4B + NCS2" in md
+    assert "edge bench BUNDLE --device MYRIAD" in md
+
+
+def test_inference_tables_and_quick_banner():
+    results = {"inference": inference_fixture(quick=True), "teachers": None, "edge": None, "distill": None, "accuracy": None}
+    md = render_report(results, {"inference": "benchmarks/inference.png"})
+    assert "**QUICK RUN**" in md and "its numbers mean nothing" in md
+    summary = _table_line(md, "hrnet_w18")
+    # params, GFLOPs, best torch = channels_last 260 ms, ORT, FP16 IR f32/bf16, INT8 f32/bf16, best async FPS
+    assert summary == ("| hrnet_w18 | 9.64 | 28.10 | 260.00 | channels_last | 230.00 | 180.00 | 100.00 | 70.00 | 61.00 "
+                       "| 18.50 |")
+    assert "OV FP16-IR bf16 (ms)" in md and "(**bf16**)" in md
+    assert "| hrnet_w18 | OpenVINO CPU | FP16 IR | bf16 (CPU default) | 100.00 | 120.00 | 10 | 11.00 | 2 |  |" in md
+    assert "f32 (bundle declares)" in md
+    assert "RuntimeError: boom" in md
+    assert "![latency and throughput per student](benchmarks/inference.png)" in md
+    assert inference_summary_rows(results["inference"])[0][4] == "channels_last"
+
+
+def test_goals_pass_and_miss():
+    ok = {"edge": edge_fixture(0.95), "distill": {"cache_vs_student_only": 1.05}}
+    miss = {"edge": edge_fixture(0.60), "distill": {"cache_vs_student_only": 1.6}}
+    assert [r[-1] for r in goal_rows(ok)] == ["PASS", "PASS"]
+    assert [r[-1] for r in goal_rows(miss)] == ["MISS", "MISS"]
+    assert [r[-1] for r in goal_rows({})] == ["–", "–"]
+    md = render_report({**{s: None for s in ("inference", "teachers", "accuracy", "distill")}, "edge": edge_fixture(0.6)}, {})
+    edge_line = _table_line(md, "hrnet_w18")
+    assert "| 0.60 | MISS |" in edge_line and "| 193.00 |" in edge_line
+    assert "edge bench exited 2" in md
+    assert _table_line(md, "simplejpeg").startswith("| simplejpeg | 1/1 | 1280x720 | 2.30 |")
+    assert "| simplejpeg | 1/2 | 640x360 | 1.20 | 1.44 | 1.70 | yes | **edge uses this** |" in md
+
+
+def test_distill_cost_from_bench_steps_json(tmp_path):
+    section = distill_cost_section(bench_steps_json(tmp_path / "steps.json", cache_s=2.53))
+    assert section["cache_vs_student_only"] == pytest.approx(2.53 / 2.3)
+    assert section["modes"]["cwd-online"]["ratio_vs_student_only"] == pytest.approx(9.2 / 2.3)
+    assert section["context"]["batch_size"] == 8
+    md = render_report({"distill": {**_envelope(), **section}}, {})
+    assert "Cached teacher / student-only: **1.10x**, goal <= 1.2x: **PASS**" in md
+    assert _table_line(md, "student + CWD, teacher run online").endswith("| 4.000 |")
+
+    # a list of timings with millisecond keys is read too
+    (tmp_path / "ms.json").write_text(json.dumps({"timings": [{"mode": "student-only", "step_median_ms": 2000},
+                                                              {"mode": "cwd-cache", "step_median_ms": 3000}]}))
+    assert distill_cost_section(tmp_path / "ms.json")["cache_vs_student_only"] == pytest.approx(1.5)
+    (tmp_path / "bad.json").write_text(json.dumps({"cwd-cache": {"step_median_s": 1.0}}))
+    with pytest.raises(DataError, match="student-only"):
+        distill_cost_section(tmp_path / "bad.json")
+    with pytest.raises(DataError, match="distill bench-steps"):
+        distill_cost_section(tmp_path / "missing.json")
+
+
+def test_accuracy_from_compare_yaml(tmp_path):
+    folder = compare_yaml(tmp_path / "compare")
+    section = accuracy_section(folder, tmp_path / "masks.png")
+    assert [r["key"] for r in section["rows"]] == ["teacher", "kd", "none"]
+    assert section["figure"]["path"] is None and "not found" in section["figure"]["reason"]
+    assert not (tmp_path / "masks.png").exists()
+    md = render_report({"accuracy": {**_envelope(), **section}}, {})
+    for case in ("clean", "dim", "blurry"):
+        assert f"Noise case `{case}`:" in md
+    assert "| hrnet_w18 + CWD | bundle IR FP16 at f32 | 0.6000 | 0.7000 | 0.7200 | 0.7400 | 0.8000 |" in md
+    assert "| CWD - alone |  | 0.0500 | 0.0500 | 0.0500 | 0.0500 | 0.0000 |" in md
+    assert "200 steps x batch 8, at most 30.0 min per run" in md and "kd 200 steps in 25.0 min" in md
+    assert "_mask figure not drawn: dataset" in md
+    with pytest.raises(DataError, match="distill compare"):
+        accuracy_section(tmp_path / "empty")
+
+
+def test_result_store_round_trip(tmp_path):
+    save_section(tmp_path, "edge", {"quick": True, "value": float("nan"), "path": tmp_path, "pair": (1, 2)})
+    data = load_section(tmp_path, "edge")
+    assert data == {"section": "edge", "quick": True, "value": None, "path": str(tmp_path), "pair": [1, 2]}
+    assert load_all(tmp_path)["inference"] is None
+    (tmp_path / "teachers.json").write_text("{not json")
+    with pytest.raises(DataError, match="teachers.json"):
+        load_section(tmp_path, "teachers")
+    with pytest.raises(ValueError, match="unknown benchmark section"):
+        save_section(tmp_path, "speed", {})
+
+
+def test_cli_render_only_writes_markdown_and_plots(tmp_path):
+    from crackedge.cli import main
+
+    out = tmp_path / "bench"
+    save_section(out / "results", "inference", inference_fixture())
+    save_section(out / "results", "edge", edge_fixture())
+    md_path = tmp_path / "BENCH.md"
+    assert main(["bench-report", "--render-only", "--out-dir", str(out), "--markdown", str(md_path)]) == 0
+    md = md_path.read_text()
+    assert "(bench/inference.png)" in md and (out / "inference.png").stat().st_size > 1000
+    assert (out / "decode.png").is_file() and (out / "scale.png").is_file()
+    assert "| pipeline FPS / raw async inference FPS >= 0.9 | hrnet_w18 (f32) | 0.95 | PASS |" in md
+    assert "_not measured: run `crackedge bench-report --only teachers`_" in md
+
+
+def test_cli_only_distill_needs_its_input(tmp_path, capsys):
+    from crackedge.cli import main
+
+    assert main(["bench-report", "--only", "distill", "--out-dir", str(tmp_path)]) == 2
+    assert "--bench-steps FILE" in capsys.readouterr().err
+    assert main(["bench-report", "--only", "speed", "--out-dir", str(tmp_path)]) == 2
+    with pytest.raises(ConfigError, match="multiple of 32"):
+        from crackedge.bench.report import ReportOptions
+
+        ReportOptions(size=100).resolved()
