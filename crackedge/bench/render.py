@@ -24,7 +24,7 @@ SECTION_TITLES = {
 HOW_TO_MEASURE = {
     "inference": f"{CMD} --only inference",
     "teachers": f"{CMD} --only teachers",
-    "edge": f"{CMD} --only edge  (bundles from the inference section, or --bundle DIR)",
+    "edge": f"{CMD} --only inference,edge",
     "distill": (f"distill bench-steps --data DATA --teacher-checkpoint TEACHER.pt --json benchmarks/bench_steps.json "
                 f"&& {CMD} --only distill --bench-steps benchmarks/bench_steps.json"),
     "accuracy": (f"distill compare --data DATA --teacher-checkpoint TEACHER.pt --out runs/compare "
@@ -53,7 +53,8 @@ def _header(results: dict[str, Optional[dict[str, Any]]], full_budget_min: float
         f"Regenerate: `{CMD}` (every section; about {full_budget_min:.0f} min on a quiet 2-core CPU, every "
         "measurement capped by time). Re-render from the cached results in `benchmarks/results/` without measuring: "
         f"`{CMD} --render-only`; measure one section again: `{CMD} --only SECTION` "
-        "(inference, teachers, edge, distill, accuracy).",
+        "(inference, teachers, edge, distill, accuracy). Sections 3 and 4 read the output of `distill bench-steps` "
+        "and `distill compare` (`--bench-steps FILE`, `--compare DIR`).",
         "",
     ]
     return lines
