@@ -154,6 +154,11 @@ def inference_section(opts: InferenceOptions) -> dict[str, Any]:
     opts.threads = opts.threads or usable_cores()
     torch.set_num_threads(opts.threads)
     students = opts.students or list_students()
+    unknown = [s for s in students if s not in list_students()]
+    if unknown:
+        from crackedge.errors import ConfigError
+
+        raise ConfigError(f"--students: unknown student(s) {unknown}; valid: {', '.join(list_students())}")
     setup: dict[str, Any] = {
         "size": [opts.size, opts.size], "device": opts.device, "threads": opts.threads, "batch": 1,
         "max_seconds_per_measurement": opts.max_seconds, "warmup": opts.warmup, "max_repeats": opts.repeats,

@@ -97,7 +97,8 @@ def goal_rows(results: dict[str, Optional[dict[str, Any]]]) -> list[list[Any]]:
     edge = results.get("edge") or {}
     benches = [b for b in edge.get("bundles", []) if "error" not in b]
     for b in benches:
-        rows.append([f"pipeline FPS / raw async inference FPS >= {PIPELINE_GOAL}", f"{b.get('student')} ({b['inference'].get('precision')})",
+        what = f"{b.get('student')} ({(b.get('inference') or {}).get('precision')})"
+        rows.append([f"pipeline FPS / raw async inference FPS >= {PIPELINE_GOAL}", what,
                      b.get("pipeline_vs_raw"), verdict(b.get("pipeline_vs_raw"), PIPELINE_GOAL, True)])
     if not benches:
         rows.append([f"pipeline FPS / raw async inference FPS >= {PIPELINE_GOAL}", "not measured", None, "–"])
@@ -171,7 +172,8 @@ def _inference(section: Optional[dict[str, Any]], plots: dict[str, str]) -> list
         f"stopped after {su['max_seconds_per_measurement']:g} s; async throughput keeps the device's optimal number "
         "of infer requests busy (OpenVINO AsyncInferQueue, THROUGHPUT hint) for the same time.",
         "",
-        f"- torch eager runs fp32 in NCHW and in channels_last memory format; the faster is shown (both are in the detail table).",
+        "- torch eager runs fp32 in NCHW and in channels_last memory format; the faster is shown (both are in the "
+        "detail table).",
         "- ONNX Runtime and OpenVINO run the bundle written by distill's own export (`distill.export.bundle_export."
         "export_bundle`): ONNX opset 11, an IR with FP16 weights, and an INT8 IR. "
         f"INT8: {su.get('int8', '–')}.",

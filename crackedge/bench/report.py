@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from crackedge.bench.results import SECTIONS, load_all, save_section
+from crackedge.bench.results import SECTIONS, load_all, load_section, save_section
 from crackedge.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ def measure_sections(opts: ReportOptions) -> dict[str, Optional[dict[str, Any]]]
         seconds = time.perf_counter() - t0
         record = {**_envelope(opts, started, seconds), **data}
         path = save_section(results_dir, name, record)
-        results[name] = load_all(results_dir)[name]
+        results[name] = load_section(results_dir, name)
         log.info("=== %s: done in %.1f min -> %s", name, seconds / 60, path)
     return results
 
