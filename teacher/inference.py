@@ -27,6 +27,7 @@ def run_teacher(model: Any, images: Any, device: Any, amp: bool = False) -> Dict
 
     from crackedge.training.runtime import autocast
 
+    device = torch.device(device)  # also accepts "cpu" / "cuda:0"
     with torch.no_grad(), autocast(device, amp):
         out = model(images.to(device, non_blocking=True))
     return {k: v.float() for k, v in out.items() if isinstance(v, torch.Tensor)}

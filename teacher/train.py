@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from pathlib import Path
-from typing import Any, Iterator, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 from crackedge.errors import ConfigError
 from crackedge.training.runtime import DistInfo
@@ -132,6 +132,37 @@ def loop_config(cfg: TeacherTrainConfig, out_dir: Path, steps: int, title: str, 
     )
 
 
+def parameter_digest(model: Any) -> str:
+    """SHA-256 over every parameter's name and bytes: equal digests mean bit-identical weights."""
+    import hashlib
+
+    import torch
+
+    h = hashlib.sha256()
+    for name, p in model.named_parameters():
+        h.update(name.encode())
+        h.update(p.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def check_ranks_agree(model: Any, dist: DistInfo) -> bool:
+    """Under torchrun: log each process's parameter digest and, on rank 0, whether they all agree
+    (DDP keeps them identical; a difference means the processes trained apart). True if they agree."""
+    import torch.distributed
+
+    digest = parameter_digest(model)
+    log.info("rank %d of %d: parameter sha256 %s", dist.rank, dist.world_size, digest)
+    digests: List[Optional[str]] = [None] * dist.world_size
+    torch.distributed.all_gather_object(digests, digest)
+    agree = len(set(digests)) == 1
+    if dist.is_main:
+        if agree:
+            log.info("all %d processes hold identical weights", dist.world_size)
+        else:
+            log.error("the processes hold different weights (sha256 per rank: %s); best.pt has rank 0's", digests)
+    return agree
+
+
 def train_teacher(
     cfg: TeacherTrainConfig, out_dir: Path, resume: bool = False, progress: bool = True, dist: DistInfo = DistInfo()
 ) -> Any:
@@ -164,4 +195,7 @@ def train_teacher(
         dump_config(cfg, out_dir / "config.yaml")
     steps = cfg.optim.steps or steps_for_epochs(len(train_set), cfg.optim.batch_size, cfg.optim.epochs, dist.world_size)
     task = make_task(cfg, model, device, dist)
-    return fit(task, train_set, val_set, loop_config(cfg, out_dir, steps, name, resume, progress), dist)
+    result = fit(task, train_set, val_set, loop_config(cfg, out_dir, steps, name, resume, progress), dist)
+    if dist.enabled:
+        check_ranks_agree(task.model, dist)
+    return result
