@@ -54,6 +54,7 @@ TRAIN_OVERRIDES = {
     "batch_size": "optim.batch_size",
     "lr": "optim.lr",
     "warmup_steps": "optim.warmup_steps",
+    "power": "optim.power",
     "eval_every": "optim.eval_every",
     "max_minutes": "optim.max_minutes",
     "workers": "optim.workers",
@@ -270,6 +271,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--batch-size", type=int, help="images per step and process (default 4)")
     g.add_argument("--lr", type=float, help="peak learning rate (default CrackSAM 4e-4, PARNet 3e-4)")
     g.add_argument("--warmup-steps", type=int, help="linear warm-up steps (default CrackSAM 300, PARNet 100)")
+    g.add_argument("--power", type=float, help="poly decay exponent after warm-up (default CrackSAM 6, PARNet 0.9)")
     g.add_argument("--eval-every", type=int, help="validate every N steps (default 200)")
     g.add_argument("--max-minutes", type=float, help="stop (evaluate and save) after this wall-clock time (single process)")
     g.add_argument("--workers", type=int, help="data-loader workers (default 0)")

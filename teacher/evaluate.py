@@ -63,7 +63,8 @@ def evaluate_teacher(
                     tile = error_overlay(tensor_to_image(batch["image"][i]), p > threshold, m)
                     tiles.append(draw_caption(tile, [batch["name"][i]]))
         reports[case] = acc.report()
-        log.info("%s", reports[case].format(f"{teacher_name(model)} on {split} ({case})"))
+        log.info("%s on %s (%s): IoU %.4f, F1 %.4f (CrackSAM convention)", teacher_name(model), split, case,
+                 reports[case].iou, reports[case].f1)
         if tiles:
             sheet = contact_sheet(tiles, cols=4)
             cv2.imwrite(str(out_dir / f"overlays_{case}.jpg"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))

@@ -31,6 +31,11 @@ OPTIM_DEFAULTS: Dict[str, Dict[str, Any]] = {
     "cracksam": {"lr": 4e-4, "warmup_steps": 300, "power": 6.0},
     "parnet": {"lr": 3e-4, "warmup_steps": 100, "power": 0.9},
 }
+# PARNet's training loss when `parnet_loss` is not given: the project's hard loss (0.2 CE + 0.8 Dice, as
+# CrackSAM and the students) on the fused output and each of the four side outputs. The loss module's own
+# default (kind "bce": DeepCrack's plain BCE) predicts background everywhere for a long time on ~8 % crack
+# pixels; set `parnet_loss: {kind: bce}` for DeepCrack's formulation.
+PARNET_TRAIN_LOSS: Dict[str, Any] = {"kind": "ce_dice"}
 
 
 class TrainDataConfig(StrictModel):
@@ -91,7 +96,7 @@ class TeacherTrainConfig(StrictModel):
         elif optim is None and name in OPTIM_DEFAULTS:
             data["optim"] = dict(OPTIM_DEFAULTS[name])
         if name == "parnet" and data.get("parnet_loss") is None:
-            data["parnet_loss"] = {}
+            data["parnet_loss"] = dict(PARNET_TRAIN_LOSS)
         return data
 
     @model_validator(mode="after")

@@ -55,7 +55,7 @@ def test_train_writes_a_full_checkpoint_without_the_swin_file(trained, workspace
     assert cfg["model"]["model"] == "parnet" and cfg["model"]["preset"] == "small" and cfg["model"]["img_size"] == SIZE
     assert cfg["model"]["swin"]["checkpoint"] == str(swin_file)  # the training config keeps what it was given
     assert cfg["optim"]["lr"] == 3e-4 and cfg["optim"]["power"] == 0.9  # PARNet's defaults, not CrackSAM's
-    assert cfg["sam_checkpoint"] is None and cfg["parnet_loss"]["kind"] == "bce"
+    assert cfg["sam_checkpoint"] is None and cfg["parnet_loss"]["kind"] == "ce_dice"
     ckpt = torch.load(trained / "best.pt", weights_only=True)
     assert ckpt["kind"] == "full" and ckpt["base"] is None and ckpt["teacher"] == "parnet"
     assert ckpt["config"]["swin"]["checkpoint"] is None  # weights are inside; never look for the file again

@@ -30,7 +30,7 @@ def test_parnet_preset_overrides_and_defaults(tmp_path):
     assert cfg.model.swin.checkpoint == "swin.pth" and cfg.model.swin.depths == (1, 1, 1, 1)  # merged key by key
     assert cfg.optim.lr == 1e-3 and cfg.optim.warmup_steps == OPTIM_DEFAULTS["parnet"]["warmup_steps"]
     assert cfg.optim.power == OPTIM_DEFAULTS["parnet"]["power"] and cfg.optim.weight_decay == 0.01
-    assert cfg.parnet_loss is not None and cfg.parnet_loss.kind == "bce"
+    assert cfg.parnet_loss is not None and cfg.parnet_loss.kind == "ce_dice"  # the train default
     path = tmp_path / "config.yaml"
     dump_config(cfg, path)
     assert load_config(path, TeacherTrainConfig) == cfg  # the written config reads back to the same
@@ -78,3 +78,25 @@ def test_max_minutes_is_refused_under_torchrun(tmp_path):
     check_distributed(cfg, DistInfo())  # one process: fine
     with pytest.raises(ConfigError, match="--max-minutes .* under torchrun.*Use --steps or --epochs"):
         check_distributed(cfg, DistInfo(rank=0, world_size=2))
+
+
+def test_command_line_options_map_to_the_config(tmp_path):
+    from teacher.cli import build_parser, train_config_from_args
+
+    def parse(*argv):
+        return train_config_from_args(build_parser().parse_args(["train", "--data", "d", "--out", str(tmp_path), *argv]))
+
+    cfg = parse("--model", "parnet", "--preset", "small", "--img-size", "256", "--power", "2", "--no-amp",
+                "--swin-checkpoint", "swin.pth", "--lr", "1e-3")
+    assert cfg.model.model == "parnet" and cfg.model.preset == "small" and cfg.model.img_size == 256
+    assert cfg.model.swin.checkpoint == "swin.pth" and cfg.model.swin.embed_dim == 48
+    assert cfg.optim.power == 2.0 and cfg.optim.amp is False and cfg.optim.lr == 1e-3 and cfg.optim.warmup_steps == 100
+    default = parse("--backbone", "tiny", "--train-encoder")
+    assert default.model.model == "cracksam" and default.optim.amp is True and default.model.freeze_image_encoder is False
+    # a YAML file gives the base; options win; the preset fills what neither sets
+    yaml_file = tmp_path / "train.yaml"
+    yaml_file.write_text("model:\n  model: parnet\n  preset: small\n  decoder_widths: [8, 8, 8, 8]\n"
+                         "parnet_loss:\n  kind: bce\n  pos_weight: 10\noptim:\n  batch_size: 2\n")
+    cfg = parse("--config", str(yaml_file), "--batch-size", "3")
+    assert cfg.model.decoder_widths == (8, 8, 8, 8) and cfg.model.cnn_widths == (8, 16, 24, 32, 48, 64)
+    assert cfg.parnet_loss.kind == "bce" and cfg.parnet_loss.pos_weight == 10 and cfg.optim.batch_size == 3
