@@ -38,8 +38,13 @@ def _set(data: Dict[str, Any], dotted: str, value: Any) -> None:
     if value is None:
         return
     *parents, leaf = dotted.split(".")
-    for key in parents:
-        data = data.setdefault(key, {})
+    for i, key in enumerate(parents):
+        if data.get(key) is None:
+            data[key] = {}
+        data = data[key]
+        if not isinstance(data, dict):
+            where = ".".join(parents[: i + 1])
+            raise ConfigError(f"{where}: expected a mapping of keys in --config, got {type(data).__name__}")
     data[leaf] = value
 
 
