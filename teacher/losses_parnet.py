@@ -42,9 +42,9 @@ def soft_dice_loss(z: torch.Tensor, target: torch.Tensor, smooth: float = 1.0) -
 def output_loss(logits: torch.Tensor, target: torch.Tensor, cfg: ParnetLossConfig) -> torch.Tensor:
     """Loss of one output: mean BCE on the crack margin (+ dice_weight * soft Dice), or 0.2 CE + 0.8 Dice
     for kind "ce_dice". Scalar."""
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        logits = logits.float()  # the loss in float32 under autocast: BCE/Dice sums over ~200k pixels
     z = crack_margin(logits)
-    if z.dtype in (torch.float16, torch.bfloat16):
-        z = z.float()  # the loss in float32 under autocast: BCE/Dice sums over ~200k pixels
     if z.shape != target.shape:
         raise ValueError(f"logits {tuple(logits.shape)} and target {tuple(target.shape)} do not match (N x H x W)")
     if cfg.kind == "ce_dice":
