@@ -1,17 +1,151 @@
-"""`edge` command line: a thin layer over library functions (placeholder until the edge issue lands)."""
+"""`edge`: the vehicle daemon and its tools (never imports torch).
+
+  edge run --config edge.yaml          run the daemon (systemd: systemd/crackedge-edge.service)
+  edge check-config edge.yaml          validate a config, the bundle's hashes and the device; start nothing
+  edge bench BUNDLE                    pipeline FPS vs raw async inference FPS, latency, memory
+  edge eval BUNDLE --data DATASET      OpenVINO metrics on a canonical dataset split
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import sys
+from pathlib import Path
 from typing import Sequence
 
 from crackedge.cliutil import add_common_args, run_subcommand
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from edge.config import load_edge_config
+    from edge.daemon import EXIT_HUNG, run_daemon
+
+    cfg = load_edge_config(args.config)
+    code = run_daemon(cfg, Path(args.config))
+    if code == EXIT_HUNG:
+        # a thread stuck inside the runtime could block interpreter exit: leave now
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    from edge.checkconfig import check_config
+
+    print(check_config(Path(args.config), check_device=not args.no_device))
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from edge.bench import BenchOptions, run_bench
+
+    opts = BenchOptions(
+        bundle=Path(args.bundle),
+        device=args.device,
+        precision=args.precision,
+        model=args.model,
+        source=Path(args.source) if args.source else None,
+        frames=args.frames,
+        frame_size=(args.width, args.height),
+        num_requests=args.num_requests,
+        json_out=Path(args.json) if args.json else None,
+        rounds=args.rounds,
+    )
+    run_bench(opts)
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from edge.evaluate import evaluate_bundle
+
+    evaluate_bundle(
+        Path(args.bundle), Path(args.data), split=args.split, device=args.device, precision=args.precision,
+        model=args.model, out=Path(args.out) if args.out else None, overlays=args.overlays, limit=args.limit,
+    )
+    return 0
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="CPU", choices=["CPU", "MYRIAD", "GPU", "AUTO"], help="OpenVINO device (default CPU)")
+    p.add_argument(
+        "--precision", default="bundle", choices=["bundle", "f32", "f16", "bf16"],
+        help="CPU inference precision; 'bundle' = the bundle's inference_precision (default)",
+    )
+    p.add_argument(
+        "--model", default="auto", choices=["auto", "onnx", "ir_fp16", "ir_int8"],
+        help="which model of the bundle (auto: FP16 IR on OpenVINO 2023+, ONNX on 2022.3)",
+    )
+
+
+def _cmd_simcam(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from edge.simcam import SimCamera, folder_frames, synthetic_frames
+
+    size = (args.width, args.height)
+    frames = folder_frames(Path(args.images), size) if args.images else synthetic_frames(size, args.frames, args.seed)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with SimCamera(frames, fps=args.fps, host=args.host, port=args.port) as cam:
+        print(f"simulated camera: {len(frames)} frame(s) looped at {args.fps} FPS on {cam.url} (Ctrl-C to stop)", flush=True)
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="edge", description=__doc__)
+    parser = argparse.ArgumentParser(prog="edge", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser)
-    parser.add_subparsers(title="commands", metavar="COMMAND")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run the daemon with a config file (see edge/examples/edge.yaml)")
+    p.add_argument("--config", required=True, help="edge.yaml")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("check-config", help="validate edge.yaml, the bundle and the device without starting anything")
+    p.add_argument("config", help="edge.yaml")
+    p.add_argument("--no-device", action="store_true", help="do not load OpenVINO to check the device")
+    p.set_defaults(func=_cmd_check_config)
+
+    p = sub.add_parser("bench", help="pipeline FPS vs raw async inference FPS of the same model; latency; memory")
+    p.add_argument("bundle", help="model bundle folder")
+    _add_model_args(p)
+    p.add_argument("--source", help="a video file or image folder (default: a synthetic stream)")
+    p.add_argument("--frames", type=int, default=200, help="frames per measurement (default 200)")
+    p.add_argument("--width", type=int, default=1280, help="synthetic frame width (default 1280)")
+    p.add_argument("--height", type=int, default=720, help="synthetic frame height (default 720)")
+    p.add_argument("--num-requests", type=int, default=None, help="infer requests in flight (default: device optimum)")
+    p.add_argument("--rounds", type=int, default=2, help="alternating raw/pipeline rounds; medians reported (default 2)")
+    p.add_argument("--json", help="also write the figures to this JSON file")
+    p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("eval", help="evaluate a bundle with OpenVINO on a canonical dataset split")
+    p.add_argument("bundle", help="model bundle folder")
+    p.add_argument("--data", required=True, help="canonical dataset folder (crackedge prepare / synth)")
+    p.add_argument("--split", default="test", help="split to evaluate (default test)")
+    _add_model_args(p)
+    p.add_argument("--out", help="folder for metrics.json and overlays (default: print only)")
+    p.add_argument("--overlays", type=int, default=8, help="error overlays written to --out (default 8)")
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images")
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("simcam", help="serve a simulated mjpg-streamer camera (synthetic road frames or a folder)")
+    p.add_argument("--images", help="stream these images (looped) instead of synthetic road frames")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080, like mjpg-streamer)")
+    p.add_argument("--fps", type=float, default=5.0, help="frames per second (default 5)")
+    p.add_argument("--width", type=int, default=1280, help="frame width (default 1280)")
+    p.add_argument("--height", type=int, default=720, help="frame height (default 720)")
+    p.add_argument("--frames", type=int, default=24, help="distinct synthetic frames before looping (default 24)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_simcam)
     return parser
 
 

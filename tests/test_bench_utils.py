@@ -25,3 +25,4 @@ def test_markdown_table_and_machine_info():
     assert md.splitlines() == ["| a | b |", "|---|---|", "| 1 | 0.12 |", "| x | – |"]
     info = machine_info()
     assert info["logical_cores"] >= 1 and "numpy" in info["libraries"]
+

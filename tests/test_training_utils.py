@@ -132,3 +132,11 @@ def test_resume_gives_exactly_the_uninterrupted_result(tmp_path, tiny_data):
     assert res.last_step == 14
     for a, b in zip(full.model.parameters(), resumed.model.parameters()):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+def test_amp_helpers_accept_device_strings():
+    from crackedge.training.runtime import amp_dtype, autocast
+
+    assert amp_dtype("cpu") is None
+    with autocast("cpu"):
+        pass

@@ -27,12 +27,13 @@ def pick_device(name: str = "auto") -> torch.device:
 
 def amp_dtype(device: torch.device) -> torch.dtype | None:
     """bf16 on CUDA GPUs that support it, else fp16 on CUDA; None (no autocast) on CPU."""
+    device = torch.device(device)
     if device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def autocast(device: torch.device, enabled: bool = True):
+def autocast(device: torch.device | str, enabled: bool = True):
     """Autocast context for the forward pass: mixed precision on CUDA, a no-op on CPU."""
     dtype = amp_dtype(device)
     if not enabled or dtype is None:

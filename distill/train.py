@@ -1,0 +1,171 @@
+"""`distill train`: a student learns from ground truth (0.2 CE + 0.8 Dice) and from a teacher (CWD).
+
+The loop (AdamW, warm-up + poly, mixed precision, progress bar, evaluation, best.pt by
+validation IoU, last.pt for resuming, history.jsonl, curves.png) is `crackedge.training.loop.fit`;
+this file contributes the student side (`StudentTask`) and wires data, teacher and student.
+`best.pt` is a student checkpoint (`distill.checkpoints`) that `distill export` reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from crackedge.errors import ConfigError
+from distill.train_config import DistillTrainConfig, check_train_config
+
+log = logging.getLogger(__name__)
+
+
+class StudentTask:
+    """The model side of `crackedge.training.loop.fit` (its TrainTask protocol) for a student."""
+
+    def __init__(self, model: torch.nn.Module, teacher: Any, device: torch.device, cfg: DistillTrainConfig,
+                 train_set: Any):
+        self.model = model.to(device)
+        self.teacher = teacher
+        self.device = device
+        self.cfg = cfg
+        self.train_set = train_set
+
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def train_step(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        """Hard loss on the masks + cwd_weight * CWD against the teacher's logits (when there is a teacher)."""
+        from distill.losses import distillation_loss
+
+        x = batch["image"].to(self.device, non_blocking=True)
+        y = batch["mask"].to(self.device, non_blocking=True)
+        teacher_logits = self.teacher.logits(batch, x)  # no gradient: computed under no_grad or read from disk
+        out = distillation_loss(self.model(x), y, teacher_logits, self.cfg.loss.cwd_weight, self.cfg.loss.temperature)
+        return out["loss"], {"hard": float(out["hard"]), "cwd": float(out["cwd"])}
+
+    def predict(self, batch: dict) -> torch.Tensor:
+        """Crack probability N x H x W at the masks' resolution (logits upsampled bilinearly)."""
+        from distill.losses import align_to
+
+        x = batch["image"].to(self.device, non_blocking=True)
+        logits = align_to(self.model(x).float(), tuple(batch["mask"].shape[-2:]))
+        return torch.softmax(logits, dim=1)[:, 1]
+
+    def train(self, mode: bool = True) -> None:
+        self.model.train(mode)
+
+    def state_for_checkpoint(self) -> dict[str, Any]:
+        """A student checkpoint (distill.checkpoints); the loop adds "step" and "val_metrics"."""
+        from distill.checkpoints import StudentCheckpoint
+
+        ckpt = StudentCheckpoint(
+            student=self.model.spec.name,
+            model={k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
+            config=self.cfg.model_dump(mode="json"),
+            training_data=f"{self.cfg.data.root} (split {self.cfg.data.train_split})",
+            teacher=self.teacher.name,
+            epoch=int(getattr(self.train_set, "epoch", 0)),
+        )
+        return ckpt.to_dict()
+
+    def load_training_state(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"], strict=True)
+
+
+def _datasets(cfg: DistillTrainConfig, size: tuple[int, int], variants: Optional[int]):
+    """(train set, val set or None) as CrackSegDataset at `size`."""
+    from crackedge.data.layout import CrackDataset
+    from crackedge.data.torch_dataset import CrackSegDataset
+
+    data = CrackDataset.open(cfg.data.root)
+    train = CrackSegDataset(data, cfg.data.train_split, size, augment=cfg.data.augment, seed=cfg.data.seed,
+                            variants=variants if cfg.data.augment else None)
+    if cfg.data.val_split is None:
+        return train, None
+    if cfg.data.val_split not in data.splits:
+        raise ConfigError(
+            f"dataset {data.root} has no split {cfg.data.val_split!r} (available: {', '.join(data.splits) or 'none'}); "
+            "pass --val-split NAME, or --val-split none to train without validation"
+        )
+    return train, CrackSegDataset(data, cfg.data.val_split, size, augment=False, seed=cfg.data.seed)
+
+
+def _cache_variants(cfg: DistillTrainConfig) -> Optional[int]:
+    """Augmentation views per image: the config's, else the teacher cache's (None: a new view every epoch)."""
+    if cfg.teacher.kind == "none" or cfg.teacher.cache is None:
+        return cfg.data.variants
+    import yaml
+
+    from crackedge.data.logit_cache import INDEX_NAME
+
+    index = Path(cfg.teacher.cache) / INDEX_NAME
+    if not index.is_file():
+        return cfg.data.variants  # LogitCache.open reports the problem
+    meta = yaml.safe_load(index.read_text(encoding="utf-8")) or {}
+    if bool(meta.get("augment", True)) != cfg.data.augment:
+        raise ConfigError(
+            f"logit cache {cfg.teacher.cache} was made with augment={meta.get('augment')}, this run has "
+            f"augment={cfg.data.augment}; use the same setting (--no-augment) or re-cache"
+        )
+    return cfg.data.variants or int(meta.get("variants", 1))
+
+
+def _teacher(cfg: DistillTrainConfig, device: torch.device, size: tuple[int, int], train_set: Any):
+    from distill.teacher_source import NoTeacher, open_cached_teacher, open_live_teacher
+
+    t = cfg.teacher
+    if t.kind == "none":
+        return NoTeacher()
+    if t.cache is not None:
+        source = open_cached_teacher(Path(t.cache), t.kind, Path(t.checkpoint) if t.checkpoint else None, device)
+        source.cache.check_matches(train_set.names, size, cfg.data.seed, train_set.variants)
+        return source
+    return open_live_teacher(Path(t.checkpoint), Path(t.sam_checkpoint) if t.sam_checkpoint else None, t.kind,
+                             device, size, t.amp)
+
+
+def train_student(cfg: DistillTrainConfig, out_dir: Path, resume: bool = False, progress: bool = True) -> Any:
+    """Train the student as `cfg` says; writes config.yaml, best.pt, last.pt, history.jsonl and
+    curves.png to `out_dir` and returns the loop's FitResult."""
+    from crackedge.config import dump_config
+    from crackedge.training.loop import LoopConfig, fit, steps_for_epochs
+    from crackedge.training.runtime import pick_device, seed_everything
+    from distill.students import build_student
+    from distill.students.segmentor import count_parameters
+
+    check_train_config(cfg)
+    out_dir = Path(out_dir)
+    device = pick_device(cfg.device)
+    seed_everything(cfg.data.seed)
+    model = build_student(cfg.student.name, Path(cfg.student.weights) if cfg.student.weights else None)
+    side = cfg.student.size or model.spec.input_size[0]
+    size = (side, side)
+    train_set, val_set = _datasets(cfg, size, _cache_variants(cfg))
+    teacher = _teacher(cfg, device, size, train_set)
+    log.info("student %s (%.2f M parameters) at %dx%d, teacher %s, CWD weight %g T %g", cfg.student.name,
+             count_parameters(model) / 1e6, side, side, teacher.name or "none (hard loss only)",
+             cfg.loss.cwd_weight, cfg.loss.temperature)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dump_config(cfg, out_dir / "config.yaml")
+
+    opt = cfg.optim
+    loop_cfg = LoopConfig(
+        out_dir=out_dir,
+        max_steps=opt.steps or steps_for_epochs(len(train_set), opt.batch_size, opt.epochs),
+        lr=opt.lr,
+        warmup_steps=opt.warmup_steps,
+        power=opt.power,
+        weight_decay=opt.weight_decay,
+        batch_size=opt.batch_size,
+        num_workers=opt.workers,
+        eval_every=opt.eval_every,
+        amp=opt.amp,
+        grad_clip=opt.grad_clip,
+        max_minutes=opt.max_minutes,
+        seed=cfg.data.seed,
+        resume=resume,
+        title=f"{cfg.student.name} <- {teacher.name or 'ground truth'}",
+        progress=progress,
+    )
+    return fit(StudentTask(model, teacher, device, cfg, train_set), train_set, val_set, loop_cfg)

@@ -1,0 +1,1 @@
+"""Inference backends. Each one keeps its heavy import (openvino) inside its own module."""

@@ -1,0 +1,136 @@
+"""OpenVINO inference (CPU, MYRIAD/NCS2, GPU, AUTO) through `openvino_compat`."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from crackedge.bundle import BundleError
+
+from edge.backends.base import DoneCallback, InferenceBackend
+from edge.backends.openvino_compat import OpenVinoApi, check_device, compile_properties, load_openvino_api, type_name
+from edge.errors import InferenceError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REQUESTS = {"MYRIAD": 4}  # 2 streams x 2, what the NCS2 wants when the property is unreadable
+
+
+class OpenVinoBackend(InferenceBackend):
+    def __init__(
+        self,
+        model_path: Path,
+        device: str = "CPU",
+        precision: str = "f32",
+        hint: str = "THROUGHPUT",
+        threads: Optional[int] = None,
+        num_requests: Optional[int] = None,
+        cache_dir: Optional[Path] = None,
+        output_name: Optional[str] = None,
+        api: Optional[OpenVinoApi] = None,
+    ) -> None:
+        self.api = api or load_openvino_api()
+        core = self.api.Core()
+        available = [str(d) for d in core.available_devices]
+        check_device(device, available, self.api.version)
+        if cache_dir is not None:
+            Path(cache_dir).mkdir(parents=True, exist_ok=True)
+            core.set_property({"CACHE_DIR": str(cache_dir)})
+        try:
+            model = core.read_model(str(model_path))
+        except Exception as err:
+            raise BundleError(f"OpenVINO {self.api.version} cannot read {model_path}: {err}") from None
+        props = compile_properties(device, precision, hint, threads, num_requests)
+        try:
+            self.compiled = core.compile_model(model, device, props)
+        except Exception as err:
+            extra = " (is another process using the NCS2? it cannot be shared)" if device == "MYRIAD" else ""
+            raise InferenceError(
+                f"OpenVINO {self.api.version} could not compile {Path(model_path).name} for {device} with {props}: "
+                f"{str(err).strip().splitlines()[-1] if str(err).strip() else err}{extra}"
+            ) from None
+        self.output_index = self._output_index(output_name)
+        self.n_requests = num_requests or self._optimal_requests(device)
+        self._queue = self.api.AsyncInferQueue(self.compiled, self.n_requests)
+        self._queue.set_callback(self._on_done)
+        self._sync = self.compiled.create_infer_request()
+        self._callback: Optional[DoneCallback] = None
+        applied = precision
+        if device == "CPU":
+            try:
+                applied = type_name(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
+            except Exception:
+                pass
+            if applied != precision:
+                log.warning(
+                    "asked OpenVINO for %s inference on this CPU but it runs %s (the CPU lacks %s support); "
+                    "check the bundle's parity records for %s or set model.precision explicitly",
+                    precision, applied, precision, applied,
+                )
+        self.info = {
+            "api": self.api.module,
+            "version": self.api.version,
+            "device": device,
+            "available_devices": available,
+            "model_file": Path(model_path).name,
+            "precision": applied if device == "CPU" else ("f16" if device == "MYRIAD" else "device default"),
+            "requests": self.n_requests,
+            "performance_hint": hint,
+        }
+        log.info(
+            "OpenVINO %s (%s): %s on %s, precision %s, %d infer requests",
+            self.api.version, self.api.module, Path(model_path).name, device, self.info["precision"], self.n_requests,
+        )
+
+    def _output_index(self, name: Optional[str]) -> int:
+        outputs = list(self.compiled.outputs)
+        if name:
+            for i, out in enumerate(outputs):
+                if name in set(getattr(out, "names", ()) or ()):
+                    return i
+        return 0
+
+    def _optimal_requests(self, device: str) -> int:
+        try:
+            n = int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+            if n >= 1:
+                return n
+        except Exception:
+            pass
+        return DEFAULT_REQUESTS.get(device, 2)
+
+    def infer(self, blob: np.ndarray) -> np.ndarray:
+        self._sync.infer({0: blob})
+        return np.array(self._sync.get_output_tensor(self.output_index).data, dtype=np.float32, copy=True)
+
+    def set_callback(self, callback: DoneCallback) -> None:
+        self._callback = callback
+
+    def _on_done(self, request: Any, userdata: Any) -> None:
+        cb = self._callback
+        try:
+            out = np.array(request.get_output_tensor(self.output_index).data, dtype=np.float32, copy=True)
+        except Exception as err:  # report to the pipeline instead of dying in a runtime thread
+            if cb is not None:
+                cb(userdata, None, err)
+            return
+        if cb is not None:
+            cb(userdata, out, None)
+
+    def start_async(self, blob: np.ndarray, userdata: Any) -> None:
+        self._queue.start_async({0: blob}, userdata)
+
+    def wait_all(self) -> None:
+        self._queue.wait_all()
+
+    def close(self) -> None:
+        try:
+            self._queue.wait_all()
+        except Exception:
+            pass
+        self._queue = None
+        self._sync = None
+        self.compiled = None

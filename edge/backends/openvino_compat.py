@@ -1,0 +1,121 @@
+"""One small compatibility layer over the two OpenVINO Python APIs the daemon meets.
+
+- OpenVINO 2022.3 (the last release with the NCS2/MYRIAD plugin, built from source on a Pi):
+  `from openvino.runtime import Core, AsyncInferQueue`; no `openvino.Core`. It reads ONNX up to
+  ~opset 16 and IR v11 up to opset 10 only: IR saved by OpenVINO 2023.1+ does not load, so it reads
+  the bundle's `model.onnx`.
+- OpenVINO 2023+ (pip wheels for x86 and aarch64): `import openvino as ov; ov.Core`; reads the
+  bundle's FP16 IR `model.xml`. `openvino.runtime` was removed in 2026.0.
+
+Everything else (read_model, compile_model with a property dict, AsyncInferQueue with
+set_callback/start_async/wait_all, get_output_tensor) is the same in both.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable, Literal, Optional
+
+from crackedge.bundle import MODEL_IR_FP16, MODEL_ONNX, BundleError, BundleMetadata
+from crackedge.errors import MissingDependencyError
+
+from edge.errors import DeviceError
+
+Generation = Literal["2022", "2023+"]
+
+INSTALL_HINT = (
+    "Install OpenVINO: `pip install openvino` (2023+, CPU on x86 and aarch64), or for an Intel NCS2 an "
+    "OpenVINO 2022.3 build with the MYRIAD plugin (see docs/pi-install.md)"
+)
+
+DEVICE_HINTS = {
+    "MYRIAD": (
+        "the NCS2 (MYRIAD) needs OpenVINO 2022.3 built with the MYRIAD plugin (2023+ has no MYRIAD), the "
+        "udev rules systemd/99-ncs2.rules installed, and the stick plugged in (`lsusb` shows 03e7:2485 or "
+        "03e7:f63b); only one process can use it at a time"
+    ),
+    "GPU": "GPU needs an Intel GPU with its OpenCL/Level Zero driver (intel-opencl-icd) and a user in group 'render'",
+    "CPU": "the CPU plugin ships in every OpenVINO package; reinstall OpenVINO",
+}
+
+
+@dataclass
+class OpenVinoApi:
+    generation: Generation
+    version: str
+    Core: Any
+    AsyncInferQueue: Any
+    module: str  # "openvino" or "openvino.runtime"
+
+
+def load_openvino_api(import_module: Callable[[str], Any] = importlib.import_module) -> OpenVinoApi:
+    """Import whichever OpenVINO API is installed (2023+ preferred). MissingDependencyError when none is."""
+    try:
+        ov = import_module("openvino")
+    except ImportError as err:
+        raise MissingDependencyError(f"OpenVINO is not importable ({err}). {INSTALL_HINT}") from None
+    if hasattr(ov, "Core") and hasattr(ov, "AsyncInferQueue"):
+        version = ov.get_version() if hasattr(ov, "get_version") else getattr(ov, "__version__", "?")
+        return OpenVinoApi("2023+", str(version), ov.Core, ov.AsyncInferQueue, "openvino")
+    try:
+        rt = import_module("openvino.runtime")
+    except ImportError as err:
+        raise MissingDependencyError(
+            f"found a package 'openvino' without openvino.Core or openvino.runtime ({err}). {INSTALL_HINT}"
+        ) from None
+    version = rt.get_version() if hasattr(rt, "get_version") else "2022.x"
+    return OpenVinoApi("2022", str(version), rt.Core, rt.AsyncInferQueue, "openvino.runtime")
+
+
+def choose_model_key(meta: BundleMetadata, generation: Generation, requested: str = "auto") -> str:
+    """Which of the bundle's models this OpenVINO can run: a key of `meta.models`."""
+    if requested == "auto":
+        if generation == "2022":
+            key = MODEL_ONNX
+        else:
+            key = MODEL_IR_FP16 if MODEL_IR_FP16 in meta.models else MODEL_ONNX
+    else:
+        key = requested
+    if generation == "2022" and key != MODEL_ONNX:
+        raise BundleError(
+            f"model: {key} cannot run on OpenVINO 2022.3: IR saved by OpenVINO 2023.1+ does not load there; "
+            "use model: onnx (or auto)"
+        )
+    if key not in meta.models:
+        raise BundleError(f"the bundle has no {key!r} model (it has: {', '.join(sorted(meta.models)) or 'none'})")
+    return key
+
+
+def check_device(device: str, available: list[str], version: str) -> None:
+    """DeviceError naming what was found and what to install/plug when `device` is not available."""
+    if device == "AUTO":
+        return
+    if any(d == device or d.startswith(device + ".") for d in available):
+        return
+    found = ", ".join(available) if available else "no devices"
+    raise DeviceError(
+        f"inference device {device!r} not found; OpenVINO {version} sees: {found}. "
+        f"{DEVICE_HINTS.get(device, '')}. Or set model.device to one of: {found}"
+    )
+
+
+def compile_properties(
+    device: str, precision: str, hint: str = "THROUGHPUT", threads: Optional[int] = None, num_requests: Optional[int] = None
+) -> dict[str, str]:
+    """Properties for compile_model. On CPU the inference precision is set explicitly: otherwise the
+    CPU plugin picks bf16 on x86 CPUs with bf16 and f16 on ARMv8.2 (Pi 5), which changes results."""
+    props = {"PERFORMANCE_HINT": hint}
+    if device == "CPU":
+        props["INFERENCE_PRECISION_HINT"] = precision
+        if threads:
+            props["INFERENCE_NUM_THREADS"] = str(threads)
+    if num_requests and hint == "THROUGHPUT":
+        props["PERFORMANCE_HINT_NUM_REQUESTS"] = str(num_requests)
+    return props
+
+
+def type_name(value: Any) -> str:
+    """'f32' for ov.Type f32 (2023+) or the plain string 2022.3 returns."""
+    get = getattr(value, "get_type_name", None)
+    return str(get()) if callable(get) else str(value)

@@ -1,0 +1,285 @@
+"""`edge bench BUNDLE`: is the pipeline as fast as the model? Figures printed, never asserted.
+
+Measured with the same compiled model (same device, precision, number of infer requests):
+1. single-inference latency: one synchronous request at a time;
+2. raw async inference FPS: the same blob submitted back to back with n_requests in flight;
+3. pipeline FPS: the daemon's full pipeline (capture with JPEG decode -> preprocess -> async infer ->
+   postprocess/overlay/preview encode [-> save]) on a file or a synthetic JPEG stream, dropping nothing;
+   the goal is pipeline FPS >= 0.9 x raw async FPS;
+4. end-to-end latency: the same pipeline fed as a live camera at half the pipeline FPS, from capture
+   to postprocessed frame, compared with the single-inference latency;
+5. resident memory (RSS, VmHWM) of this process while the pipeline runs (the daemon's footprint).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from crackedge.bench.machine import machine_info
+from crackedge.bench.timing import summarize
+
+from edge.capture import CaptureOptions
+from edge.config import ModelConfig
+from edge.frames import Capture, Result
+from edge.inference import AsyncRunner, Preprocessor, create_backend, load_bundle
+from edge.measure import Measurer
+from edge.metrics import Metrics, rss_mb
+from edge.pipeline import Pipeline, PipelineOptions
+from edge.postprocess import MaskDecoder
+from edge.preview import FrameHub
+from edge.sources.base import Source, SourceEnded
+from edge.sources.jpegframes import JpegFrameMaker
+from edge.watchdog import HeartbeatRegistry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BenchOptions:
+    bundle: Path
+    device: str = "CPU"
+    precision: str = "bundle"
+    model: str = "auto"
+    source: Optional[Path] = None
+    frames: int = 200
+    frame_size: tuple[int, int] = (1280, 720)
+    num_requests: Optional[int] = None
+    json_out: Optional[Path] = None
+    rounds: int = 2
+
+
+class MemoryJpegSource(Source):
+    """Cycles through in-memory JPEGs `count` times in total, optionally paced (a fake camera)."""
+
+    kind = "synthetic"
+
+    def __init__(self, jpegs: list[bytes], model_wh: tuple[int, int], count: int, rate_fps: Optional[float] = None, live: bool = False) -> None:
+        super().__init__(model_wh)
+        self.jpegs, self.count, self.live = jpegs, count, live
+        self.period = 1.0 / rate_fps if rate_fps else 0.0
+        self.maker = JpegFrameMaker(model_wh)
+        self._i = 0
+        self._next = 0.0
+
+    def open(self) -> None:
+        self._next = time.monotonic()
+
+    def read(self) -> Capture:
+        if self._i >= self.count:
+            raise SourceEnded
+        if self.period:
+            now = time.monotonic()
+            if self._next > now:
+                time.sleep(self._next - now)
+            self._next = max(now, self._next) + self.period
+        data = self.jpegs[self._i % len(self.jpegs)]
+        self._i += 1
+        return self.maker.make(data)
+
+    def close(self) -> None:
+        pass
+
+
+def synthetic_jpegs(size_wh: tuple[int, int], n: int = 6) -> list[bytes]:
+    """`n` synthetic road images with cracks (crackedge.synth) encoded as q85 JPEG."""
+    from crackedge.fileio import encode_image
+    from crackedge.synth import generate_sample
+
+    w, h = size_wh
+    return [encode_image(generate_sample(1000 + i, size=(h, w))[0], ".jpg", jpeg_quality=85) for i in range(n)]
+
+
+def file_jpegs(path: Path, limit: int = 50) -> list[bytes]:
+    """JPEG bytes of the images in a folder, or of the first frames of a video (re-encoded q85)."""
+    import cv2
+
+    from crackedge.errors import DataError
+    from crackedge.fileio import encode_image
+
+    path = Path(path)
+    out: list[bytes] = []
+    if path.is_dir():
+        for p in sorted(path.iterdir()):
+            if p.suffix.lower() in (".jpg", ".jpeg"):
+                out.append(p.read_bytes())
+            elif p.suffix.lower() in (".png", ".bmp"):
+                img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+                if img is not None:
+                    out.append(encode_image(img, ".jpg", jpeg_quality=85, rgb=False))
+            if len(out) >= limit:
+                break
+    elif path.is_file():
+        cap = cv2.VideoCapture(str(path))
+        while len(out) < limit:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            out.append(encode_image(bgr, ".jpg", jpeg_quality=85, rgb=False))
+        cap.release()
+    if not out:
+        raise DataError(f"--source {path}: no images or video frames found")
+    return out
+
+
+def raw_async_fps(backend: Any, blob: np.ndarray, n: int, skip: int) -> float:
+    """Throughput of the device alone: `n` requests back to back, n_requests in flight; measured on
+    result times after the first `skip`, like the pipeline figure."""
+    runner = AsyncRunner(backend)
+    abort = threading.Event()
+    stamps: list[float] = []
+
+    def consume() -> None:
+        while True:
+            r = runner.next_result(60.0)
+            if r is None or r[0] == "end":
+                return
+            stamps.append(time.monotonic())
+
+    th = threading.Thread(target=consume, name="bench-consume", daemon=True)
+    th.start()
+    for _ in range(n):
+        runner.submit(blob, None, abort)
+    runner.finish()
+    th.join(600)
+    steady = stamps[skip:]
+    return (len(steady) - 1) / (steady[-1] - steady[0]) if len(steady) >= 2 else float("nan")
+
+
+def run_pipeline(backend: Any, bundle: Any, source: Source, live: bool) -> dict[str, Any]:
+    """Run the daemon's pipeline on `source` until it ends; per-frame result times and stage metrics."""
+    metrics = Metrics()
+    results: list[tuple[float, float]] = []  # (t_done_mono, capture t_mono)
+
+    def on_result(r: Result) -> None:
+        results.append((r.t_done_mono, r.frame.capture.t_mono))
+
+    opts = PipelineOptions(queue_size=2, live=live, capture=CaptureOptions(0.1, 1.0, 10.0), save_enabled=False)
+    pipe = Pipeline(
+        source, backend, Preprocessor(bundle.meta.input), MaskDecoder(bundle.meta.output, bundle.meta.threshold),
+        Measurer(None), metrics, HeartbeatRegistry(), opts, saver=None, hub=FrameHub(5.0, always=True), on_result=on_result,
+    )
+    peak = [0.0]
+    stop_sampling = threading.Event()
+
+    def sample_rss() -> None:
+        while not stop_sampling.wait(0.2):
+            peak[0] = max(peak[0], rss_mb() or 0.0)
+
+    sampler = threading.Thread(target=sample_rss, name="bench-rss", daemon=True)
+    sampler.start()
+    pipe.start()
+    pipe.finished.wait(600)
+    stop_sampling.set()
+    sampler.join()
+    snap = metrics.snapshot(decay=False)
+    return {"results": results, "metrics": snap, "rss_mb_peak": peak[0]}
+
+
+def _steady_fps(results: list[tuple[float, float]], skip: int) -> float:
+    times = sorted(t for t, _ in results)[skip:]
+    if len(times) < 2:
+        return float("nan")
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+def run_bench(opts: BenchOptions) -> dict[str, Any]:
+    bundle = load_bundle(opts.bundle)
+    mcfg = ModelConfig(bundle=opts.bundle, device=opts.device, precision=opts.precision, model=opts.model, num_requests=opts.num_requests)
+    backend, key = create_backend(mcfg, bundle)
+    jpegs = file_jpegs(opts.source) if opts.source else synthetic_jpegs(opts.frame_size)
+    maker = JpegFrameMaker(bundle.input_wh)
+    blob = Preprocessor(bundle.meta.input)(maker.make(jpegs[0]).image)
+
+    # 1. single-inference latency, 2. raw async throughput
+    for _ in range(3):
+        backend.infer(blob)
+    samples = []
+    for _ in range(max(10, min(50, opts.frames // 4))):
+        t = time.perf_counter()
+        backend.infer(blob)
+        samples.append(time.perf_counter() - t)
+    single = summarize(samples)
+    # raw and pipeline throughput measured in alternating rounds, so that load from other processes
+    # on a shared machine hits both alike; the medians are reported
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    raw_runs, pipe_runs = [], []
+    for _ in range(max(1, opts.rounds)):
+        skip = min(10, opts.frames // 10)
+        raw_runs.append(raw_async_fps(backend, blob, opts.frames, skip))
+        # 3. pipeline throughput (file semantics: drop nothing)
+        thr = run_pipeline(backend, bundle, MemoryJpegSource(jpegs, bundle.input_wh, opts.frames), live=False)
+        pipe_runs.append(_steady_fps(thr["results"], skip))
+    raw_fps = float(np.median(raw_runs))
+    pipe_fps = float(np.median(pipe_runs))
+    stages = thr["metrics"]["stages"]
+
+    # 4. end-to-end latency at half the pipeline rate, as a live camera
+    rate = max(1.0, min(30.0, 0.5 * pipe_fps if pipe_fps == pipe_fps else 5.0))
+    n_lat = max(20, min(opts.frames // 2, int(rate * 10)))
+    lat = run_pipeline(backend, bundle, MemoryJpegSource(jpegs, bundle.input_wh, n_lat, rate_fps=rate, live=True), live=True)
+    e2e = summarize([done - cap for done, cap in lat["results"][3:]] or [float("nan")])
+
+    report = {
+        "bundle": str(opts.bundle),
+        "model_file": bundle.meta.models[key],
+        "student": bundle.meta.student,
+        "input": [bundle.meta.input.width, bundle.meta.input.height],
+        "inference": backend.info,
+        "source": str(opts.source) if opts.source else f"synthetic {opts.frame_size[0]}x{opts.frame_size[1]} JPEG q85",
+        "frames": opts.frames,
+        "single_inference_ms": single.to_dict(),
+        "raw_async_fps": raw_fps,
+        "pipeline_fps": pipe_fps,
+        "raw_async_fps_rounds": raw_runs,
+        "pipeline_fps_rounds": pipe_runs,
+        "load_average_1min_before": load_before,
+        "pipeline_vs_raw": pipe_fps / raw_fps if raw_fps else float("nan"),
+        "stages": stages,
+        "drops_throughput_run": thr["metrics"]["drops"],
+        "latency_run": {"rate_fps": rate, "frames": n_lat, "drops": lat["metrics"]["drops"]},
+        "end_to_end_ms": e2e.to_dict(),
+        "end_to_end_vs_single": e2e.median_ms / single.median_ms if single.median_ms else float("nan"),
+        "rss_mb": rss_mb(),
+        "rss_mb_peak_during_pipeline": max(thr["rss_mb_peak"], lat["rss_mb_peak"]),
+        "vm_hwm_mb": rss_mb("VmHWM"),
+        "machine": machine_info(),
+    }
+    backend.close()
+    print(format_report(report))
+    if opts.json_out is not None:
+        from crackedge.fileio import atomic_write_text
+
+        atomic_write_text(opts.json_out, json.dumps(report, indent=1, default=str))
+    return report
+
+
+def format_report(r: dict[str, Any]) -> str:
+    inf = r["inference"]
+    lines = [
+        f"edge bench: {r['student']} ({r['model_file']}, input {r['input'][0]}x{r['input'][1]}) on {inf.get('device')} "
+        f"[{inf.get('precision')}, {inf.get('requests')} requests, OpenVINO {inf.get('version')}]",
+        f"source: {r['source']}; {r['frames']} frames; machine: {r['machine']['cpu']} ({r['machine']['usable_cores']} cores, "
+        f"load average {r['load_average_1min_before']})",
+        "",
+        f"  single inference latency   {r['single_inference_ms']['median_ms']:8.2f} ms (median; p90 {r['single_inference_ms']['p90_ms']:.2f})",
+        f"  raw async inference        {r['raw_async_fps']:8.2f} FPS  (rounds: {', '.join(f'{v:.2f}' for v in r['raw_async_fps_rounds'])})",
+        f"  pipeline                   {r['pipeline_fps']:8.2f} FPS  (rounds: {', '.join(f'{v:.2f}' for v in r['pipeline_fps_rounds'])})"
+        f" = {r['pipeline_vs_raw']:.2f} x raw (goal >= 0.9)",
+        f"  end-to-end latency         {r['end_to_end_ms']['median_ms']:8.2f} ms (median at {r['latency_run']['rate_fps']:.1f} FPS input; "
+        f"p90 {r['end_to_end_ms']['p90_ms']:.2f}) = {r['end_to_end_vs_single']:.2f} x single inference",
+        f"  memory                     {r['rss_mb_peak_during_pipeline']:8.1f} MB RSS peak while running (VmHWM {r['vm_hwm_mb']} MB)",
+        "",
+        "  per stage (throughput run): fps / mean ms / p95 ms",
+    ]
+    for name, s in r["stages"].items():
+        lines.append(f"    {name:14s} {s['fps']:8.2f} {s['latency_ms_mean'] or 0:8.2f} {s['latency_ms_p95'] or 0:8.2f}")
+    return "\n".join(lines)

@@ -1,0 +1,230 @@
+"""The daemon's configuration (`edge.yaml`): typed, unknown keys rejected, each error names the key.
+
+Loaded with `load_edge_config(path)`; `edge check-config edge.yaml` validates a file without
+starting anything. Every section has defaults except `source`, `model` and `save.out_dir`.
+See `edge/examples/edge.yaml` for a documented example.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import Field, model_validator
+
+from crackedge.config import StrictModel, load_config
+
+# ----------------------------------------------------------------------------------------------
+# Sources
+
+
+class _SourceCommon(StrictModel):
+    reconnect_initial_s: float = Field(default=0.5, gt=0, description="first wait before reopening a failed source")
+    reconnect_max_s: float = Field(default=30.0, gt=0, description="backoff ceiling (doubles up to this)")
+    stall_timeout_s: float = Field(
+        default=5.0, gt=0, description="no good frame for this long: the source is reopened and the stall reported"
+    )
+
+
+class _JpegSourceCommon(_SourceCommon):
+    decode_scale: Literal["auto", 1, 2, 4, 8] = Field(
+        default="auto",
+        description="JPEG sources: libjpeg DCT scaling (1/N). auto: the largest 1/N whose decoded size is at "
+        "least 3/4 of the model input on each side",
+    )
+
+
+class PicameraSource(_SourceCommon):
+    """Raspberry Pi camera through picamera2: infer on `lores` (sized to the model), save from `main`."""
+
+    kind: Literal["picamera2"]
+    camera_num: int = Field(default=0, ge=0)
+    main_size: tuple[int, int] = Field(default=(1280, 720), description="width, height of the saved stream")
+    fps: Optional[float] = Field(default=None, gt=0, description="frame rate (None: the camera default)")
+    buffer_count: int = Field(default=4, ge=2, le=16)
+    capture_timeout_s: float = Field(default=2.0, gt=0, description="one capture longer than this counts as a stall")
+
+
+class V4l2Source(_JpegSourceCommon):
+    """USB UVC camera through OpenCV's V4L2 backend, MJPG, the raw JPEG kept for saving."""
+
+    kind: Literal["v4l2"]
+    device: Union[int, str] = Field(default="/dev/video0", description="/dev/videoN or its index N")
+    width: int = Field(default=1280, gt=0)
+    height: int = Field(default=720, gt=0)
+    fps: Optional[float] = Field(default=None, gt=0)
+
+
+class HttpMjpegSource(_JpegSourceCommon):
+    """An mjpg-streamer style HTTP stream (multipart/x-mixed-replace of JPEG parts)."""
+
+    kind: Literal["http_mjpeg"]
+    url: str = Field(description="e.g. http://127.0.0.1:8080/?action=stream")
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    read_timeout_s: float = Field(default=5.0, gt=0, description="socket timeout while reading the stream")
+    max_part_bytes: int = Field(default=16 * 1024 * 1024, gt=1024, description="a larger part is counted corrupt")
+
+    @model_validator(mode="after")
+    def _check_url(self) -> "HttpMjpegSource":
+        if not (self.url.startswith("http://") or self.url.startswith("https://")):
+            raise ValueError(f"url must start with http:// or https:// (got {self.url!r})")
+        return self
+
+
+class VideoFileSource(_SourceCommon):
+    """A video file (anything OpenCV reads); frames are never dropped."""
+
+    kind: Literal["video"]
+    path: Path
+    loop: bool = False
+    rate_fps: Optional[float] = Field(default=None, gt=0, description="pace playback (None: as fast as processed)")
+
+
+class ImageFolderSource(_JpegSourceCommon):
+    """A folder of JPEG/PNG images in name order; frames are never dropped."""
+
+    kind: Literal["images"]
+    path: Path
+    loop: bool = False
+    rate_fps: Optional[float] = Field(default=None, gt=0)
+    pattern: str = Field(default="*", description="glob within the folder (jpg/jpeg/png/bmp files only)")
+
+
+SourceConfig = Annotated[
+    Union[PicameraSource, V4l2Source, HttpMjpegSource, VideoFileSource, ImageFolderSource],
+    Field(discriminator="kind"),
+]
+
+# ----------------------------------------------------------------------------------------------
+# Model, pipeline, outputs
+
+
+class ModelConfig(StrictModel):
+    bundle: Path = Field(description="the folder written by `distill export` (metadata.yaml + model files)")
+    device: Literal["CPU", "MYRIAD", "GPU", "AUTO"] = "CPU"
+    model: Literal["auto", "onnx", "ir_fp16", "ir_int8"] = Field(
+        default="auto", description="auto: model.onnx on OpenVINO 2022.3 (NCS2), the FP16 IR on 2023+"
+    )
+    precision: Literal["bundle", "f32", "f16", "bf16"] = Field(
+        default="bundle", description="CPU INFERENCE_PRECISION_HINT; bundle: the bundle's inference_precision"
+    )
+    num_requests: Optional[int] = Field(
+        default=None, ge=1, le=16, description="infer requests in flight (None: the device's optimal number)"
+    )
+    threads: Optional[int] = Field(default=None, ge=1, description="CPU inference threads (None: OpenVINO default)")
+    performance_hint: Literal["THROUGHPUT", "LATENCY"] = "THROUGHPUT"
+    threshold: Optional[float] = Field(default=None, gt=0, lt=1, description="override the bundle's threshold")
+    cache_dir: Optional[Path] = Field(default=None, description="OpenVINO model cache (faster restarts)")
+
+
+class PipelineConfig(StrictModel):
+    queue_size: int = Field(default=2, ge=1, le=64, description="capacity of each stage queue")
+    drop_policy: Literal["auto", "latest", "block"] = Field(
+        default="auto",
+        description="capture queue when full: latest = drop the oldest frame (live cameras), block = drop nothing "
+        "(files). auto: latest for cameras/streams, block for video/images",
+    )
+    drain_timeout_s: float = Field(default=5.0, gt=0, description="on stop, wait this long for in-flight frames")
+
+
+class OverlayConfig(StrictModel):
+    alpha: float = Field(default=0.55, ge=0, le=1)
+    contours: bool = True
+    caption: bool = True
+    jpeg_quality: int = Field(default=90, ge=30, le=100)
+
+
+class MeasureConfig(StrictModel):
+    calib: Optional[Path] = Field(default=None, description="a calib file: crack length/width in mm")
+    min_component_px: int = Field(default=20, ge=0)
+
+
+class SaveConfig(StrictModel):
+    out_dir: Path = Field(description="runs are written to OUT_DIR/runs/<start time>/")
+    enabled: bool = True
+    min_crack_ratio: float = Field(default=0.002, ge=0, le=1, description="save a frame whose crack pixel ratio >= this")
+    every_nth: int = Field(default=0, ge=0, description="also save every Nth frame (0: off)")
+    save_raw: bool = Field(default=False, description="also save the raw frame (the original JPEG bytes when available)")
+    fsync: bool = True
+
+
+class DiskConfig(StrictModel):
+    min_free_mb: float = Field(default=500.0, ge=0, description="keep this much free on the output disk")
+    policy: Literal["stop", "rotate"] = Field(
+        default="rotate", description="below the floor: rotate = delete the oldest runs first; stop = stop saving"
+    )
+    check_interval_s: float = Field(default=5.0, gt=0)
+
+
+class GpsConfig(StrictModel):
+    kind: Literal["gpsd", "nmea"]
+    host: str = "127.0.0.1"
+    port: int = Field(default=2947, ge=1, le=65535)
+    path: Optional[str] = Field(default=None, description="nmea: serial port, pty or file with NMEA sentences")
+    baud: int = Field(default=9600, description="nmea on a tty: line speed")
+    max_age_s: float = Field(default=5.0, gt=0, description="an older fix is not attached to frames")
+
+    @model_validator(mode="after")
+    def _need_path(self) -> "GpsConfig":
+        if self.kind == "nmea" and not self.path:
+            raise ValueError("kind nmea needs path (e.g. /dev/ttyACM0 or /dev/serial0)")
+        return self
+
+
+class PreviewConfig(StrictModel):
+    enabled: bool = True
+    host: str = Field(default="127.0.0.1", description="bind address; 0.0.0.0 exposes it to the network")
+    port: int = Field(default=8080, ge=0, le=65535, description="0 picks a free port (logged)")
+    token: Optional[str] = Field(default=None, min_length=8, description="required as ?token= or X-Token header")
+    max_fps: float = Field(default=5.0, gt=0, description="annotated frames encoded for the preview per second")
+    width: int = Field(default=640, ge=64, description="preview frames are scaled down to this width")
+
+
+class WatchdogConfig(StrictModel):
+    stage_timeout_s: float = Field(default=15.0, gt=0, description="a stage busy or silent longer than this is hung")
+    exit_after_s: float = Field(default=30.0, gt=0, description="still hung after this long: exit non-zero")
+    check_interval_s: float = Field(default=1.0, gt=0)
+
+
+class EdgeConfig(StrictModel):
+    source: SourceConfig
+    model: ModelConfig
+    save: SaveConfig
+    pipeline: PipelineConfig = PipelineConfig()
+    overlay: OverlayConfig = OverlayConfig()
+    measure: MeasureConfig = MeasureConfig()
+    disk: DiskConfig = DiskConfig()
+    gps: Optional[GpsConfig] = None
+    preview: PreviewConfig = PreviewConfig()
+    watchdog: WatchdogConfig = WatchdogConfig()
+    status_interval_s: float = Field(default=10.0, gt=0, description="STATUS= to systemd and a log line this often")
+
+
+def load_edge_config(path: str | Path) -> EdgeConfig:
+    """Read and validate `edge.yaml`; relative paths in it are taken relative to the file's folder."""
+    path = Path(path)
+    cfg = load_config(path, EdgeConfig)
+    return resolve_paths(cfg, path.resolve().parent)
+
+
+def _abs(p: Optional[Path], base: Path) -> Optional[Path]:
+    if p is None:
+        return None
+    p = Path(p).expanduser()
+    return p if p.is_absolute() else (base / p)
+
+
+def resolve_paths(cfg: EdgeConfig, base: Path) -> EdgeConfig:
+    """Make every path in `cfg` absolute relative to `base` (the config file's folder)."""
+    cfg.model.bundle = _abs(cfg.model.bundle, base)
+    cfg.model.cache_dir = _abs(cfg.model.cache_dir, base)
+    cfg.save.out_dir = _abs(cfg.save.out_dir, base)
+    cfg.measure.calib = _abs(cfg.measure.calib, base)
+    if isinstance(cfg.source, (VideoFileSource, ImageFolderSource)):
+        cfg.source.path = _abs(cfg.source.path, base)
+    return cfg
+
+
+def is_live(source: object) -> bool:
+    """Cameras and streams are live (keep the freshest frame); files are not (drop nothing)."""
+    return isinstance(source, (PicameraSource, V4l2Source, HttpMjpegSource))

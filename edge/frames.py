@@ -1,0 +1,59 @@
+"""What travels through the pipeline: a captured frame, then its inference result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+
+@dataclass
+class Capture:
+    """What a source returns for one frame (before the pipeline numbers it).
+
+    image:        HxWx3 uint8 RGB, the working image (overlays and saving use it); may be a reduced-scale
+                  decode of a larger JPEG.
+    infer_image:  optional hxwx3 uint8 RGB already near the model's input size (picamera2 `lores`);
+                  when None the preprocessor resizes `image`.
+    jpeg:         the original full-resolution JPEG bytes when the source delivered JPEG (kept for saving).
+    full_size:    (width, height) of the full-resolution frame (the JPEG or the camera's main stream).
+    t_wall:       capture time, seconds since the epoch; t_mono: time.monotonic() at capture.
+    """
+
+    image: np.ndarray
+    t_wall: float
+    t_mono: float
+    full_size: tuple[int, int]
+    infer_image: Optional[np.ndarray] = None
+    jpeg: Optional[bytes] = None
+
+
+@dataclass
+class Frame:
+    """A numbered capture. `seq` increases by one per frame the source delivered (drops leave gaps later)."""
+
+    seq: int
+    source: str
+    capture: Capture
+    position: Optional[dict[str, Any]] = None  # GPS fix at capture time (when GPS is configured)
+    blob: Optional[np.ndarray] = None  # 1x3xHxW float32, set by the preprocessor
+    timings: dict[str, float] = field(default_factory=dict)  # stage name -> seconds spent
+
+    @property
+    def image(self) -> np.ndarray:
+        return self.capture.image
+
+
+@dataclass
+class Result:
+    """A frame after postprocessing: crack mask at the working image size, overlay, save decision."""
+
+    frame: Frame
+    mask: np.ndarray  # HxW uint8 {0,1}, same size as frame.image
+    crack_ratio: float
+    crack_pixels: int
+    measurement: dict[str, Any]
+    annotated_jpeg: Optional[bytes]
+    save_reasons: list[str]
+    t_done_mono: float = 0.0

@@ -1,0 +1,324 @@
+"""The pipeline: capture -> preprocess -> infer -> postprocess/overlay -> save, one named thread each.
+
+    [capture] -q:capture-> [preprocess] -q:infer-> [infer-submit] ~~device~~ [infer-collect] -q:post->
+    [postprocess] -q:save-> [save]
+
+Drop policy: only the capture queue may drop. For a live camera it keeps the freshest frame (the
+oldest queued frame is dropped and counted); for files it blocks, so nothing is dropped. Every
+later queue blocks (back-pressure reaches the capture queue, where drops are counted once).
+Inference keeps `backend.n_requests` requests in flight (4 on an NCS2) and results come out in
+capture order.
+
+Shutdown: `request_stop()` stops capture only; END then flows through every queue, each stage
+finishing what it holds (in-flight inferences included) before passing END on. `shutdown()` joins
+the workers in reverse start order (capture first, save last) and, after `drain_timeout_s`, sets
+the abort event so nothing can hang the exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from edge.backends.base import InferenceBackend
+from edge.capture import CaptureOptions, CaptureWorker
+from edge.frames import Frame, Result
+from edge.inference import AsyncRunner, Preprocessor
+from edge.measure import Measurer, caption_lines
+from edge.metrics import Metrics
+from edge.postprocess import MaskDecoder, annotate_frame, crack_stats, encode_jpeg, save_reasons, scale_to_width
+from edge.preview import FrameHub
+from edge.queues import END, QueueEmpty, StageQueue
+from edge.saver import FrameSaver
+from edge.sources.base import Source
+from edge.watchdog import Heartbeat, HeartbeatRegistry
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.25
+EMPTY_MEASUREMENT: dict[str, Any] = {"area_px": 0, "bbox_xywh": None, "components": 0}
+
+
+@dataclass
+class PipelineOptions:
+    queue_size: int = 2
+    live: bool = True
+    capture: CaptureOptions = field(default_factory=CaptureOptions)
+    save_enabled: bool = True
+    min_crack_ratio: float = 0.002
+    every_nth: int = 0
+    overlay_alpha: float = 0.55
+    overlay_contours: bool = True
+    overlay_caption: bool = True
+    jpeg_quality: int = 90
+    preview_width: int = 640
+    drain_timeout_s: float = 5.0
+
+
+class Worker(threading.Thread):
+    """A stage that takes items from `inq`, handles them, and forwards END when it arrives."""
+
+    def __init__(self, name: str, inq: StageQueue, abort: threading.Event, heartbeat: Heartbeat, metrics: Metrics) -> None:
+        super().__init__(name=name, daemon=True)
+        self.inq = inq
+        self.abort = abort
+        self.hb = heartbeat
+        self.stats = metrics.stage(name)
+        self._errors_logged = 0
+
+    #: where results go (None for a sink)
+    outq: Optional[StageQueue] = None
+
+    def handle(self, item: Any) -> Any:
+        """Process one item; return what goes to `outq` (None: nothing)."""
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """END arrived: flush and pass END on."""
+        if self.outq is not None:
+            self.outq.put_end()
+
+    def run(self) -> None:
+        try:
+            while not self.abort.is_set():
+                self.hb.beat()
+                try:
+                    item = self.inq.get(POLL_S)
+                except QueueEmpty:
+                    continue
+                if item is END:
+                    self.finish()
+                    break
+                t0 = time.monotonic()
+                self.hb.busy(t0)
+                out = None
+                try:
+                    out = self.handle(item)
+                except Exception:
+                    self.stats.error()
+                    if self._errors_logged < 10:
+                        self._errors_logged += 1
+                        log.exception("stage %s failed on one frame (skipped)", self.name)
+                finally:
+                    self.hb.idle()
+                # the stage's latency is its own work; waiting for room downstream is back-pressure
+                self.stats.record(time.monotonic() - t0)
+                if out is not None and self.outq is not None:
+                    self.outq.put(out, self.abort, on_wait=self.hb.beat)
+        except BaseException:
+            self.hb.fail()  # a dead stage must look hung to the watchdog, not finished
+            log.critical("stage %s died", self.name, exc_info=True)
+        else:
+            self.hb.finish()
+
+
+class PreprocessWorker(Worker):
+    def __init__(self, inq, outq, pre: Preprocessor, abort, hb, metrics) -> None:
+        super().__init__("preprocess", inq, abort, hb, metrics)
+        self.outq, self.pre = outq, pre
+
+    def handle(self, frame: Frame) -> Frame:
+        cap = frame.capture
+        frame.blob = self.pre(cap.infer_image if cap.infer_image is not None else cap.image)
+        return frame
+
+
+class InferSubmitWorker(Worker):
+    """Starts inference as soon as a request is free (up to n_requests in flight)."""
+
+    def __init__(self, inq, runner: AsyncRunner, abort, hb, metrics) -> None:
+        super().__init__("infer-submit", inq, abort, hb, metrics)
+        self.runner = runner
+
+    def handle(self, frame: Frame) -> None:
+        """Waits for a free infer request (time recorded: how long the device kept us waiting)."""
+        blob, frame.blob = frame.blob, None
+        frame.timings["submit_mono"] = time.monotonic()
+        self.runner.submit(blob, frame, self.abort, on_wait=self.hb.beat)
+
+    def finish(self) -> None:
+        self.runner.finish()
+
+
+class InferCollectWorker(threading.Thread):
+    """Takes results in capture order; busy while the oldest in-flight request has not finished."""
+
+    def __init__(self, runner: AsyncRunner, outq: StageQueue, abort: threading.Event, hb: Heartbeat, metrics: Metrics) -> None:
+        super().__init__(name="infer", daemon=True)
+        self.runner, self.outq, self.abort, self.hb = runner, outq, abort, hb
+        self.stats = metrics.stage("infer")
+        self._errors_logged = 0
+
+    def run(self) -> None:
+        try:
+            while not self.abort.is_set():
+                oldest = self.runner.oldest_started()
+                if oldest is None:
+                    self.hb.idle()
+                else:
+                    self.hb.busy(oldest)  # a request stuck on the device makes this stage "hung"
+                got = self.runner.next_result(POLL_S)
+                if got is None:
+                    continue
+                kind, frame, output, error = got
+                if kind == "end":
+                    self.outq.put_end()
+                    break
+                if error is not None or output is None:
+                    self.stats.error()
+                    if self._errors_logged < 10:
+                        self._errors_logged += 1
+                        log.error("inference failed on frame %s: %s", getattr(frame, "seq", "?"), error)
+                    continue
+                self.stats.record(time.monotonic() - frame.timings.get("submit_mono", time.monotonic()))
+                self.hb.idle()  # waiting for room downstream is back-pressure, not a hang
+                self.outq.put((frame, output), self.abort, on_wait=self.hb.beat)
+        except BaseException:
+            self.hb.fail()
+            log.critical("stage %s died", self.name, exc_info=True)
+        else:
+            self.hb.finish()
+
+
+class PostprocessWorker(Worker):
+    def __init__(self, inq, outq: Optional[StageQueue], decoder: MaskDecoder, measurer: Measurer,
+                 hub: Optional[FrameHub], opt: PipelineOptions, abort, hb, metrics: Metrics,
+                 on_result: Optional[Callable[[Result], None]] = None) -> None:
+        super().__init__("postprocess", inq, abort, hb, metrics)
+        self.outq, self.decoder, self.measurer, self.hub, self.opt = outq, decoder, measurer, hub, opt
+        self.metrics = metrics
+        self.on_result = on_result
+
+    def handle(self, item: tuple[Frame, np.ndarray]) -> Optional[Result]:
+        frame, output = item
+        image = frame.image
+        h, w = image.shape[:2]
+        mask = self.decoder.mask(output, (w, h))
+        n, ratio = crack_stats(mask)
+        reasons = save_reasons(frame.seq, ratio, self.opt.min_crack_ratio, self.opt.every_nth) if self.opt.save_enabled else []
+        want_preview = self.hub is not None and self.hub.due()
+        measurement: dict[str, Any] = dict(EMPTY_MEASUREMENT)
+        annotated_jpeg = None
+        if reasons or want_preview:
+            if n > 0:
+                measurement = self.measurer.measure(mask)
+            caption = caption_lines(frame.capture.t_wall, ratio, measurement) if self.opt.overlay_caption else []
+            annotated = annotate_frame(image, mask, caption, self.opt.overlay_alpha, self.opt.overlay_contours)
+            if reasons:
+                annotated_jpeg = encode_jpeg(annotated, self.opt.jpeg_quality)
+            if want_preview:
+                self.hub.publish(encode_jpeg(scale_to_width(annotated, self.opt.preview_width), 80))
+        now = time.monotonic()
+        self.metrics.e2e.record(now - frame.capture.t_mono)
+        result = Result(frame, mask, ratio, n, measurement, annotated_jpeg, reasons, now)
+        if self.on_result is not None:
+            self.on_result(result)
+        if reasons:
+            return result
+        if self.opt.save_enabled:
+            self.metrics.saved.add("skipped_threshold")
+        return None
+
+
+class SaveWorker(Worker):
+    def __init__(self, inq, saver: FrameSaver, abort, hb, metrics) -> None:
+        super().__init__("save", inq, abort, hb, metrics)
+        self.saver = saver
+
+    def handle(self, result: Result) -> None:
+        self.saver.save(result)
+        return None
+
+
+class Pipeline:
+    def __init__(
+        self,
+        source: Source,
+        backend: InferenceBackend,
+        preprocessor: Preprocessor,
+        decoder: MaskDecoder,
+        measurer: Measurer,
+        metrics: Metrics,
+        registry: HeartbeatRegistry,
+        options: PipelineOptions,
+        saver: Optional[FrameSaver] = None,
+        hub: Optional[FrameHub] = None,
+        on_result: Optional[Callable[[Result], None]] = None,
+        position: Optional[Callable[[], Optional[dict]]] = None,
+    ) -> None:
+        self.source, self.backend, self.metrics, self.opt = source, backend, metrics, options
+        self.stop_event = threading.Event()  # stops capture; the rest drains
+        self.abort = threading.Event()  # hard stop after the drain timeout
+        size = options.queue_size
+        self.q_capture = StageQueue("capture->preprocess", size, "latest" if options.live else "block")
+        self.q_infer = StageQueue("preprocess->infer", size, "block")
+        self.q_post = StageQueue("infer->postprocess", size, "block")
+        self.q_save = StageQueue("postprocess->save", max(size, 4), "block") if saver is not None else None
+        metrics.queues = [q for q in (self.q_capture, self.q_infer, self.q_post, self.q_save) if q is not None]
+        self.runner = AsyncRunner(backend)
+        reg = registry
+        # created sink-first: that is the start order; joins go the other way (capture first)
+        workers: list[threading.Thread] = []
+        if saver is not None:
+            workers.append(SaveWorker(self.q_save, saver, self.abort, reg.register("save"), metrics))
+        workers.append(
+            PostprocessWorker(self.q_post, self.q_save, decoder, measurer, hub, options, self.abort,
+                              reg.register("postprocess"), metrics, on_result)
+        )
+        workers.append(InferCollectWorker(self.runner, self.q_post, self.abort, reg.register("infer"), metrics))
+        workers.append(InferSubmitWorker(self.q_infer, self.runner, self.abort, reg.register("infer-submit"), metrics))
+        workers.append(PreprocessWorker(self.q_capture, self.q_infer, preprocessor, self.abort, reg.register("preprocess"), metrics))
+        self.capture = CaptureWorker(source, self.q_capture, self.stop_event, self.abort, reg.register("capture"), metrics,
+                                     options.capture, position)
+        workers.append(self.capture)
+        self.workers = workers
+        self.finished = threading.Event()
+
+    def start(self) -> None:
+        for w in self.workers:
+            w.start()
+        threading.Thread(target=self._watch_finish, name="pipeline-finish", daemon=True).start()
+
+    def _watch_finish(self) -> None:
+        for w in self.workers:
+            w.join()
+        self.finished.set()
+
+    @property
+    def source_ended(self) -> bool:
+        return self.capture.ended
+
+    def request_stop(self) -> None:
+        """Stop capturing; frames already captured are still processed and saved."""
+        self.stop_event.set()
+        self.capture.interrupt()
+
+    def shutdown(self, timeout_s: Optional[float] = None) -> bool:
+        """Stop capture, drain, join workers in reverse start order. True when everything drained."""
+        timeout_s = self.opt.drain_timeout_s if timeout_s is None else timeout_s
+        self.request_stop()
+        deadline = time.monotonic() + timeout_s
+        drained = True
+        for w in reversed(self.workers):
+            w.join(max(0.0, deadline - time.monotonic()))
+            if w.is_alive():
+                drained = False
+                log.error("stage %s did not finish within %.1f s; aborting the drain", w.name, timeout_s)
+                break
+        if not drained:
+            self.abort.set()
+            for w in reversed(self.workers):
+                w.join(1.0)
+                if w.is_alive():
+                    log.error("stage %s is still running at exit (hung)", w.name)
+        if drained:  # a hung device would block close() (it waits for every request)
+            try:
+                self.backend.close()
+            except Exception:
+                log.exception("closing the inference backend failed")
+        return drained

@@ -1,0 +1,137 @@
+"""Channel-wise distillation loss: a hand-computed golden value and its defining properties."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from distill.losses import cwd_loss
+
+torch.set_num_threads(2)
+
+# N=1, C=2, H*W=4 (a 2x2 map per channel).
+TEACHER = [[1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 0.0, 4.0]]
+STUDENT = [[4.0, 3.0, 2.0, 1.0], [0.0, 1.0, 0.0, 1.0]]
+
+
+def _as_map(values: list[list[float]]) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.float32).reshape(1, 2, 2, 2)
+
+
+def _kl_by_hand(t: list[float], s: list[float], temp: float) -> float:
+    """KL(softmax(t/T) || softmax(s/T)) over the positions, with plain python math."""
+    et = [math.exp(v / temp) for v in t]
+    es = [math.exp(v / temp) for v in s]
+    pt = [e / sum(et) for e in et]
+    ps = [e / sum(es) for e in es]
+    return sum(p * math.log(p / q) for p, q in zip(pt, ps))
+
+
+@pytest.mark.parametrize("temp, golden", [(1.0, 1.3823036001510798), (3.0, 1.9328884244323974)])
+def test_golden_value_against_a_hand_computed_example(temp, golden):
+    by_hand = temp**2 * sum(_kl_by_hand(t, s, temp) for t, s in zip(TEACHER, STUDENT)) / 2
+    assert by_hand == pytest.approx(golden, rel=1e-12)
+    got = cwd_loss(_as_map(STUDENT), _as_map(TEACHER), temperature=temp)
+    assert got.dtype == torch.float32 and got.ndim == 0
+    assert got.item() == pytest.approx(golden, rel=1e-5)
+
+
+def test_default_temperature_is_three():
+    assert cwd_loss(_as_map(STUDENT), _as_map(TEACHER)).item() == pytest.approx(1.9328884244323974, rel=1e-5)
+
+
+def test_zero_when_student_equals_teacher():
+    z = torch.randn(2, 2, 16, 16) * 4
+    assert abs(cwd_loss(z.clone(), z).item()) < 1e-6
+
+
+def test_positive_when_they_differ():
+    g = torch.Generator().manual_seed(0)
+    assert cwd_loss(torch.randn(2, 2, 8, 8, generator=g), torch.randn(2, 2, 8, 8, generator=g)).item() > 1e-3
+
+
+def test_t_squared_scaling():
+    # softmax(T*z / T) = softmax(z): scaling both logit maps by T leaves the distributions as at T=1,
+    # so the loss is exactly T^2 times the T=1 loss.
+    g = torch.Generator().manual_seed(1)
+    s, t = torch.randn(2, 2, 8, 8, generator=g), torch.randn(2, 2, 8, 8, generator=g)
+    for temp in (2.0, 3.0, 5.0):
+        assert cwd_loss(s * temp, t * temp, temp).item() == pytest.approx(temp**2 * cwd_loss(s, t, 1.0).item(), rel=1e-5)
+
+
+def test_invariant_to_a_per_channel_constant():
+    g = torch.Generator().manual_seed(2)
+    s, t = torch.randn(3, 2, 8, 8, generator=g), torch.randn(3, 2, 8, 8, generator=g)
+    shift_s = torch.tensor([5.0, -7.0]).view(1, 2, 1, 1)
+    shift_t = torch.tensor([-3.0, 11.0]).view(1, 2, 1, 1)
+    assert cwd_loss(s + shift_s, t + shift_t).item() == pytest.approx(cwd_loss(s, t).item(), rel=1e-5)
+
+
+def test_student_is_upsampled_bilinearly_to_the_teacher_resolution():
+    g = torch.Generator().manual_seed(3)
+    s, t = torch.randn(1, 2, 4, 4, generator=g), torch.randn(1, 2, 16, 16, generator=g)
+    up = torch.nn.functional.interpolate(s, size=(16, 16), mode="bilinear", align_corners=False)
+    assert cwd_loss(s, t).item() == pytest.approx(cwd_loss(up, t).item(), rel=1e-6)
+
+
+def test_finite_where_a_softmax_then_log_would_underflow():
+    # The student puts -1000 where the teacher has mass: softmax() underflows to 0 and log(0) = -inf,
+    # log_softmax stays finite: KL = sum_i p_t(i) (log p_t(i) - log p_s(i)) with log p_s = s/T - logsumexp(s/T).
+    t = torch.tensor([[[[0.0, 0.0], [0.0, 0.0]]]]).repeat(1, 2, 1, 1)
+    s = torch.tensor([[[[-1000.0, 0.0], [0.0, 0.0]]]]).repeat(1, 2, 1, 1)
+    naive = (torch.softmax(s.flatten(2), -1)).log()
+    assert torch.isinf(naive).any()
+    log_ps0 = -1000.0 - math.log(math.exp(-1000.0) + 3.0)  # = -1000 - log(3) in double precision
+    log_ps_rest = -math.log(3.0)
+    expected = 0.25 * ((math.log(0.25) - log_ps0) + 3 * (math.log(0.25) - log_ps_rest))  # T = 1, per channel
+    got = cwd_loss(s, t, temperature=1.0)
+    assert math.isfinite(got.item())
+    assert got.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_float32_under_autocast_and_half_inputs():
+    g = torch.Generator().manual_seed(4)
+    s, t = torch.randn(1, 2, 32, 32, generator=g) * 10, torch.randn(1, 2, 64, 64, generator=g) * 10
+    ref = cwd_loss(s, t)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = cwd_loss(s, t)
+    assert got.dtype == torch.float32
+    assert got.item() == pytest.approx(ref.item(), rel=1e-6)
+    half = cwd_loss(s.bfloat16(), t.bfloat16())
+    assert half.dtype == torch.float32 and math.isfinite(half.item())
+
+
+def test_gradient_reaches_the_student_only():
+    s = torch.randn(1, 2, 4, 4, requires_grad=True)
+    t = torch.randn(1, 2, 8, 8, requires_grad=True)
+    cwd_loss(s, t).backward()
+    assert s.grad is not None and s.grad.abs().sum() > 0
+    assert t.grad is None
+
+
+def test_mismatched_channels_are_rejected():
+    with pytest.raises(ValueError, match="channels"):
+        cwd_loss(torch.zeros(1, 2, 4, 4), torch.zeros(1, 1, 4, 4))
+
+
+def test_total_loss_is_hard_plus_weighted_cwd():
+    from crackedge.training.losses import ce_dice_loss
+    from distill.losses import distillation_loss
+
+    g = torch.Generator().manual_seed(5)
+    student = torch.randn(2, 2, 8, 8, generator=g, requires_grad=True)
+    teacher = torch.randn(2, 2, 32, 32, generator=g)
+    target = (torch.rand(2, 32, 32, generator=g) > 0.8).long()
+    up = torch.nn.functional.interpolate(student, size=(32, 32), mode="bilinear", align_corners=False)
+    hard = ce_dice_loss(up, target)
+    out = distillation_loss(student, target, teacher)  # defaults: weight 5, T 3
+    assert out["hard"].item() == pytest.approx(hard.item(), rel=1e-6)
+    assert out["cwd"].item() == pytest.approx(cwd_loss(student, teacher, 3.0).item(), rel=1e-6)
+    assert out["loss"].item() == pytest.approx(hard.item() + 5.0 * out["cwd"].item(), rel=1e-6)
+    out["loss"].backward()
+    assert student.grad is not None
+
+    alone = distillation_loss(student, target, None)
+    assert alone["cwd"].item() == 0.0 and alone["loss"].item() == pytest.approx(hard.item(), rel=1e-6)

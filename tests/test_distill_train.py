@@ -1,0 +1,144 @@
+"""`distill train`: live teacher, teacher-logit cache (teacher never runs), hard loss only, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from crackedge.data.logit_cache import CacheError
+from crackedge.errors import ConfigError
+from distill.checkpoints import build_from_checkpoint, load_student_checkpoint
+from distill.cli import main
+from distill.train import train_student
+from distill.train_config import DistillTrainConfig
+
+torch.set_num_threads(2)
+SIZE = 64
+STUDENT = "mobilenetv3_large_100"
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> dict[str, Path]:
+    """A tiny synthetic dataset, a tiny CrackSAM teacher checkpoint and its logit cache."""
+    from crackedge.synth import write_synthetic_dataset
+    from teacher.cache_logits import cache_teacher_logits
+    from teacher.checkpoints import save_teacher_checkpoint
+    from teacher.models.cracksam import build_cracksam
+
+    tmp = tmp_path_factory.mktemp("train")
+    data = tmp / "data"
+    write_synthetic_dataset(data, n_train=4, n_val=2, n_test=1, size=(SIZE, SIZE), seed=2, progress=False)
+    torch.manual_seed(0)
+    teacher = build_cracksam("tiny", "none", img_size=SIZE, freeze_image_encoder=False)
+    ckpt = save_teacher_checkpoint(tmp / "teacher.pt", teacher)
+    cache = cache_teacher_logits(teacher.eval(), ckpt, data, "train", tmp / "cache", variants=2, seed=0,
+                                 device=torch.device("cpu"), progress=False)
+    return {"tmp": tmp, "data": data, "teacher": ckpt, "cache": cache}
+
+
+def _cfg(setup, **teacher) -> DistillTrainConfig:
+    return DistillTrainConfig.model_validate({
+        "student": {"name": STUDENT, "size": SIZE},
+        "teacher": teacher or {"kind": "none"},
+        "data": {"root": str(setup["data"]), "seed": 0},
+        "optim": {"steps": 2, "batch_size": 2, "warmup_steps": 1, "eval_every": 2, "lr": 1e-3},
+        "device": "cpu",
+    })
+
+
+def _history(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+
+
+def test_live_teacher_run_writes_a_student_checkpoint_and_curves(setup):
+    out = setup["tmp"] / "live"
+    result = train_student(_cfg(setup, kind="cracksam", checkpoint=str(setup["teacher"])), out, progress=False)
+    assert result.last_step == 2
+    for name in ("best.pt", "last.pt", "curves.png", "history.jsonl", "config.yaml"):
+        assert (out / name).is_file(), name
+    ckpt = load_student_checkpoint(out / "best.pt")
+    assert ckpt.student == STUDENT and ckpt.teacher == "cracksam-tiny-none"
+    assert ckpt.step == 2 and 0.0 <= ckpt.validation_metrics["iou"] <= 1.0
+    assert ckpt.config["loss"] == {"cwd_weight": 5.0, "temperature": 3.0}
+    build_from_checkpoint(ckpt)  # rebuilds
+    losses = [h for h in _history(out) if "loss" in h]
+    assert losses and all(h["loss_cwd"] > 0 for h in losses)
+    assert all(h["loss"] == pytest.approx(h["loss_hard"] + 5.0 * h["loss_cwd"], rel=1e-4) for h in losses)
+
+
+def test_cache_run_never_runs_the_teacher(setup, monkeypatch):
+    import teacher.api
+
+    def boom(*a, **k):
+        raise AssertionError("the teacher must not be loaded when a cache is given")
+
+    monkeypatch.setattr(teacher.api, "load_teacher", boom)
+    out = setup["tmp"] / "cached"
+    cfg = _cfg(setup, kind="cracksam", cache=str(setup["cache"]), checkpoint=str(setup["teacher"]))
+    train_student(cfg, out, progress=False)
+    ckpt = load_student_checkpoint(out / "best.pt")
+    assert ckpt.teacher == "cracksam-tiny-none"
+    assert all(h["loss_cwd"] > 0 for h in _history(out) if "loss" in h)
+
+
+def test_cached_logits_are_the_live_teachers(setup):
+    """The cache returns (after upsampling) what the teacher computes on the same augmented view."""
+    from crackedge.data.torch_dataset import CrackSegDataset
+    from distill.teacher_source import open_cached_teacher, open_live_teacher
+
+    ds = CrackSegDataset(setup["data"], "train", (SIZE, SIZE), augment=True, seed=0, variants=2)
+    ds.set_epoch(1)
+    batch = torch.utils.data.default_collate([ds[0], ds[1]])
+    cpu = torch.device("cpu")
+    cached = open_cached_teacher(setup["cache"], "cracksam", setup["teacher"], cpu).logits(batch, batch["image"])
+    live = open_live_teacher(setup["teacher"], None, "cracksam", cpu, (SIZE, SIZE), amp=False)
+    assert cached.shape == (2, 2, SIZE, SIZE)
+    # CrackSAM's full-resolution logits are its 16x16 logits upsampled; the cache stores those in float16
+    assert torch.allclose(cached, live.logits(batch, batch["image"]), atol=0.05)
+
+
+def test_hard_loss_only_and_resume(setup):
+    out = setup["tmp"] / "none"
+    train_student(_cfg(setup), out, progress=False)
+    assert load_student_checkpoint(out / "best.pt").teacher is None
+    assert all(h["loss_cwd"] == 0.0 for h in _history(out) if "loss" in h)
+    cfg = _cfg(setup)
+    cfg.optim.steps = 4
+    result = train_student(cfg, out, resume=True, progress=False)
+    assert result.last_step == 4
+    # the history continues instead of restarting: validations at steps 2 (first run) and 4 (resumed)
+    assert [h["step"] for h in _history(out) if "val_iou" in h] == [2, 4]
+    assert load_student_checkpoint(out / "last.pt").step == 4  # last.pt also reads as a student checkpoint
+
+
+def test_configuration_errors_name_the_option(setup):
+    with pytest.raises(ConfigError, match="--teacher-checkpoint PATH.*--teacher-cache DIR"):
+        train_student(_cfg(setup, kind="cracksam"), setup["tmp"] / "x", progress=False)
+    with pytest.raises(ConfigError, match="--teacher none.*--teacher-cache"):
+        train_student(_cfg(setup, kind="none", cache=str(setup["cache"])), setup["tmp"] / "x", progress=False)
+    with pytest.raises(ConfigError, match="not a parnet teacher"):
+        train_student(_cfg(setup, kind="parnet", cache=str(setup["cache"])), setup["tmp"] / "x", progress=False)
+    bad_seed = _cfg(setup, kind="cracksam", cache=str(setup["cache"]))
+    bad_seed.data.seed = 5
+    with pytest.raises(CacheError, match="augmentation seed 0 vs 5"):
+        train_student(bad_seed, setup["tmp"] / "x", progress=False)
+
+
+def test_cli_train_then_export(setup, capsys):
+    out = setup["tmp"] / "cli"
+    rc = main(["train", "--data", str(setup["data"]), "--out", str(out), "--student", STUDENT, "--size", str(SIZE),
+               "--teacher", "cracksam", "--teacher-cache", str(setup["cache"]), "--steps", "1", "--batch-size", "2",
+               "--warmup-steps", "0", "--device", "cpu"])
+    assert rc == 0
+    assert "best validation IoU" in capsys.readouterr().out
+    assert main(["export", str(out / "best.pt"), str(setup["tmp"] / "bundle"), "--input-size", str(SIZE), str(SIZE),
+                 "--parity-data", str(setup["data"]), "--parity-images", "2"]) == 0
+    from crackedge.bundle import load_metadata
+
+    meta = load_metadata(setup["tmp"] / "bundle")
+    assert meta.teacher == "cracksam-tiny-none" and "iou" in meta.validation_metrics
+    assert main(["train", "--data", str(setup["data"]), "--out", str(out), "--student", "nonet"]) == 2
+    assert "unknown student 'nonet'" in capsys.readouterr().err

@@ -1,0 +1,61 @@
+"""`edge bench` prints the comparison figures; `edge eval` scores a bundle on a canonical dataset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from edge.cli import main
+from tests.edge_bundle_fixture import build_test_bundle
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    return build_test_bundle(tmp_path_factory.mktemp("bundle") / "b")
+
+
+def test_bench_reports_pipeline_vs_raw_inference_latency_and_memory(bundle: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "bench.json"
+    assert main(["bench", str(bundle), "--frames", "40", "--width", "320", "--height", "240", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    for label in ("single inference latency", "raw async inference", "pipeline", "end-to-end latency", "RSS"):
+        assert label in text
+    r = json.loads(out.read_text())
+    assert r["raw_async_fps"] > 0 and r["pipeline_fps"] > 0
+    assert r["pipeline_vs_raw"] == pytest.approx(r["pipeline_fps"] / r["raw_async_fps"])
+    assert r["single_inference_ms"]["median_ms"] > 0 and r["end_to_end_ms"]["median_ms"] > 0
+    assert r["drops_throughput_run"] == 0  # file semantics: nothing dropped
+    assert set(r["stages"]) >= {"capture", "preprocess", "infer", "postprocess"}
+    assert r["stages"]["capture"]["count"] == 40
+    assert r["rss_mb_peak_during_pipeline"] > 50 and r["inference"]["precision"] == "f32"
+
+
+def test_eval_scores_the_bundle_on_a_canonical_dataset(bundle: Path, tmp_path: Path, capsys) -> None:
+    import cv2
+    import numpy as np
+
+    from tests.edge_bundle_fixture import synthetic_frame
+
+    root = tmp_path / "data"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    (root / "splits").mkdir()
+    names = []
+    for i in range(4):
+        img = synthetic_frame(96, 96, seed=i, crack=i != 3, thickness=6)
+        mask = ((img[..., 0] < 60) * 255).astype(np.uint8)  # the dark line is the crack
+        cv2.imwrite(str(root / "images" / f"s{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(root / "masks" / f"s{i}.png"), mask)
+        names.append(f"s{i}")
+    (root / "splits" / "test.txt").write_text("\n".join(names) + "\n")
+    out = tmp_path / "eval"
+    assert main(["eval", str(bundle), "--data", str(root), "--out", str(out), "--overlays", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "CrackSAM convention" in text and "ODS" in text
+    m = json.loads((out / "metrics.json").read_text())["metrics"]
+    assert m["n_images"] == 4.0 and m["iou"] > 0.3 and m["ods_f"] > 0.3
+    assert sorted(p.name for p in (out / "overlays").iterdir()) == ["s0.jpg", "s1.jpg"]
+    assert main(["eval", str(bundle), "--data", str(root), "--split", "val"]) == 2
+    assert "no split 'val'" in capsys.readouterr().err
