@@ -72,6 +72,7 @@ def test_train_writes_a_full_checkpoint_without_the_swin_file(trained, workspace
     finally:
         moved.rename(swin_file)
     assert isinstance(model, PARNet) and teacher_name(model) == "parnet" and not model.training
+    assert model.config.img_size == SIZE  # the name CrackSAM and distill read the input size from
     assert torch.equal(model.state_dict()[SWIN_KEY], ckpt["state_dict"][SWIN_KEY])
     x = torch.randn(1, 3, SIZE, SIZE)
     with torch.no_grad():

@@ -73,6 +73,11 @@ class PARNet(nn.Module):
         self.decoder = ParnetDecoder(fused_ch, self.cnn.out_channels[0], self.cnn.out_channels[1], cfg.decoder_widths)
         self.fuse = SideFusion(N_SIDES)
 
+    @property
+    def config(self) -> ParnetConfig:
+        """The same as `cfg` (CrackSAM's name for it; code that reads `model.config.img_size` works on both)."""
+        return self.cfg
+
     def config_for_checkpoint(self) -> ParnetConfig:
         """The config a teacher checkpoint stores: `swin.checkpoint` set to null. A PARNet checkpoint is
         full (it holds the trained Swin weights), so rebuilding it on another machine must not look for
