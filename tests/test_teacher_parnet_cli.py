@@ -162,6 +162,13 @@ def test_cache_logits_store_the_full_resolution_crack_margin(trained, workspace,
     np.testing.assert_allclose(small.get(3, item["variant"]).astype(np.float32), pooled, rtol=2e-3, atol=2e-3)
 
 
+def test_cache_logits_stored_size_larger_than_the_teacher_is_refused(trained, workspace, tmp_path, capsys):
+    _, data, _ = workspace
+    assert main(["cache-logits", str(trained / "best.pt"), "--data", str(data), "--out", str(tmp_path / "c"),
+                 "--stored-size", "100", "--device", "cpu"]) == 2
+    assert "--stored-size must be between 1 and the teacher's input size 64, got 100" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

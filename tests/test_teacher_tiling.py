@@ -109,3 +109,16 @@ def test_tiling_a_small_receptive_field_model_is_close_to_the_whole_image():
         flat[y:y + 64, x:x + 64] += conv_model(image[None, :, y:y + 64, x:x + 64])[0].numpy()
         count[y:y + 64, x:x + 64] += 1
     assert np.abs(flat / count - whole.numpy()).max() > 5 * float((tiled - whole).abs().max())
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"mode": "crop"}, "--mode must be one of auto, tile, resize, got 'crop'"),
+    ({"overlap": 1.0}, "--overlap is a fraction of the tile in [0, 1), got 1.0"),
+])
+def test_predict_rejects_bad_tiling_options(tmp_path, kwargs, message):
+    from crackedge.errors import ConfigError
+    from teacher.predict import predict_images
+
+    with pytest.raises(ConfigError) as err:
+        predict_images(None, [tmp_path], tmp_path / "out", **kwargs)
+    assert message in str(err.value)
