@@ -78,16 +78,6 @@ def distributed() -> Iterator[DistInfo]:
             torch.distributed.destroy_process_group()
 
 
-def check_distributed(cfg: TeacherTrainConfig, dist: DistInfo) -> None:
-    """ConfigError for options the shared loop cannot honour across several processes."""
-    if dist.enabled and cfg.optim.max_minutes is not None:
-        raise ConfigError(
-            "--max-minutes (optim.max_minutes) under torchrun: each process would read its own clock and they "
-            "could stop at different steps, leaving the others waiting forever in a collective. "
-            "Use --steps or --epochs for multi-process runs"
-        )
-
-
 def build_teacher_model(cfg: TeacherTrainConfig) -> Any:
     """The network `cfg.model` describes: CrackSAM on the SAM weights (or random for tiny), PARNet
     with its Swin initialised from `model.swin.checkpoint` when set."""
@@ -180,7 +170,6 @@ def train_teacher(
     from teacher.params import count_parameters
 
     check_train_config(cfg)
-    check_distributed(cfg, dist)
     out_dir = Path(out_dir)
     train_set, val_set = _datasets(cfg)
     device = pick_device(cfg.device)

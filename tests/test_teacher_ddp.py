@@ -77,3 +77,17 @@ def test_two_process_training_keeps_identical_weights(workspace, model):
     with torch.no_grad():
         next(p for p in perturbed.parameters() if p.requires_grad).add_(1.0)
     assert parameter_digest(perturbed) != digests["0"]
+
+
+def test_time_budget_stops_every_rank_at_the_same_step(workspace):
+    """--max-minutes under torchrun: rank 0's clock decides for all, so no rank waits in a collective."""
+    out = workspace / "run_budget"
+    args = [a.format(root=workspace) for a in MODELS["cracksam"]] + [
+        "--data", str(workspace / "data"), "--out", str(out), "--img-size", "64", "--steps", "50",
+        "--eval-every", "100", "--batch-size", "2", "--warmup-steps", "1", "--max-minutes", "0", "--device", "cpu"]
+    proc = _torchrun(args, workspace)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
+    digests = dict(re.findall(r"rank (\d) of 2: parameter sha256 ([0-9a-f]{64})", log))
+    assert set(digests) == {"0", "1"} and digests["0"] == digests["1"], log[-3000:]
+    assert torch.load(out / "last.pt", weights_only=False)["step"] == 1

@@ -1,5 +1,5 @@
 """TeacherTrainConfig: the model union (cracksam | parnet), PARNet presets, per-model optimiser defaults,
-sections that belong to one model, mixed precision on by default, and the multi-process guard."""
+sections that belong to one model, mixed precision on by default."""
 
 from __future__ import annotations
 
@@ -67,17 +67,6 @@ def test_loop_settings_follow_the_config(tmp_path):
     loop = loop_config(cfg, tmp_path, 10, "parnet", resume=False, progress=False)
     assert loop.amp is False and loop.grad_clip == 1.0 and loop.lr == 3e-4 and loop.betas == (0.9, 0.999)
     assert loop_config(parse_config({"data": DATA}, TeacherTrainConfig), tmp_path, 10, "x", False, False).amp is True
-
-
-def test_max_minutes_is_refused_under_torchrun(tmp_path):
-    pytest.importorskip("torch")
-    from crackedge.training.runtime import DistInfo
-    from teacher.train import check_distributed
-
-    cfg = parse_config({"data": DATA, "optim": {"max_minutes": 5}}, TeacherTrainConfig)
-    check_distributed(cfg, DistInfo())  # one process: fine
-    with pytest.raises(ConfigError, match="--max-minutes .* under torchrun.*Use --steps or --epochs"):
-        check_distributed(cfg, DistInfo(rank=0, world_size=2))
 
 
 def test_command_line_options_map_to_the_config(tmp_path):
