@@ -2,16 +2,22 @@
 and store its logits for distillation (`crackedge.data.logit_cache`).
 
 Row `index * variants + variant` holds the teacher's native-resolution logits ("logits_low" when
-the teacher has them: 112x112 for CrackSAM at 448; else "logits") for exactly the pixels that
-`CrackSegDataset(..., augment=True, seed=seed, variants=variants)` yields for that item and
-variant, so `distill train --teacher-cache` can read them back.
+the teacher has them: 112x112 for CrackSAM at 448; else "logits": PARNet's full-resolution output)
+for exactly the pixels that `CrackSegDataset(..., augment=True, seed=seed, variants=variants)` yields
+for that item and variant, so `distill train --teacher-cache` can read them back.
+
+Channels (`channels=None` picks per teacher): 2 stores (background, crack) logits; 1 stores the crack
+margin z = l_crack - l_background. PARNet's logits are (0, z), so 1 channel loses nothing and is its
+default; CrackSAM's default is 2. `stored_size` (optional) area-averages the stored logits down to
+stored_size x stored_size: smaller caches, but approximate, since distillation upsamples them back
+bilinearly and a 1-2 pixel crack is blurred into its neighbours (docs/parnet.md).
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from crackedge.errors import ConfigError
 
@@ -44,16 +50,19 @@ def cache_teacher_logits(
     variants: int = 1,
     seed: int = 0,
     augment: bool = True,
-    channels: int = 2,
+    channels: Optional[int] = None,
     device: Any = "cpu",
     batch_size: int = 2,
     amp: bool = False,
     workers: int = 0,
     progress: bool = True,
+    stored_size: Optional[int] = None,
 ) -> Path:
-    """Write the logit cache for `split` to `out_dir`; returns out_dir."""
+    """Write the logit cache for `split` to `out_dir`; returns out_dir. channels None: the teacher's
+    default (`default_cache_channels`); stored_size None: the native resolution."""
     from dataclasses import asdict
 
+    import torch.nn.functional as F
     from torch.utils.data import DataLoader
     from tqdm import tqdm
 
@@ -63,16 +72,20 @@ def cache_teacher_logits(
     from crackedge.data.torch_dataset import CrackSegDataset
     from crackedge.fileio import sha256_file
     from teacher.api import teacher_name
-    from teacher.inference import run_teacher
+    from teacher.inference import default_cache_channels, input_size, run_teacher
 
     if variants < 1:
         raise ConfigError(f"--variants must be >= 1, got {variants}")
     if not augment and variants != 1:
         raise ConfigError(f"without augmentation every variant is the same image: pass --variants 1 (got {variants})")
+    if channels is None:
+        channels = default_cache_channels(model)
     if channels not in (1, 2):
         raise ConfigError(f"--channels must be 1 (crack margin) or 2 (both logits), got {channels}")
     data = CrackDataset.open(data_root)
-    size = int(model.config.img_size) if hasattr(model, "config") else 448
+    size = input_size(model)
+    if stored_size is not None and not 1 <= stored_size <= size:
+        raise ConfigError(f"--stored-size must be between 1 and the teacher's input size {size}, got {stored_size}")
     ds = CrackSegDataset(data, split, (size, size), augment=augment, seed=seed, variants=variants if augment else None)
     loader = DataLoader(_Views(ds, variants), batch_size=batch_size, shuffle=False, num_workers=workers)
     meta = {
@@ -94,6 +107,12 @@ def cache_teacher_logits(
         logits = out.get("logits_low", out["logits"])
         if channels == 1:
             logits = logits[:, 1:2] - logits[:, 0:1]  # crack margin z = l_crack - l_background
+        native = tuple(logits.shape[-2:])
+        if stored_size is not None and native != (stored_size, stored_size):
+            if stored_size > min(native):
+                raise ConfigError(f"--stored-size {stored_size} exceeds the teacher's native logits {native[0]}x{native[1]}")
+            logits = F.adaptive_avg_pool2d(logits, stored_size)  # area average (approximate, see the docstring)
+            meta["downsampled_from"] = list(native)
         logits = logits.cpu().numpy()
         if writer is None:
             writer = LogitCacheWriter(out_dir, meta, len(loader.dataset), channels, tuple(logits.shape[-2:]))

@@ -53,7 +53,8 @@ def checkpoint_dict(model: nn.Module, kind: str = "auto", meta: Optional[Dict[st
         kind = "delta" if report is not None else "full"
     if kind not in KINDS:
         raise ValueError(f"checkpoint kind must be one of {KINDS} or 'auto', got {kind!r}")
-    config = getattr(model, "config", None) or getattr(model, "cfg", None)
+    stored_config = getattr(model, "config_for_checkpoint", None)
+    config = stored_config() if callable(stored_config) else getattr(model, "config", None) or getattr(model, "cfg", None)
     if config is None or not hasattr(config, "model_dump"):
         raise ValueError(f"{type(model).__name__} has no pydantic `config`; cannot write a self-describing checkpoint")
     config_dict = config.model_dump(mode="json")

@@ -1,7 +1,8 @@
 """`teacher eval`: metrics of a trained teacher on a dataset split, per noise case, with overlays.
 
 Writes to OUT: metrics.yaml (every case's metrics, conventions labelled in the keys' docs of
-crackedge.metrics) and overlays_<case>.jpg (true positives green, false positives orange, false
+crackedge.metrics, and the all-background / all-crack baselines when given, see teacher.baselines)
+and overlays_<case>.jpg (true positives green, false positives orange, false
 negatives blue, on the first images of the split).
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,10 @@ def evaluate_teacher(
     amp: bool = False,
     workers: int = 0,
     progress: bool = True,
+    baselines: Optional[Dict[str, Any]] = None,
 ) -> Dict[str, Any]:
-    """Score `model` (eval mode, on `device`) on `split` for each noise case; returns case -> MetricReport."""
+    """Score `model` (eval mode, on `device`) on `split` for each noise case; returns case -> MetricReport.
+    `baselines` (name -> MetricReport, `teacher.baselines.score_baselines`) are stored beside them."""
     import cv2
     import yaml
     from torch.utils.data import DataLoader
@@ -40,10 +43,10 @@ def evaluate_teacher(
     from crackedge.metrics import MetricAccumulator
     from crackedge.overlay import contact_sheet, draw_caption, error_overlay
     from teacher.api import teacher_name
-    from teacher.inference import crack_probability, run_teacher
+    from teacher.inference import crack_probability, input_size, run_teacher
 
     data = CrackDataset.open(data_root)
-    size = int(model.config.img_size) if hasattr(model, "config") else 448
+    size = input_size(model)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     reports: Dict[str, Any] = {}
@@ -60,7 +63,8 @@ def evaluate_teacher(
                     tile = error_overlay(tensor_to_image(batch["image"][i]), p > threshold, m)
                     tiles.append(draw_caption(tile, [batch["name"][i]]))
         reports[case] = acc.report()
-        log.info("%s", reports[case].format(f"{teacher_name(model)} on {split} ({case})"))
+        log.info("%s on %s (%s): IoU %.4f, F1 %.4f (CrackSAM convention)", teacher_name(model), split, case,
+                 reports[case].iou, reports[case].f1)
         if tiles:
             sheet = contact_sheet(tiles, cols=4)
             cv2.imwrite(str(out_dir / f"overlays_{case}.jpg"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
@@ -71,5 +75,7 @@ def evaluate_teacher(
         "size": [size, size],
         "cases": {case: r.to_dict() for case, r in reports.items()},
     }
+    if baselines:
+        summary["baselines"] = {name: r.to_dict() for name, r in baselines.items()}
     atomic_write_text(out_dir / "metrics.yaml", yaml.safe_dump(summary, sort_keys=False))
     return reports

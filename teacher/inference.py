@@ -4,6 +4,21 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
+DEFAULT_INPUT_SIZE = 448
+
+
+def input_size(model: Any) -> int:
+    """The square input side a teacher was built/trained for: `img_size` of its config (CrackSAM:
+    `model.config`, PARNet: `model.cfg`), else the protocol's 448."""
+    config = getattr(model, "config", None) or getattr(model, "cfg", None)
+    return int(getattr(config, "img_size", DEFAULT_INPUT_SIZE))
+
+
+def default_cache_channels(model: Any) -> int:
+    """Channels `teacher cache-logits` stores by default: 1 (the crack margin z) for teachers whose
+    logits are (0, z) (`margin_logits = True`, PARNet), else 2 (both logits, CrackSAM)."""
+    return 1 if getattr(model, "margin_logits", False) else 2
+
 
 def run_teacher(model: Any, images: Any, device: Any, amp: bool = False) -> Dict[str, Any]:
     """images: float32 N x 3 x S x S normalised (any device) -> the teacher's output dict, float32,
@@ -12,6 +27,7 @@ def run_teacher(model: Any, images: Any, device: Any, amp: bool = False) -> Dict
 
     from crackedge.training.runtime import autocast
 
+    device = torch.device(device)  # also accepts "cpu" / "cuda:0"
     with torch.no_grad(), autocast(device, amp):
         out = model(images.to(device, non_blocking=True))
     return {k: v.float() for k, v in out.items() if isinstance(v, torch.Tensor)}

@@ -15,30 +15,14 @@ is the binary logit, so BCE(z) equals the 2-way softmax cross-entropy. target: N
 
 from __future__ import annotations
 
-from typing import Literal, Mapping, Optional, Sequence
+from typing import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, model_validator
 
-from crackedge.config import StrictModel
+from teacher.parnet_loss_config import ParnetLossConfig
 
-
-class ParnetLossConfig(StrictModel):
-    """Weights of the deeply supervised PARNet loss (see the module docstring)."""
-
-    kind: Literal["bce", "ce_dice"] = "bce"
-    side_weights: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
-    fuse_weight: float = Field(1.0, ge=0.0)
-    pos_weight: Optional[float] = Field(None, gt=0.0, description="BCE weight of crack pixels; null = 1")
-    dice_weight: float = Field(0.0, ge=0.0, description="weight of a soft Dice term added to each BCE")
-    dice_smooth: float = Field(1.0, gt=0.0)
-
-    @model_validator(mode="after")
-    def _bce_options_only_for_bce(self) -> "ParnetLossConfig":
-        if self.kind == "ce_dice" and (self.pos_weight is not None or self.dice_weight):
-            raise ValueError("pos_weight and dice_weight apply to kind 'bce' only; 'ce_dice' is the fixed 0.2 CE + 0.8 Dice")
-        return self
+__all__ = ["ParnetLossConfig", "crack_margin", "output_loss", "parnet_loss", "parnet_loss_terms", "soft_dice_loss"]
 
 
 def crack_margin(logits: torch.Tensor) -> torch.Tensor:
@@ -58,9 +42,9 @@ def soft_dice_loss(z: torch.Tensor, target: torch.Tensor, smooth: float = 1.0) -
 def output_loss(logits: torch.Tensor, target: torch.Tensor, cfg: ParnetLossConfig) -> torch.Tensor:
     """Loss of one output: mean BCE on the crack margin (+ dice_weight * soft Dice), or 0.2 CE + 0.8 Dice
     for kind "ce_dice". Scalar."""
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        logits = logits.float()  # the loss in float32 under autocast: BCE/Dice sums over ~200k pixels
     z = crack_margin(logits)
-    if z.dtype in (torch.float16, torch.bfloat16):
-        z = z.float()  # the loss in float32 under autocast: BCE/Dice sums over ~200k pixels
     if z.shape != target.shape:
         raise ValueError(f"logits {tuple(logits.shape)} and target {tuple(target.shape)} do not match (N x H x W)")
     if cfg.kind == "ce_dice":

@@ -1,63 +1,37 @@
-"""`teacher train` for CrackSAM: the config, the task the shared loop drives, and `train_teacher`.
+"""`teacher train`: build the teacher its config names, and drive it with the shared loop.
 
 The loop itself (optimiser, warm-up + poly schedule, mixed precision, evaluation, best/last
-checkpoints, resume, curves) is `crackedge.training.loop.fit`; this file contributes the model
-side. `best.pt` is a teacher checkpoint (`teacher.checkpoints`) that `load_teacher` reads.
+checkpoints, resume, curves, the per-rank data split under torchrun) is
+`crackedge.training.loop.fit`; the model side is a task of `teacher.tasks` (CrackSAM: 0.2 CE + 0.8
+Dice; PARNet: its deep-supervised loss). `best.pt` is a teacher checkpoint (`teacher.checkpoints`)
+that `load_teacher` reads. The config is `teacher.train_config.TeacherTrainConfig`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
-from pydantic import Field
-
-from crackedge.config import StrictModel
 from crackedge.errors import ConfigError
-from teacher.models.sam_config import CrackSAMConfig
+from crackedge.training.runtime import DistInfo
 from teacher.models.sam_loader import SAM_FILES
+from teacher.tasks import CrackSAMTask, ParnetTask
+from teacher.train_config import TeacherTrainConfig, TrainDataConfig, TrainOptimConfig
+
+__all__ = [
+    "CrackSAMTask", "ParnetTask", "TeacherTrainConfig", "TrainDataConfig", "TrainOptimConfig",
+    "check_train_config", "distributed", "train_teacher",
+]
 
 log = logging.getLogger(__name__)
 
 
-class TrainDataConfig(StrictModel):
-    root: str = Field(description="canonical dataset folder (crackedge prepare / crackedge synth)")
-    train_split: str = "train"
-    val_split: Optional[str] = Field("val", description="null: no validation (best.pt = last weights)")
-    augment: bool = True
-    seed: int = Field(0, description="augmentation, sampling and initialisation seed")
-
-
-class TrainOptimConfig(StrictModel):
-    lr: float = Field(4e-4, gt=0)
-    warmup_steps: int = Field(300, ge=0)
-    power: float = Field(6.0, ge=0, description="poly decay exponent after warm-up")
-    weight_decay: float = Field(0.01, ge=0)
-    batch_size: int = Field(4, ge=1)
-    epochs: float = Field(20.0, gt=0, description="used when `steps` is null")
-    steps: Optional[int] = Field(None, ge=1)
-    eval_every: int = Field(200, ge=1)
-    amp: bool = Field(True, description="mixed precision on CUDA (bf16 where supported); no effect on CPU")
-    grad_clip: Optional[float] = Field(None, gt=0)
-    max_minutes: Optional[float] = Field(None, ge=0)
-    workers: int = Field(0, ge=0)
-    ce_weight: float = Field(0.2, ge=0)
-    dice_weight: float = Field(0.8, ge=0)
-
-
-class TeacherTrainConfig(StrictModel):
-    """`teacher train --config FILE` (YAML); command-line options override it."""
-
-    model: CrackSAMConfig = Field(default_factory=CrackSAMConfig)
-    sam_checkpoint: Optional[str] = Field(None, description="original SAM weights file for model.backbone")
-    data: TrainDataConfig
-    optim: TrainOptimConfig = Field(default_factory=TrainOptimConfig)
-    device: str = "auto"
-
-
 def check_train_config(cfg: TeacherTrainConfig) -> None:
-    """ConfigError for combinations that would train nothing useful."""
+    """ConfigError for combinations that would train nothing useful (CrackSAM without SAM weights)."""
+    if cfg.model.model != "cracksam":
+        return
     if cfg.sam_checkpoint is None and cfg.model.backbone != "tiny":
         raise ConfigError(
             f"training CrackSAM {cfg.model.backbone} needs the SAM weights: pass --sam-checkpoint "
@@ -68,53 +42,6 @@ def check_train_config(cfg: TeacherTrainConfig) -> None:
             "no --sam-checkpoint and a frozen image encoder: a random frozen encoder learns nothing useful. "
             "Pass --sam-checkpoint, or --train-encoder to train the tiny model from scratch"
         )
-
-
-class CrackSAMTask:
-    """The model side of `crackedge.training.loop.fit` (see its TrainTask protocol)."""
-
-    def __init__(self, model: Any, device: Any, ce_weight: float = 0.2, dice_weight: float = 0.8) -> None:
-        self.model = model.to(device)
-        self.device = device
-        self.ce_weight = ce_weight
-        self.dice_weight = dice_weight
-
-    def trainable_parameters(self) -> List[Any]:
-        return [p for p in self.model.parameters() if p.requires_grad]
-
-    def train_step(self, batch: Dict[str, Any]) -> Tuple[Any, Dict[str, float]]:
-        """0.2 CE + 0.8 Dice on the full-resolution logits N x 2 x S x S against masks N x S x S."""
-        import torch.nn.functional as F
-
-        from crackedge.training.losses import dice_loss
-
-        x = batch["image"].to(self.device, non_blocking=True)
-        y = batch["mask"].to(self.device, non_blocking=True)
-        logits = self.model(x)["logits"].float()
-        ce = F.cross_entropy(logits, y)
-        dice = dice_loss(logits, y)
-        loss = self.ce_weight * ce + self.dice_weight * dice
-        return loss, {"ce": float(ce.detach()), "dice": float(dice.detach())}
-
-    def predict(self, batch: Dict[str, Any]) -> Any:
-        """Crack probability N x S x S."""
-        import torch
-
-        x = batch["image"].to(self.device, non_blocking=True)
-        return torch.softmax(self.model(x)["logits"].float(), dim=1)[:, 1]
-
-    def train(self, mode: bool = True) -> None:
-        self.model.train(mode)
-
-    def state_for_checkpoint(self) -> Dict[str, Any]:
-        from teacher.checkpoints import checkpoint_dict
-
-        return checkpoint_dict(self.model)
-
-    def load_training_state(self, state: Dict[str, Any]) -> None:
-        from teacher.checkpoints import apply_checkpoint_weights
-
-        apply_checkpoint_weights(self.model, state, Path("last.pt"))
 
 
 def _datasets(cfg: TeacherTrainConfig) -> Tuple[Any, Optional[Any]]:
@@ -135,30 +62,47 @@ def _datasets(cfg: TeacherTrainConfig) -> Tuple[Any, Optional[Any]]:
     return train, val
 
 
-def train_teacher(cfg: TeacherTrainConfig, out_dir: Path, resume: bool = False, progress: bool = True) -> Any:
-    """Train CrackSAM as `cfg` says; writes config.yaml, best.pt, last.pt, history.jsonl, curves.png
-    to `out_dir` and returns the loop's FitResult."""
-    from crackedge.config import dump_config
-    from crackedge.training.loop import LoopConfig, fit, steps_for_epochs
-    from crackedge.training.runtime import pick_device, seed_everything
-    from teacher.models.cracksam import build_cracksam_from_config
-    from teacher.params import count_parameters
+@contextlib.contextmanager
+def distributed() -> Iterator[DistInfo]:
+    """Join the torchrun process group when launched by torchrun (WORLD_SIZE > 1; NCCL on CUDA, gloo on
+    CPU), else a single process; leaves the group on exit."""
+    from crackedge.training.runtime import init_distributed
 
-    check_train_config(cfg)
-    out_dir = Path(out_dir)
-    train_set, val_set = _datasets(cfg)
-    device = pick_device(cfg.device)
-    seed_everything(cfg.data.seed)
-    sam_file = Path(cfg.sam_checkpoint) if cfg.sam_checkpoint else None
-    model = build_cracksam_from_config(cfg.model, sam_file)
-    total, trainable = count_parameters(model)
-    log.info("%s: %.2f M parameters, %.2f M trainable", model.teacher_name, total / 1e6, trainable / 1e6)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    dump_config(cfg, out_dir / "config.yaml")
+    info = init_distributed()
+    try:
+        yield info
+    finally:
+        if info.enabled:
+            import torch.distributed
+
+            torch.distributed.destroy_process_group()
+
+
+def build_teacher_model(cfg: TeacherTrainConfig) -> Any:
+    """The network `cfg.model` describes: CrackSAM on the SAM weights (or random for tiny), PARNet
+    with its Swin initialised from `model.swin.checkpoint` when set."""
+    if cfg.model.model == "parnet":
+        from teacher.models.parnet import build_parnet
+
+        return build_parnet(cfg.model)
+    from teacher.models.cracksam import build_cracksam_from_config
+
+    return build_cracksam_from_config(cfg.model, Path(cfg.sam_checkpoint) if cfg.sam_checkpoint else None)
+
+
+def make_task(cfg: TeacherTrainConfig, model: Any, device: Any, dist: DistInfo) -> Any:
+    """The TrainTask of `cfg.model`'s family."""
+    if cfg.model.model == "parnet":
+        return ParnetTask(model, device, cfg.parnet_loss, dist)
+    return CrackSAMTask(model, device, cfg.optim.ce_weight, cfg.optim.dice_weight, dist)
+
+
+def loop_config(cfg: TeacherTrainConfig, out_dir: Path, steps: int, title: str, resume: bool, progress: bool) -> Any:
+    """The shared loop's settings from `cfg.optim` / `cfg.data`."""
+    from crackedge.training.loop import LoopConfig
 
     opt = cfg.optim
-    steps = opt.steps or steps_for_epochs(len(train_set), opt.batch_size, opt.epochs)
-    loop_cfg = LoopConfig(
+    return LoopConfig(
         out_dir=out_dir,
         max_steps=steps,
         lr=opt.lr,
@@ -173,8 +117,74 @@ def train_teacher(cfg: TeacherTrainConfig, out_dir: Path, resume: bool = False, 
         max_minutes=opt.max_minutes,
         seed=cfg.data.seed,
         resume=resume,
-        title=model.teacher_name,
+        title=title,
         progress=progress,
     )
-    task = CrackSAMTask(model, device, opt.ce_weight, opt.dice_weight)
-    return fit(task, train_set, val_set, loop_cfg)
+
+
+def parameter_digest(model: Any) -> str:
+    """SHA-256 over every parameter's name and bytes: equal digests mean bit-identical weights."""
+    import hashlib
+
+    import torch
+
+    h = hashlib.sha256()
+    for name, p in model.named_parameters():
+        h.update(name.encode())
+        h.update(p.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def check_ranks_agree(model: Any, dist: DistInfo) -> bool:
+    """Under torchrun: log each process's parameter digest and, on rank 0, whether they all agree
+    (DDP keeps them identical; a difference means the processes trained apart). True if they agree."""
+    import torch.distributed
+
+    digest = parameter_digest(model)
+    log.info("rank %d of %d: parameter sha256 %s", dist.rank, dist.world_size, digest)
+    digests: List[Optional[str]] = [None] * dist.world_size
+    torch.distributed.all_gather_object(digests, digest)
+    agree = len(set(digests)) == 1
+    if dist.is_main:
+        if agree:
+            log.info("all %d processes hold identical weights", dist.world_size)
+        else:
+            log.error("the processes hold different weights (sha256 per rank: %s); best.pt has rank 0's", digests)
+    return agree
+
+
+def train_teacher(
+    cfg: TeacherTrainConfig, out_dir: Path, resume: bool = False, progress: bool = True, dist: DistInfo = DistInfo()
+) -> Any:
+    """Train the teacher `cfg` describes; writes config.yaml, best.pt, last.pt, history.jsonl, curves.png
+    to `out_dir` (rank 0 only under torchrun) and returns the loop's FitResult.
+
+    Under torchrun pass `dist` (see `distributed()`): every process builds the same model (same seed),
+    DDP averages the gradients, the sampler gives each rank its share of every epoch, and
+    `optim.batch_size` is per process.
+    """
+    from crackedge.config import dump_config
+    from crackedge.training.loop import fit, steps_for_epochs
+    from crackedge.training.runtime import pick_device, seed_everything
+    from teacher.api import teacher_name
+    from teacher.params import count_parameters
+
+    check_train_config(cfg)
+    out_dir = Path(out_dir)
+    train_set, val_set = _datasets(cfg)
+    device = pick_device(cfg.device)
+    seed_everything(cfg.data.seed)
+    model = build_teacher_model(cfg)
+    name = teacher_name(model)
+    if dist.is_main:
+        total, trainable = count_parameters(model)
+        log.info("%s: %.2f M parameters, %.2f M trainable; %d process(es)", name, total / 1e6, trainable / 1e6,
+                 dist.world_size)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        dump_config(cfg, out_dir / "config.yaml")
+    steps = cfg.optim.steps or steps_for_epochs(len(train_set), cfg.optim.batch_size, cfg.optim.epochs, dist.world_size)
+    task = make_task(cfg, model, device, dist)
+    result = fit(task, train_set, val_set, loop_config(cfg, out_dir, steps, name, resume, progress), dist)
+    if dist.enabled:
+        check_ranks_agree(task.model, dist)
+    return result

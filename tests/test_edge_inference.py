@@ -345,3 +345,15 @@ def test_async_runner_window_holds_the_producer_back_when_nobody_takes_results()
         assert r[1] == i
     th.join(5)
     assert len(submitted) == 10
+
+
+def test_precision_the_cpu_cannot_run_is_reported(bundle_dir, monkeypatch, caplog) -> None:
+    """A bundle validated at bf16 on the export box, run on a CPU without bf16 (a Pi 4): OpenVINO
+    falls back silently, so the daemon says so and reports the precision it really runs."""
+    import edge.backends.openvino_backend as ovb
+
+    monkeypatch.setattr(ovb, "type_name", lambda value: "f32")
+    with caplog.at_level("WARNING"):
+        backend, _ = create_backend(ModelConfig(bundle=bundle_dir, device="CPU", precision="bf16"), load_bundle(bundle_dir))
+    assert backend.info["precision"] == "f32"
+    assert "asked OpenVINO for bf16 inference on this CPU but it runs f32" in caplog.text

@@ -98,3 +98,17 @@ def test_ce_dice_kind_uses_the_project_hard_loss_per_output():
     assert parnet_loss(output, target, cfg).item() == pytest.approx(expected.item(), rel=1e-6)
     with pytest.raises(ValueError, match="pos_weight and dice_weight apply to kind 'bce' only"):
         ParnetLossConfig(kind="ce_dice", pos_weight=10.0)
+
+
+@pytest.mark.parametrize("kind", ["bce", "ce_dice"])
+def test_half_precision_outputs_are_scored_in_float32(kind):
+    """Under autocast the model's logits are bf16; every term is computed from their float32 copy."""
+    gen = torch.Generator().manual_seed(3)
+    full = {"logits": torch.randn(2, 2, 16, 16, generator=gen), "aux": [torch.randn(2, 2, 16, 16, generator=gen) for _ in range(4)]}
+    half = {"logits": full["logits"].bfloat16(), "aux": [a.bfloat16() for a in full["aux"]]}
+    rounded = {"logits": half["logits"].float(), "aux": [a.float() for a in half["aux"]]}
+    target = (torch.rand(2, 16, 16, generator=gen) > 0.8).long()
+    cfg = ParnetLossConfig(kind=kind)
+    got = parnet_loss(half, target, cfg)
+    assert got.dtype == torch.float32
+    assert torch.equal(got, parnet_loss(rounded, target, cfg))

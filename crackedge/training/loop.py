@@ -145,6 +145,19 @@ def train_one_step(task, batch, optimizer, scheduler, scaler, cfg: LoopConfig) -
     return float(loss.detach()), parts
 
 
+def _budget_spent(start: float, max_minutes: float, device: torch.device, dist: DistInfo) -> bool:
+    """True when the wall-clock budget is spent. Under DDP every rank must stop at the same step (or the
+    others wait forever in the next collective), so rank 0's clock decides and is broadcast to all."""
+    spent = (time.monotonic() - start) / 60 > max_minutes
+    if not dist.enabled:
+        return spent
+    import torch.distributed
+
+    flag = torch.tensor([int(spent)], device=device if device.type == "cuda" else "cpu")
+    torch.distributed.broadcast(flag, src=0)
+    return bool(flag.item())
+
+
 def fit(task: TrainTask, train_set: Dataset, val_set: Dataset | None, cfg: LoopConfig, dist: DistInfo = DistInfo()) -> FitResult:
     """Train `task` for cfg.max_steps optimiser steps (or until cfg.max_minutes), evaluating every
     cfg.eval_every steps on `val_set`; keeps best.pt by validation IoU and last.pt for resuming."""
@@ -217,7 +230,7 @@ def fit(task: TrainTask, train_set: Dataset, val_set: Dataset | None, cfg: LoopC
                 history.append({"step": step, "loss": loss, "lr": scheduler.get_last_lr()[0], **{f"loss_{k}": v for k, v in parts.items()}})
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.4f}", best_iou=f"{max(best_iou, 0):.3f}")
-            if cfg.max_minutes is not None and (time.monotonic() - start) / 60 > cfg.max_minutes:
+            if cfg.max_minutes is not None and _budget_spent(start, cfg.max_minutes, task.device, dist):
                 stopped_by_budget = True
                 log.info("time budget of %.1f min reached at step %d", cfg.max_minutes, step)
             if step % cfg.eval_every == 0 or step >= cfg.max_steps or stopped_by_budget:

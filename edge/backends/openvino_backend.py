@@ -64,6 +64,12 @@ class OpenVinoBackend(InferenceBackend):
                 applied = type_name(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
             except Exception:
                 pass
+            if applied != precision:
+                log.warning(
+                    "asked OpenVINO for %s inference on this CPU but it runs %s (the CPU lacks %s support); "
+                    "check the bundle's parity records for %s or set model.precision explicitly",
+                    precision, applied, precision, applied,
+                )
         self.info = {
             "api": self.api.module,
             "version": self.api.version,

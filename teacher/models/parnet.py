@@ -57,6 +57,7 @@ class PARNet(nn.Module):
     """The PARNet teacher; see the module docstring for the data flow and output format."""
 
     teacher_name = "parnet"
+    margin_logits = True  # logits are (0, z): the crack margin z carries everything (1-channel caches)
 
     def __init__(self, cfg: ParnetConfig):
         super().__init__()
@@ -71,6 +72,17 @@ class PARNet(nn.Module):
         self.rff = nn.ModuleList(RFF(c_ch, f_ch, f_ch) for c_ch, f_ch in zip(fused_ch, cfg.fusion_widths))
         self.decoder = ParnetDecoder(fused_ch, self.cnn.out_channels[0], self.cnn.out_channels[1], cfg.decoder_widths)
         self.fuse = SideFusion(N_SIDES)
+
+    @property
+    def config(self) -> ParnetConfig:
+        """The same as `cfg` (CrackSAM's name for it; code that reads `model.config.img_size` works on both)."""
+        return self.cfg
+
+    def config_for_checkpoint(self) -> ParnetConfig:
+        """The config a teacher checkpoint stores: `swin.checkpoint` set to null. A PARNet checkpoint is
+        full (it holds the trained Swin weights), so rebuilding it on another machine must not look for
+        the file the Swin was initialised from."""
+        return self.cfg.model_copy(update={"swin": self.cfg.swin.model_copy(update={"checkpoint": None})})
 
     def encode(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Run both encoders on the same padded input, independently.

@@ -7,10 +7,8 @@ Each entry names (as "module:attribute" strings, imported only when used):
   it), and, for entries with `supports_delta`, `build(config, base_file)` on top of a base weights
   file (CrackSAM: the SAM checkpoint) before a delta checkpoint's trainable weights are loaded.
 Teacher modules expose a `teacher_name` property (e.g. "cracksam-vit_h-adapter") or are named by
-their `config.model`.
-
-PARNet registers here (add its line below when `teacher/models/parnet*.py` lands):
-    "parnet": TeacherEntry("parnet", "teacher.models.parnet_config:ParnetConfig", "teacher.models.parnet:build_parnet"),
+their `config.model`. A module may define `config_for_checkpoint()` to store a config other than its
+own (PARNet: without the Swin initialisation file, whose weights the full checkpoint holds).
 """
 
 from __future__ import annotations
@@ -46,7 +44,11 @@ TEACHER_MODELS: Dict[str, TeacherEntry] = {
         build="teacher.models.cracksam:build_cracksam_from_config",
         supports_delta=True,
     ),
-    # "parnet": TeacherEntry("parnet", "teacher.models.parnet_config:ParnetConfig", "teacher.models.parnet:build_parnet"),
+    "parnet": TeacherEntry(
+        "parnet",
+        config="teacher.models.parnet_config:ParnetConfig",
+        build="teacher.models.parnet:build_parnet",
+    ),
 }
 
 

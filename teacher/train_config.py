@@ -1,0 +1,111 @@
+"""`TeacherTrainConfig`: what `teacher train` reads from `--config` (YAML) and its options.
+
+    model        CrackSAMConfig (model: cracksam, the default) or ParnetConfig (model: parnet),
+                 chosen by the `model` key; the same config a teacher checkpoint stores
+    sam_checkpoint  CrackSAM only: the original SAM weights file for model.backbone
+    parnet_loss  PARNet only: the deep-supervision loss (teacher.losses_parnet.ParnetLossConfig)
+    data, optim, device
+
+Optimiser defaults depend on the model (`OPTIM_DEFAULTS`): keys that `optim` does not set are filled
+from the chosen model's defaults before validation, so the written config.yaml shows the values used.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Dict, Optional, Union
+
+from pydantic import Field, model_validator
+
+from crackedge.config import StrictModel
+from teacher.parnet_loss_config import ParnetLossConfig
+from teacher.models.parnet_config import ParnetConfig
+from teacher.models.sam_config import CrackSAMConfig
+
+MODEL_NAMES = ("cracksam", "parnet")
+
+# Both: AdamW (0.9, 0.999), weight decay 0.01, linear warm-up then poly decay (crackedge.training.schedule).
+# CrackSAM: the paper's 4e-4, 300 warm-up iterations, power 6. PARNet's paper gives no schedule we could
+# read; ours: 3e-4 (AdamW range for a from-scratch CNN + Swin), a short 100-step warm-up, and the usual
+# segmentation poly power 0.9, so the rate stays useful for most of a short run (docs/parnet.md).
+OPTIM_DEFAULTS: Dict[str, Dict[str, Any]] = {
+    "cracksam": {"lr": 4e-4, "warmup_steps": 300, "power": 6.0},
+    "parnet": {"lr": 3e-4, "warmup_steps": 100, "power": 0.9},
+}
+# PARNet's training loss when `parnet_loss` is not given: the project's hard loss (0.2 CE + 0.8 Dice, as
+# CrackSAM and the students) on the fused output and each of the four side outputs. The loss module's own
+# default (kind "bce": DeepCrack's plain BCE) predicts background everywhere for a long time on ~8 % crack
+# pixels; set `parnet_loss: {kind: bce}` for DeepCrack's formulation.
+PARNET_TRAIN_LOSS: Dict[str, Any] = {"kind": "ce_dice"}
+
+
+class TrainDataConfig(StrictModel):
+    root: str = Field(description="canonical dataset folder (crackedge prepare / crackedge synth)")
+    train_split: str = "train"
+    val_split: Optional[str] = Field("val", description="null: no validation (best.pt = last weights)")
+    augment: bool = True
+    seed: int = Field(0, description="augmentation, sampling and initialisation seed")
+
+
+class TrainOptimConfig(StrictModel):
+    lr: float = Field(4e-4, gt=0, description="peak learning rate (default per model: OPTIM_DEFAULTS)")
+    warmup_steps: int = Field(300, ge=0)
+    power: float = Field(6.0, ge=0, description="poly decay exponent after warm-up")
+    weight_decay: float = Field(0.01, ge=0)
+    batch_size: int = Field(4, ge=1, description="images per step and process (global batch = batch_size x processes)")
+    epochs: float = Field(20.0, gt=0, description="used when `steps` is null")
+    steps: Optional[int] = Field(None, ge=1)
+    eval_every: int = Field(200, ge=1)
+    amp: bool = Field(True, description="mixed precision on CUDA (bf16 where supported); no effect on CPU")
+    grad_clip: Optional[float] = Field(None, gt=0)
+    max_minutes: Optional[float] = Field(None, ge=0)
+    workers: int = Field(0, ge=0)
+    ce_weight: float = Field(0.2, ge=0, description="CrackSAM loss: CE weight (PARNet: see parnet_loss)")
+    dice_weight: float = Field(0.8, ge=0, description="CrackSAM loss: Dice weight (PARNet: see parnet_loss)")
+
+
+ModelConfig = Annotated[Union[CrackSAMConfig, ParnetConfig], Field(discriminator="model")]
+
+
+class TeacherTrainConfig(StrictModel):
+    """`teacher train --config FILE` (YAML); command-line options override it."""
+
+    model: ModelConfig = Field(default_factory=CrackSAMConfig)
+    sam_checkpoint: Optional[str] = Field(None, description="CrackSAM: original SAM weights file for model.backbone")
+    parnet_loss: Optional[ParnetLossConfig] = Field(None, description="PARNet: deep-supervision loss (default filled in)")
+    data: TrainDataConfig
+    optim: TrainOptimConfig = Field(default_factory=TrainOptimConfig)
+    device: str = "auto"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_defaults(cls, data: Any) -> Any:
+        """`model` without a `model` key is CrackSAM (configs written before PARNet); fill the chosen
+        model's optimiser defaults and PARNet's default loss."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        model = data.get("model")
+        if isinstance(model, dict) and "model" not in model:
+            data["model"] = model = {"model": "cracksam", **model}
+        name = model.get("model") if isinstance(model, dict) else getattr(model, "model", "cracksam")
+        if name is None:
+            name = "cracksam"
+        optim = data.get("optim")
+        if isinstance(optim, dict) and name in OPTIM_DEFAULTS:
+            data["optim"] = {**OPTIM_DEFAULTS[name], **optim}
+        elif optim is None and name in OPTIM_DEFAULTS:
+            data["optim"] = dict(OPTIM_DEFAULTS[name])
+        if name == "parnet" and data.get("parnet_loss") is None:
+            data["parnet_loss"] = dict(PARNET_TRAIN_LOSS)
+        return data
+
+    @model_validator(mode="after")
+    def _sections_match_the_model(self) -> "TeacherTrainConfig":
+        if self.model.model == "parnet" and self.sam_checkpoint is not None:
+            raise ValueError(
+                "sam_checkpoint (--sam-checkpoint) is for CrackSAM; PARNet's pretrained Swin weights go in "
+                "model.swin.checkpoint (--swin-checkpoint)"
+            )
+        if self.model.model == "cracksam" and self.parnet_loss is not None:
+            raise ValueError("parnet_loss applies to model parnet only; CrackSAM's loss is optim.ce_weight / optim.dice_weight")
+        return self
