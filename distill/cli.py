@@ -160,6 +160,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         min_mask_iou=args.min_mask_iou,
         max_int8_drop=args.max_int8_drop,
+        int8_preset=args.int8_preset,
+        int8_fast_bias_correction=not args.int8_full_bias_correction,
         strict_parity=args.strict_parity,
         parity_split=args.parity_split,
         threads=args.threads,
@@ -200,6 +202,11 @@ def _add_export(sub) -> None:
     p.add_argument("--parity-data", type=Path, metavar="DIR",
                    help="images for the parity check: canonical dataset (val/test split) or a folder of images")
     p.add_argument("--calib-images", type=int, default=20, metavar="N", help="calibration images (default 20)")
+    p.add_argument("--int8-preset", choices=["performance", "mixed"], default="performance",
+                   help="NNCF preset: symmetric (performance) or asymmetric (mixed) activations (default performance)")
+    p.add_argument("--int8-full-bias-correction", action="store_true",
+                   help="NNCF's full bias correction instead of the fast one: minutes instead of seconds, "
+                   "often less INT8 loss")
     p.add_argument("--parity-images", type=int, default=8, metavar="N", help="parity images (default 8)")
     p.add_argument("--parity-split", default="test", metavar="SPLIT",
                    help="split of a canonical --parity-data to check on (default test; falls back to test, val)")
@@ -278,7 +285,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         backbone_weights=args.backbone_weights, size=args.size, steps=args.steps, max_minutes=args.max_minutes,
         batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps, eval_every=args.eval_every,
         seed=args.seed, variants=args.variants, cwd_weight=args.cwd_weight, temperature=args.temperature,
-        int8=args.int8, calib_images=args.calib_images, parity_images=args.parity_images, split=args.split,
+        int8=args.int8, int8_full_bias_correction=args.int8_full_bias_correction, calib_images=args.calib_images, parity_images=args.parity_images, split=args.split,
         noise=_noise_cases(args.noise), limit=args.limit, threads=args.threads, device=args.device,
         workers=args.workers,
     )
@@ -324,6 +331,8 @@ def _add_compare(sub) -> None:
     p.add_argument("--cwd-weight", type=float, default=5.0, help="CWD loss weight (default 5)")
     p.add_argument("--temperature", type=float, default=3.0, help="CWD temperature (default 3)")
     p.add_argument("--int8", action="store_true", help="also export, check and score INT8 models")
+    p.add_argument("--int8-full-bias-correction", action="store_true",
+                   help="NNCF's full bias correction for INT8 (minutes per model instead of seconds)")
     p.add_argument("--calib-images", type=int, default=20, metavar="N", help="INT8 calibration images (default 20)")
     p.add_argument("--parity-images", type=int, default=8, metavar="N", help="export parity images (default 8)")
     p.add_argument("--split", default="test", help="split to score (default test)")
