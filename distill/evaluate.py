@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import cv2
 import numpy as np
@@ -89,18 +89,73 @@ def _overlay(image: np.ndarray, prob: np.ndarray, gt: np.ndarray, threshold: flo
     return draw_caption(error_overlay(image, pred, gt), [f"{caption}  IoU {iou:.3f}"])
 
 
-def evaluate_bundle(bundle_dir: Path, data_dir: Path, opts: EvalOptions = EvalOptions()) -> EvalResult:
-    """Run the bundle's model over `data_dir` (a canonical dataset) for each noise case.
+# predict(image RGB uint8 H x W x 3) -> (crack probability H x W float32, seconds spent in the network)
+FramePredictor = Callable[[np.ndarray], tuple[np.ndarray, float]]
 
-    Raises BundleError (missing/corrupt bundle), DataError (dataset), ConfigError (noise case).
+
+def evaluate_frames(predict: FramePredictor, data_dir: Path, opts: EvalOptions, threshold: float,
+                    title: str) -> EvalResult:
+    """Score `predict` on `data_dir` (a canonical dataset) for each noise case in `opts.noise`.
+
+    The loop `distill eval` runs for a bundle and `distill compare` for the torch teacher: each
+    image of the split is read at its own resolution, the noise case applied to it, and the
+    prediction (already at the image's resolution) scored against the full-resolution mask.
+    Overlays go to opts.out_dir/overlays/<case>/<name>.jpg; result.precision is left empty.
     """
     from tqdm import tqdm
 
     from crackedge.data.layout import CrackDataset
     from crackedge.metrics import MetricAccumulator
     from crackedge.noise import apply_noise
-    from distill.export.preprocess import preprocess
     from distill.export.samples import spread
+
+    _check_noise(tuple(opts.noise))
+    ds = CrackDataset.open(data_dir)
+    names = ds.names(opts.split)
+    if opts.limit:
+        names = names[: opts.limit]
+    overlay_names = set(spread(names, opts.overlays)) if opts.out_dir else set()
+
+    result = EvalResult({}, {}, "", 0.0)
+    times: list[float] = []
+    for case in opts.noise:
+        acc = MetricAccumulator(threshold=threshold)
+        for name in tqdm(names, desc=f"eval {case}", disable=not opts.progress, unit="img"):
+            image, gt = ds.read(name)
+            image = apply_noise(image, case)
+            prob, seconds = predict(image)
+            times.append(seconds)
+            acc.add(prob, gt)
+            if name in overlay_names:
+                path = Path(opts.out_dir) / "overlays" / case / f"{name}.jpg"
+                write_image_atomic(path, _overlay(image, prob, gt, threshold, f"{name} [{case}]"))
+                result.overlays.append(path)
+        report = acc.report()
+        result.metrics[case] = report.to_dict()
+        result.tables[case] = report.format(f"{title}, {Path(data_dir).name}/{opts.split or 'all'}, noise {case}")
+    result.latency_ms = 1000.0 * float(np.median(times)) if times else 0.0
+    return result
+
+
+def bundle_predictor(runner, meta: BundleMetadata) -> FramePredictor:
+    """What the vehicle does with a frame: the bundle's preprocessing, the model, upsampling to the frame."""
+    from distill.export.preprocess import preprocess
+
+    def predict(image: np.ndarray) -> tuple[np.ndarray, float]:
+        x = preprocess(image, meta.input)
+        t0 = time.perf_counter()
+        out = runner(x)
+        seconds = time.perf_counter() - t0
+        return crack_probability(out, meta.output, image.shape[:2]), seconds
+
+    return predict
+
+
+def evaluate_bundle(bundle_dir: Path, data_dir: Path, opts: EvalOptions = EvalOptions()) -> EvalResult:
+    """Run the bundle's model over `data_dir` (a canonical dataset) for each noise case.
+
+    Raises BundleError (missing/corrupt bundle), DataError (dataset), ConfigError (noise case).
+    """
     from distill.ov_runner import OpenVINORunner
 
     bundle_dir = Path(bundle_dir)
@@ -111,49 +166,23 @@ def evaluate_bundle(bundle_dir: Path, data_dir: Path, opts: EvalOptions = EvalOp
     precision = opts.precision or meta.inference_precision
     runner = OpenVINORunner(model_path, opts.device, precision=precision if opts.device == "CPU" else None,
                             threads=opts.threads)
-    ds = CrackDataset.open(data_dir)
-    names = ds.names(opts.split)
-    if opts.limit:
-        names = names[: opts.limit]
-    overlay_names = set(spread(names, opts.overlays)) if opts.out_dir else set()
-
-    result = EvalResult({}, {}, runner.precision, 0.0)
-    times: list[float] = []
-    for case in opts.noise:
-        acc = MetricAccumulator(threshold=meta.threshold)
-        for name in tqdm(names, desc=f"eval {case}", disable=not opts.progress, unit="img"):
-            image, gt = ds.read(name)
-            image = apply_noise(image, case)
-            x = preprocess(image, meta.input)
-            t0 = time.perf_counter()
-            out = runner(x)
-            times.append(time.perf_counter() - t0)
-            prob = crack_probability(out, meta.output, image.shape[:2])
-            acc.add(prob, gt)
-            if name in overlay_names:
-                path = Path(opts.out_dir) / "overlays" / case / f"{name}.jpg"
-                write_image_atomic(path, _overlay(image, prob, gt, meta.threshold, f"{name} [{case}]"))
-                result.overlays.append(path)
-        report = acc.report()
-        result.metrics[case] = report.to_dict()
-        result.tables[case] = report.format(
-            f"{meta.student} bundle {bundle_dir.name}, {opts.model} on {opts.device}:{runner.precision}, "
-            f"{Path(data_dir).name}/{opts.split or 'all'}, noise {case}"
-        )
-    result.latency_ms = 1000.0 * float(np.median(times)) if times else 0.0
+    title = f"{meta.student} bundle {bundle_dir.name}, {opts.model} on {opts.device}:{runner.precision}"
+    result = evaluate_frames(bundle_predictor(runner, meta), data_dir, opts, meta.threshold, title)
+    result.precision = runner.precision
     if opts.out_dir:
-        _write_reports(Path(opts.out_dir), bundle_dir, data_dir, opts, result)
+        write_reports(Path(opts.out_dir), {"bundle": str(bundle_dir), "bundle_created": meta.created,
+                                           "model": opts.model, "device": opts.device}, data_dir, opts, result)
     return result
 
 
-def _write_reports(out_dir: Path, bundle_dir: Path, data_dir: Path, opts: EvalOptions, result: EvalResult) -> None:
+def write_reports(out_dir: Path, source: dict[str, str], data_dir: Path, opts: EvalOptions, result: EvalResult) -> None:
+    """metrics.yaml (`source` keys first, then precision, data, split, latency, metrics) and metrics.txt."""
     summary = {
-        "bundle": str(bundle_dir),
-        "model": opts.model,
-        "device": opts.device,
+        **source,
         "inference_precision": result.precision,
         "data": str(data_dir),
         "split": opts.split,
+        "limit": opts.limit,
         "median_infer_ms": round(result.latency_ms, 2),
         "metrics": result.metrics,
     }

@@ -73,7 +73,7 @@ class StudentTask:
         self.model.load_state_dict(state["model"], strict=True)
 
 
-def _datasets(cfg: DistillTrainConfig, size: tuple[int, int], variants: Optional[int]):
+def make_datasets(cfg: DistillTrainConfig, size: tuple[int, int], variants: Optional[int]):
     """(train set, val set or None) as CrackSegDataset at `size`."""
     from crackedge.data.layout import CrackDataset
     from crackedge.data.torch_dataset import CrackSegDataset
@@ -111,7 +111,7 @@ def _cache_variants(cfg: DistillTrainConfig) -> Optional[int]:
     return cfg.data.variants or int(meta.get("variants", 1))
 
 
-def _teacher(cfg: DistillTrainConfig, device: torch.device, size: tuple[int, int], train_set: Any):
+def make_teacher_source(cfg: DistillTrainConfig, device: torch.device, size: tuple[int, int], train_set: Any):
     from distill.teacher_source import NoTeacher, open_cached_teacher, open_live_teacher
 
     t = cfg.teacher
@@ -141,8 +141,8 @@ def train_student(cfg: DistillTrainConfig, out_dir: Path, resume: bool = False, 
     model = build_student(cfg.student.name, Path(cfg.student.weights) if cfg.student.weights else None)
     side = cfg.student.size or model.spec.input_size[0]
     size = (side, side)
-    train_set, val_set = _datasets(cfg, size, _cache_variants(cfg))
-    teacher = _teacher(cfg, device, size, train_set)
+    train_set, val_set = make_datasets(cfg, size, _cache_variants(cfg))
+    teacher = make_teacher_source(cfg, device, size, train_set)
     log.info("student %s (%.2f M parameters) at %dx%d, teacher %s, CWD weight %g T %g", cfg.student.name,
              count_parameters(model) / 1e6, side, side, teacher.name or "none (hard loss only)",
              cfg.loss.cwd_weight, cfg.loss.temperature)

@@ -30,6 +30,7 @@ from crackedge.bundle import (
 )
 from crackedge.fileio import sha256_file
 from distill.errors import ExportError
+from distill.export.parity_check import TORCH_RUNTIME, ParityVerdict, check_parity
 
 if TYPE_CHECKING:
     from distill.export.parity import RuntimeRun
@@ -54,7 +55,13 @@ class ExportOptions:
     parity_images: int = 8
     input_size: Optional[tuple[int, int]] = None  # default: the student's declared size
     threshold: float = 0.5
-    min_mask_iou: float = 0.99  # for a reduced inference precision to be declared
+    min_mask_iou: float = 0.99  # for a reduced inference precision to be declared; also the FP16 IR's criterion
+    max_int8_drop: float = 0.02  # crack IoU (vs ground truth) the INT8 IR may lose against FP32 torch
+    strict_parity: bool = False  # refuse to write a bundle that fails either criterion (else warn)
+    parity_split: str = "test"  # split of a canonical --parity-data (falls back to test, then val)
+    calib_split: str = "train"  # split of a canonical --calib-data
+    int8_preset: Literal["performance", "mixed"] = "performance"
+    int8_fast_bias_correction: bool = True  # False: NNCF's full bias correction (slower, often more accurate)
     device: str = "CPU"
     threads: Optional[int] = 2
     synthetic_seed: int = 10_000
@@ -171,10 +178,11 @@ def _parity_set(wrapper, input_spec, size: tuple[int, int], opts: ExportOptions,
     from distill.export.preprocess import preprocess
 
     parity_dir = opts.parity_data if opts.parity_data is not None else opts.calib_data
-    samples, notes["parity_data"] = _samples(parity_dir, opts.parity_images, ("val", "test"), size,
+    splits = tuple(dict.fromkeys((opts.parity_split, "test", "val")))
+    samples, notes["parity_data"] = _samples(parity_dir, opts.parity_images, splits, size,
                                              opts.synthetic_seed, "parity check")
     inputs = [preprocess(s.image, input_spec) for s in samples]
-    reference = run_timed("torch", _torch_runner(wrapper, opts.threads), inputs)
+    reference = run_timed(TORCH_RUNTIME, _torch_runner(wrapper, opts.threads), inputs)
     return ParitySet(inputs, [s.mask for s in samples], reference, opts.threshold)
 
 
@@ -201,7 +209,8 @@ def _float_parity(onnx_path: Path, ir_path: Path, ps: ParitySet, opts: ExportOpt
     ir_runs = _openvino_runs("openvino", ir_path, ps.inputs, cpu_precisions(opts.device), opts)
     ir_records = [ps.record(r) for r in ir_runs]
     declared = choose_precision(ir_runs, ir_records, opts.min_mask_iou)
-    return [ort_run, *onnx_runs, *ir_runs], [ort_rec, *[ps.record(r) for r in onnx_runs], *ir_records], declared
+    records = [ps.record(ps.reference), ort_rec, *[ps.record(r) for r in onnx_runs], *ir_records]
+    return [ort_run, *onnx_runs, *ir_runs], records, declared
 
 
 def _int8_model(onnx_path: Path, xml_path: Path, input_spec, size, declared: str, ps: ParitySet,
@@ -210,9 +219,12 @@ def _int8_model(onnx_path: Path, xml_path: Path, input_spec, size, declared: str
     from distill.export.openvino_export import save_ir_int8
     from distill.export.preprocess import preprocess
 
-    calib, notes["calibration_data"] = _samples(opts.calib_data, opts.calib_images, ("train",), size,
+    calib, notes["calibration_data"] = _samples(opts.calib_data, opts.calib_images, (opts.calib_split,), size,
                                                 opts.synthetic_seed + 1000, "INT8 calibration")
-    files = save_ir_int8(onnx_path, xml_path, calib, lambda s: preprocess(s.image, input_spec))
+    files = save_ir_int8(onnx_path, xml_path, calib, lambda s: preprocess(s.image, input_spec), opts.int8_preset,
+                         opts.int8_fast_bias_correction)
+    notes["int8"] = (f"NNCF post-training quantization, preset {opts.int8_preset}, "
+                     f"{'fast' if opts.int8_fast_bias_correction else 'full'} bias correction, {len(calib)} images")
     precisions = sorted({"f32", declared}, key=["f32", "bf16", "f16"].index)
     runs = _openvino_runs("openvino-int8", xml_path, ps.inputs, precisions, opts)
     return files, runs, [ps.record(r) for r in runs]
@@ -285,6 +297,7 @@ def export_bundle(checkpoint: Path, out_dir: Path, opts: ExportOptions = ExportO
             models[MODEL_IR_INT8] = IR_INT8_NAME
             runs, records = runs + int8_runs, records + int8_records
             steps.update()
+        _judge_parity(records, declared, opts, notes)
         steps.set_postfix_str("metadata")
         meta = BundleMetadata(
             student=ckpt.student,
@@ -313,6 +326,20 @@ def export_bundle(checkpoint: Path, out_dir: Path, opts: ExportOptions = ExportO
         steps.close()
     _log_summary(out_dir, meta)
     return meta
+
+
+def _judge_parity(records: list[ParityRecord], declared: str, opts: ExportOptions, notes: dict[str, str]) -> ParityVerdict:
+    """Check the acceptance criteria (parity_check.py); record the verdict in `notes`; warn, or raise
+    ExportError with opts.strict_parity."""
+    verdict = check_parity(records, declared, opts.device, opts.min_mask_iou, opts.max_int8_drop)
+    notes["parity_check"] = verdict.summary()
+    if not verdict.ok:
+        message = "parity check FAILED: " + " ".join(verdict.failures)
+        if opts.strict_parity:
+            raise ExportError(message + " (no bundle written: --strict-parity)")
+        log.warning("!!! %s The bundle is written anyway; see notes.parity_check in its metadata.yaml "
+                    "(pass --strict-parity to refuse such a bundle).", message)
+    return verdict
 
 
 def _log_summary(out_dir: Path, meta: BundleMetadata) -> None:
