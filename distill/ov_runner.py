@@ -29,6 +29,17 @@ def cpu_precisions(device: str = "CPU") -> list[str]:
     return [p for p in ("f32", "bf16", "f16") if p in found or p == "f32"]
 
 
+def default_precision(device: str = "CPU") -> Optional[str]:
+    """The inference precision `device` runs when no hint is set ('bf16' on x86 with bf16, 'f16' on
+    ARMv8.2, else 'f32'); None when the device does not report one."""
+    try:
+        value = _ov().Core().get_property(device, "INFERENCE_PRECISION_HINT")
+    except RuntimeError:
+        return None
+    name = value.get_type_name() if hasattr(value, "get_type_name") else str(value)
+    return {"bfloat16": "bf16", "float16": "f16", "float32": "f32"}.get(name, name)
+
+
 class OpenVINORunner:
     """Compile an IR (.xml) or ONNX file and run it on single preprocessed inputs.
 

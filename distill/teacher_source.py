@@ -55,7 +55,7 @@ class CachedTeacher:
         self.cache, self.device = cache, device
         self.name = str(cache.meta["teacher"])
         self.size = tuple(int(s) for s in cache.meta["size"])
-        if cache.channels == 1:
+        if cache.channels == 1 and not self.name.startswith("parnet"):  # PARNet's logits are (0, z): nothing lost
             log.warning(
                 "logit cache %s holds the crack margin only (channels: 1): CWD sees its background channel as "
                 "constant 0, which differs from CWD on the teacher's two logit maps; cache with --channels 2",

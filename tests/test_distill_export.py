@@ -186,3 +186,12 @@ def test_cli_export_and_a_user_error(tmp_path, capsys):
     assert "onnxruntime:CPU:f32" in capsys.readouterr().out
     assert main(["export", str(tmp_path / "missing.pt"), str(tmp_path / "c")]) == 2
     assert "missing.pt" in capsys.readouterr().err
+
+
+def test_export_defaults_to_the_size_the_student_was_trained_at():
+    from distill.export.bundle_export import trained_size
+
+    trained = StudentCheckpoint(student="hrnet_w18", model={}, config={"student": {"name": "hrnet_w18", "size": 224}})
+    assert trained_size(trained) == (224, 224)
+    assert trained_size(StudentCheckpoint(student="hrnet_w18", model={}, config={"student": {"size": None}})) is None
+    assert trained_size(StudentCheckpoint(student="hrnet_w18", model={})) is None

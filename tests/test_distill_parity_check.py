@@ -102,3 +102,16 @@ def test_parity_uses_the_test_split_by_default(tmp_path):
     meta = export_bundle(ckpt, tmp_path / "b", ExportOptions(input_size=(64, 64), parity_data=data, parity_split="val",
                                                              force=True, progress=False))
     assert meta.notes["parity_data"] == f"{data} (split val, 1 images)"
+
+
+def test_declared_precision_prefers_the_plugin_default_when_it_passes():
+    from distill.export.parity import RuntimeRun, choose_precision
+
+    runs = [RuntimeRun(f"openvino:CPU:{p}", [], ms, p) for p, ms in (("f32", 20.0), ("bf16", 9.0), ("f16", 8.5))]
+    recs = [_rec(r.runtime, iou) for r, iou in zip(runs, (1.0, 0.995, 0.999))]
+    assert choose_precision(runs, recs, 0.99, preferred="bf16") == "bf16"  # f16 a hair faster: not chosen
+    assert choose_precision(runs, recs, 0.99) == "f16"  # no default known: the fastest that passed
+    recs[1] = _rec("openvino:CPU:bf16", 0.95)
+    assert choose_precision(runs, recs, 0.99, preferred="bf16") == "f16"  # the default failed parity
+    recs[2] = _rec("openvino:CPU:f16", 0.90)
+    assert choose_precision(runs, recs, 0.99, preferred="bf16") == "f32"

@@ -249,6 +249,7 @@ def fake_openvino_2022(monkeypatch):
     monkeypatch.setitem(sys.modules, "openvino", pkg)
     monkeypatch.setitem(sys.modules, "openvino.runtime", rt)
     Fake2022Core.instances = []
+    monkeypatch.setattr("edge.backends.openvino_compat._CORES", {})
     return rt
 
 
@@ -267,6 +268,7 @@ def test_compat_selects_2022_api_and_reads_onnx(fake_openvino_2022, bundle_dir: 
     assert backend.n_requests == 4 and backend.info["precision"] == "f16"
     backend, _ = create_backend(ModelConfig(bundle=bundle_dir, device="CPU"), load_bundle(bundle_dir))
     assert Fake2022Core.instances[-1].compiled_with[-1][1]["INFERENCE_PRECISION_HINT"] == "f32"  # the bundle's
+    assert len(Fake2022Core.instances) == 1  # one Core per process, shared by both backends
 
 
 def test_compat_selects_2023_api_here() -> None:

@@ -53,7 +53,7 @@ class ExportOptions:
     parity_data: Optional[Path] = None
     calib_images: int = 20
     parity_images: int = 8
-    input_size: Optional[tuple[int, int]] = None  # default: the student's declared size
+    input_size: Optional[tuple[int, int]] = None  # default: the training size, else the student's declared one
     threshold: float = 0.5
     min_mask_iou: float = 0.99  # for a reduced inference precision to be declared; also the FP16 IR's criterion
     max_int8_drop: float = 0.02  # crack IoU (vs ground truth) the INT8 IR may lose against FP32 torch
@@ -62,6 +62,8 @@ class ExportOptions:
     calib_split: str = "train"  # split of a canonical --calib-data
     int8_preset: Literal["performance", "mixed"] = "performance"
     int8_fast_bias_correction: bool = True  # False: NNCF's full bias correction (slower, often more accurate)
+    int8_accuracy_control: bool = False  # NNCF keeps sensitive layers in float until the drop on val is small
+    int8_val_images: int = 50  # validation images (split `val` of calib_data) for accuracy control
     device: str = "CPU"
     threads: Optional[int] = 2
     synthetic_seed: int = 10_000
@@ -192,7 +194,7 @@ def _float_parity(onnx_path: Path, ir_path: Path, ps: ParitySet, opts: ExportOpt
     Returns (runs, records, declared precision). ExportError when ONNX Runtime disagrees with torch.
     """
     from distill.export.parity import choose_precision, run_timed
-    from distill.ov_runner import cpu_precisions
+    from distill.ov_runner import cpu_precisions, default_precision
 
     ort_run = run_timed("onnxruntime:CPU:f32", _ort_runner(onnx_path, opts.threads), ps.inputs)
     ort_rec = ps.record(ort_run)
@@ -208,7 +210,7 @@ def _float_parity(onnx_path: Path, ir_path: Path, ps: ParitySet, opts: ExportOpt
         run.precision = None
     ir_runs = _openvino_runs("openvino", ir_path, ps.inputs, cpu_precisions(opts.device), opts)
     ir_records = [ps.record(r) for r in ir_runs]
-    declared = choose_precision(ir_runs, ir_records, opts.min_mask_iou)
+    declared = choose_precision(ir_runs, ir_records, opts.min_mask_iou, default_precision(opts.device))
     records = [ps.record(ps.reference), ort_rec, *[ps.record(r) for r in onnx_runs], *ir_records]
     return [ort_run, *onnx_runs, *ir_runs], records, declared
 
@@ -221,19 +223,53 @@ def _int8_model(onnx_path: Path, xml_path: Path, input_spec, size, declared: str
 
     calib, notes["calibration_data"] = _samples(opts.calib_data, opts.calib_images, (opts.calib_split,), size,
                                                 opts.synthetic_seed + 1000, "INT8 calibration")
+    control = _accuracy_control(opts, input_spec, size) if opts.int8_accuracy_control else None
     files = save_ir_int8(onnx_path, xml_path, calib, lambda s: preprocess(s.image, input_spec), opts.int8_preset,
-                         opts.int8_fast_bias_correction)
+                         opts.int8_fast_bias_correction, control)
     notes["int8"] = (f"NNCF post-training quantization, preset {opts.int8_preset}, "
                      f"{'fast' if opts.int8_fast_bias_correction else 'full'} bias correction, {len(calib)} images")
+    if control is not None:
+        notes["int8"] += (f"; accuracy control: layers kept in float until crack IoU on {len(control.items)} "
+                          f"validation images drops <= {control.max_drop:g}")
     precisions = sorted({"f32", declared}, key=["f32", "bf16", "f16"].index)
     runs = _openvino_runs("openvino-int8", xml_path, ps.inputs, precisions, opts)
     return files, runs, [ps.record(r) for r in runs]
 
 
+def _accuracy_control(opts: ExportOptions, input_spec, size):
+    """NNCF accuracy control judged by pooled crack IoU on the `val` split of --calib-data.
+
+    Its max drop is half of --max-int8-drop: the validation split is small and the criterion is
+    judged on the test split afterwards, so the search leaves itself a margin.
+    """
+    from distill.export.openvino_export import AccuracyControl
+    from distill.export.parity import iou_vs_ground_truth
+    from distill.export.preprocess import preprocess
+    from distill.export.samples import load_samples
+
+    if opts.calib_data is None or _split_or_none(Path(opts.calib_data), ("val",)) != "val":
+        raise ExportError("--int8-accuracy-control needs --calib-data DIR, a canonical dataset with a 'val' split "
+                          "(masks to measure the loss on); run `crackedge prepare` to make one")
+    items = load_samples(Path(opts.calib_data), opts.int8_val_images, "val")
+
+    def validate(compiled, samples) -> float:
+        outputs = [np.asarray(compiled(preprocess(s.image, input_spec))[0]) for s in samples]
+        return float(iou_vs_ground_truth(outputs, [s.mask for s in samples], opts.threshold) or 0.0)
+
+    return AccuracyControl(items, validate, opts.max_int8_drop / 2)
+
+
+def trained_size(ckpt) -> Optional[tuple[int, int]]:
+    """(H, W) the student was trained at (its config's student.size), None when not recorded."""
+    side = ((ckpt.config or {}).get("student") or {}).get("size")
+    return (int(side), int(side)) if side else None
+
+
 def _notes(notes: dict[str, str], runs, declared: str, checkpoint: Path, ckpt, opts: ExportOptions) -> dict[str, str]:
     measured = [r.precision for r in runs if r.runtime.startswith("openvino:")]
     notes["inference_precision"] = (
-        f"{declared}: the fastest measured CPU precision with mask IoU vs torch >= {opts.min_mask_iou} "
+        f"{declared}: the CPU plugin's default precision if it reached mask IoU vs torch >= {opts.min_mask_iou}, "
+        "else the fastest measured precision that did "
         f"(measured: {', '.join(measured)})"
     )
     for run in runs:
@@ -266,7 +302,7 @@ def export_bundle(checkpoint: Path, out_dir: Path, opts: ExportOptions = ExportO
     _check_out_dir(out_dir, opts.force)
     ckpt = load_student_checkpoint(checkpoint)
     model = build_from_checkpoint(ckpt, str(checkpoint))
-    size = tuple(opts.input_size or model.spec.input_size)
+    size = tuple(opts.input_size or trained_size(ckpt) or model.spec.input_size)
     if size[0] % 32 or size[1] % 32:
         raise ExportError(f"input size {size[0]}x{size[1]} must be a multiple of 32 in both dimensions")
     input_spec = default_input_spec(*size)

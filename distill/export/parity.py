@@ -83,8 +83,16 @@ def parity_record(run: RuntimeRun, reference: Sequence[np.ndarray], masks: Seque
     )
 
 
-def choose_precision(runs: Sequence[RuntimeRun], records: Sequence[ParityRecord], min_iou: float) -> str:
-    """The fastest measured precision with finite outputs and mask agreement >= min_iou; else 'f32'."""
+def choose_precision(runs: Sequence[RuntimeRun], records: Sequence[ParityRecord], min_iou: float,
+                     preferred: Optional[str] = None) -> str:
+    """The precision to declare: `preferred` (the plugin's own default) when it passed, else the fastest
+    measured precision with finite outputs and mask agreement >= min_iou, else 'f32'.
+
+    Preferring the plugin default keeps the choice stable from export to export (latencies a few
+    percent apart flip on a busy machine) and matches what OpenVINO runs when nobody sets a hint.
+    """
     ok = [(run.latency_ms, run.precision) for run, rec in zip(runs, records)
           if run.precision is not None and np.isfinite(rec.max_abs_diff) and rec.mask_iou >= min_iou]
+    if preferred is not None and any(p == preferred for _, p in ok):
+        return preferred
     return min(ok)[1] if ok else "f32"

@@ -11,7 +11,14 @@ import numpy as np
 from crackedge.bundle import BundleError
 
 from edge.backends.base import DoneCallback, InferenceBackend
-from edge.backends.openvino_compat import OpenVinoApi, check_device, compile_properties, load_openvino_api, type_name
+from edge.backends.openvino_compat import (
+    OpenVinoApi,
+    check_device,
+    compile_properties,
+    load_openvino_api,
+    shared_core,
+    type_name,
+)
 from edge.errors import InferenceError
 
 log = logging.getLogger(__name__)
@@ -33,7 +40,7 @@ class OpenVinoBackend(InferenceBackend):
         api: Optional[OpenVinoApi] = None,
     ) -> None:
         self.api = api or load_openvino_api()
-        core = self.api.Core()
+        core = shared_core(self.api)
         available = [str(d) for d in core.available_devices]
         check_device(device, available, self.api.version)
         if cache_dir is not None:
@@ -127,8 +134,10 @@ class OpenVinoBackend(InferenceBackend):
         self._queue.wait_all()
 
     def close(self) -> None:
+        self._callback = None  # a late callback after close must not reach a stopped pipeline
         try:
-            self._queue.wait_all()
+            if self._queue is not None:
+                self._queue.wait_all()
         except Exception:
             pass
         self._queue = None

@@ -68,6 +68,22 @@ def load_openvino_api(import_module: Callable[[str], Any] = importlib.import_mod
     return OpenVinoApi("2022", str(version), rt.Core, rt.AsyncInferQueue, "openvino.runtime")
 
 
+_CORES: dict[int, Any] = {}
+
+
+def shared_core(api: OpenVinoApi) -> Any:
+    """One OpenVINO Core per process (per API), reused by every backend.
+
+    A Core per backend costs plugin loading each time, and destroying a Core while another one's
+    async requests have just run their callbacks can hang at exit (seen with OpenVINO 2026 on x86
+    when a benchmark opened and closed several backends in one process).
+    """
+    key = id(api.Core)
+    if key not in _CORES:
+        _CORES[key] = api.Core()
+    return _CORES[key]
+
+
 def choose_model_key(meta: BundleMetadata, generation: Generation, requested: str = "auto") -> str:
     """Which of the bundle's models this OpenVINO can run: a key of `meta.models`."""
     if requested == "auto":
