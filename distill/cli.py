@@ -162,8 +162,6 @@ def cmd_export(args: argparse.Namespace) -> int:
         max_int8_drop=args.max_int8_drop,
         int8_preset=args.int8_preset,
         int8_fast_bias_correction=not args.int8_full_bias_correction,
-        int8_accuracy_control=args.int8_accuracy_control,
-        int8_val_images=args.int8_val_images,
         strict_parity=args.strict_parity,
         parity_split=args.parity_split,
         threads=args.threads,
@@ -209,11 +207,6 @@ def _add_export(sub) -> None:
     p.add_argument("--int8-full-bias-correction", action="store_true",
                    help="NNCF's full bias correction instead of the fast one: minutes instead of seconds, "
                    "often less INT8 loss")
-    p.add_argument("--int8-accuracy-control", action="store_true",
-                   help="NNCF accuracy-aware INT8: keep the most sensitive layers in float until crack IoU on the "
-                   "val split of --calib-data drops by at most half of --max-int8-drop")
-    p.add_argument("--int8-val-images", type=int, default=50, metavar="N",
-                   help="val images for --int8-accuracy-control (default 50)")
     p.add_argument("--parity-images", type=int, default=8, metavar="N", help="parity images (default 8)")
     p.add_argument("--parity-split", default="test", metavar="SPLIT",
                    help="split of a canonical --parity-data to check on (default test; falls back to test, val)")
@@ -293,8 +286,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         backbone_weights=args.backbone_weights, size=args.size, steps=args.steps, max_minutes=args.max_minutes,
         batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps, eval_every=args.eval_every,
         seed=args.seed, variants=args.variants, cwd_weight=args.cwd_weight, temperature=args.temperature,
-        int8=args.int8, int8_full_bias_correction=args.int8_full_bias_correction,
-        int8_accuracy_control=args.int8_accuracy_control, calib_images=args.calib_images,
+        int8=args.int8, int8_full_bias_correction=args.int8_full_bias_correction, calib_images=args.calib_images,
         parity_images=args.parity_images, split=args.split,
         noise=_noise_cases(args.noise), limit=args.limit, threads=args.threads, device=args.device,
         workers=args.workers,
@@ -343,8 +335,6 @@ def _add_compare(sub) -> None:
     p.add_argument("--int8", action="store_true", help="also export, check and score INT8 models")
     p.add_argument("--int8-full-bias-correction", action="store_true",
                    help="NNCF's full bias correction for INT8 (minutes per model instead of seconds)")
-    p.add_argument("--int8-accuracy-control", action="store_true",
-                   help="NNCF accuracy-aware INT8 (layers kept in float until the val crack IoU drop is small)")
     p.add_argument("--calib-images", type=int, default=20, metavar="N", help="INT8 calibration images (default 20)")
     p.add_argument("--parity-images", type=int, default=8, metavar="N", help="export parity images (default 8)")
     p.add_argument("--split", default="test", help="split to score (default test)")

@@ -60,7 +60,6 @@ class CompareOptions:
     temperature: float = 3.0
     int8: bool = False
     int8_full_bias_correction: bool = False  # NNCF full bias correction (slower; see docs/distill.md)
-    int8_accuracy_control: bool = False  # NNCF accuracy-aware quantization on the val split
     calib_images: int = 20
     parity_images: int = 8
     split: str = "test"
@@ -215,8 +214,7 @@ def _check_same_config(run_dir: Path, cfg) -> None:
                           "pass another --out, or delete that folder to train again")
 
 
-def _bundle_matches(bundle: Path, checkpoint: Path, int8: bool, full_bias_correction: bool = False,
-                    accuracy_control: bool = False) -> bool:
+def _bundle_matches(bundle: Path, checkpoint: Path, int8: bool, full_bias_correction: bool = False) -> bool:
     """True when `bundle` verifies, was exported from `checkpoint` (SHA-256 in its notes) and has INT8 as asked."""
     from crackedge.bundle import BundleError, load_metadata, verify_files
     from crackedge.fileio import sha256_file
@@ -231,9 +229,7 @@ def _bundle_matches(bundle: Path, checkpoint: Path, int8: bool, full_bias_correc
         return False
     from_checkpoint = sha256_file(checkpoint) in meta.notes.get("checkpoint", "")
     correction = f"{'full' if full_bias_correction else 'fast'} bias correction"
-    int8_note = meta.notes.get("int8", "")
-    same_int8 = correction in int8_note and (("accuracy control" in int8_note) == accuracy_control)
-    return from_checkpoint and (not int8 or ("ir_int8" in meta.models and same_int8))
+    return from_checkpoint and (not int8 or ("ir_int8" in meta.models and correction in meta.notes.get("int8", "")))
 
 
 def export_run(opts: CompareOptions, run: str) -> Path:
@@ -242,13 +238,11 @@ def export_run(opts: CompareOptions, run: str) -> Path:
 
     run_dir = Path(opts.out) / run
     bundle = run_dir / "bundle"
-    if _bundle_matches(bundle, run_dir / "best.pt", opts.int8, opts.int8_full_bias_correction,
-                       opts.int8_accuracy_control):
+    if _bundle_matches(bundle, run_dir / "best.pt", opts.int8, opts.int8_full_bias_correction):
         log.info("run %s: reusing bundle %s", run, bundle)
         return bundle
     export_bundle(run_dir / "best.pt", bundle, ExportOptions(
-        int8=opts.int8, int8_fast_bias_correction=not opts.int8_full_bias_correction,
-        int8_accuracy_control=opts.int8_accuracy_control, calib_data=Path(opts.data), parity_data=Path(opts.data), parity_split=opts.split,
+        int8=opts.int8, int8_fast_bias_correction=not opts.int8_full_bias_correction, calib_data=Path(opts.data), parity_data=Path(opts.data), parity_split=opts.split,
         calib_images=opts.calib_images, parity_images=opts.parity_images, input_size=(opts.size, opts.size),
         threads=opts.threads or 2, force=True, progress=opts.progress))
     return bundle

@@ -62,8 +62,6 @@ class ExportOptions:
     calib_split: str = "train"  # split of a canonical --calib-data
     int8_preset: Literal["performance", "mixed"] = "performance"
     int8_fast_bias_correction: bool = True  # False: NNCF's full bias correction (slower, often more accurate)
-    int8_accuracy_control: bool = False  # NNCF keeps sensitive layers in float until the drop on val is small
-    int8_val_images: int = 50  # validation images (split `val` of calib_data) for accuracy control
     device: str = "CPU"
     threads: Optional[int] = 2
     synthetic_seed: int = 10_000
@@ -223,40 +221,13 @@ def _int8_model(onnx_path: Path, xml_path: Path, input_spec, size, declared: str
 
     calib, notes["calibration_data"] = _samples(opts.calib_data, opts.calib_images, (opts.calib_split,), size,
                                                 opts.synthetic_seed + 1000, "INT8 calibration")
-    control = _accuracy_control(opts, input_spec, size) if opts.int8_accuracy_control else None
     files = save_ir_int8(onnx_path, xml_path, calib, lambda s: preprocess(s.image, input_spec), opts.int8_preset,
-                         opts.int8_fast_bias_correction, control)
+                         opts.int8_fast_bias_correction)
     notes["int8"] = (f"NNCF post-training quantization, preset {opts.int8_preset}, "
                      f"{'fast' if opts.int8_fast_bias_correction else 'full'} bias correction, {len(calib)} images")
-    if control is not None:
-        notes["int8"] += (f"; accuracy control: layers kept in float until crack IoU on {len(control.items)} "
-                          f"validation images drops <= {control.max_drop:g}")
     precisions = sorted({"f32", declared}, key=["f32", "bf16", "f16"].index)
     runs = _openvino_runs("openvino-int8", xml_path, ps.inputs, precisions, opts)
     return files, runs, [ps.record(r) for r in runs]
-
-
-def _accuracy_control(opts: ExportOptions, input_spec, size):
-    """NNCF accuracy control judged by pooled crack IoU on the `val` split of --calib-data.
-
-    Its max drop is half of --max-int8-drop: the validation split is small and the criterion is
-    judged on the test split afterwards, so the search leaves itself a margin.
-    """
-    from distill.export.openvino_export import AccuracyControl
-    from distill.export.parity import iou_vs_ground_truth
-    from distill.export.preprocess import preprocess
-    from distill.export.samples import load_samples
-
-    if opts.calib_data is None or _split_or_none(Path(opts.calib_data), ("val",)) != "val":
-        raise ExportError("--int8-accuracy-control needs --calib-data DIR, a canonical dataset with a 'val' split "
-                          "(masks to measure the loss on); run `crackedge prepare` to make one")
-    items = load_samples(Path(opts.calib_data), opts.int8_val_images, "val")
-
-    def validate(compiled, samples) -> float:
-        outputs = [np.asarray(compiled(preprocess(s.image, input_spec))[0]) for s in samples]
-        return float(iou_vs_ground_truth(outputs, [s.mask for s in samples], opts.threshold) or 0.0)
-
-    return AccuracyControl(items, validate, opts.max_int8_drop / 2)
 
 
 def trained_size(ckpt) -> Optional[tuple[int, int]]:

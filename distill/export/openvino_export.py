@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -27,22 +26,8 @@ def save_ir_fp16(onnx_path: Path, xml_path: Path) -> list[Path]:
     return ir_files(xml_path)
 
 
-@dataclass
-class AccuracyControl:
-    """NNCF accuracy-aware quantization: layers go back to float, most sensitive first, until the
-    quantized model loses at most `max_drop` (absolute) of `validate` on `items`.
-
-    validate(compiled_model, items) -> metric, higher is better (crack IoU against ground truth).
-    """
-
-    items: Sequence
-    validate: Callable[[Any, Sequence], float]
-    max_drop: float
-
-
 def save_ir_int8(onnx_path: Path, xml_path: Path, calibration: Sequence, transform: Callable[[object], np.ndarray],
-                 preset: str = "performance", fast_bias_correction: bool = True,
-                 accuracy_control: Optional[AccuracyControl] = None) -> list[Path]:
+                 preset: str = "performance", fast_bias_correction: bool = True) -> list[Path]:
     """NNCF post-training INT8 quantization of the float model, saved as IR; returns its files.
 
     calibration: items (e.g. images) that `transform` turns into network inputs float32 1x3xHxW,
@@ -56,17 +41,9 @@ def save_ir_int8(onnx_path: Path, xml_path: Path, calibration: Sequence, transfo
     presets = {"performance": nncf.QuantizationPreset.PERFORMANCE, "mixed": nncf.QuantizationPreset.MIXED}
     model = ov.convert_model(str(onnx_path))
     dataset = nncf.Dataset(list(calibration), transform)
-    if accuracy_control is None:
-        quantized = nncf.quantize(model, dataset, subset_size=len(calibration), preset=presets[preset],
-                                  fast_bias_correction=fast_bias_correction)
-    else:
-        quantized = nncf.quantize_with_accuracy_control(
-            model, dataset, nncf.Dataset(list(accuracy_control.items)), validation_fn=accuracy_control.validate,
-            max_drop=accuracy_control.max_drop, drop_type=nncf.DropType.ABSOLUTE, subset_size=len(calibration),
-            preset=presets[preset], fast_bias_correction=fast_bias_correction)
+    quantized = nncf.quantize(model, dataset, subset_size=len(calibration), preset=presets[preset],
+                              fast_bias_correction=fast_bias_correction)
     ov.save_model(quantized, str(xml_path), compress_to_fp16=True)
-    log.info("INT8 IR written: %s (%d calibration images, preset %s, %s bias correction%s)", xml_path,
-             len(calibration), preset, "fast" if fast_bias_correction else "full",
-             f", accuracy control max drop {accuracy_control.max_drop:g} on {len(accuracy_control.items)} images"
-             if accuracy_control else "")
+    log.info("INT8 IR written: %s (%d calibration images, preset %s, %s bias correction)", xml_path,
+             len(calibration), preset, "fast" if fast_bias_correction else "full")
     return ir_files(xml_path)
