@@ -54,10 +54,11 @@ def parse_config(data: Any, model: type[M], source: str = "<config>") -> M:
         raise ConfigError(format_validation_error(err, source)) from None
 
 
-def load_config(path: str | Path, model: type[M]) -> M:
-    """Read a YAML file and validate it against `model`.
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """The top-level mapping of a YAML file ({} for an empty file).
 
-    Raises ConfigError for a missing file, invalid YAML (with line and column) or invalid values.
+    Raises ConfigError naming the file for a missing file, invalid YAML (with line and column) or a
+    top level that is not a mapping.
     """
     path = Path(path)
     if not path.is_file():
@@ -68,7 +69,16 @@ def load_config(path: str | Path, model: type[M]) -> M:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}: {getattr(err, 'problem', err)}") from None
-    return parse_config(data, model, source=str(path))
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(data).__name__}")
+    return data
+
+
+def load_config(path: str | Path, model: type[M]) -> M:
+    """Read a YAML file and validate it against `model` (ConfigError naming the file and each bad key)."""
+    return parse_config(read_yaml_mapping(path), model, source=str(Path(path)))
 
 
 def dump_config(cfg: BaseModel, path: str | Path) -> None:

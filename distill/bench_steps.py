@@ -217,3 +217,17 @@ def format_table(timings: list[ModeTiming], opts: BenchOptions) -> str:
         verdict = "meets" if ratio <= CACHE_GOAL else "MISSES"
         lines.append(f"cache / student-only step time: {ratio:.2f}x ({verdict} the goal <= {CACHE_GOAL}x)")
     return "\n".join(lines)
+
+
+def timings_json(timings: list[ModeTiming], opts: BenchOptions) -> dict[str, Any]:
+    """What `distill bench-steps --json` writes and `crackedge bench-report --bench-steps` reads:
+    the run's settings, the machine, and per mode the step statistics (seconds)."""
+    from crackedge.bench.machine import machine_info
+
+    return {
+        "student": opts.student, "size": opts.size, "batch_size": opts.batch_size, "steps": opts.steps,
+        "warmup": opts.warmup, "device": opts.device, "threads": opts.threads,
+        "teacher": str(opts.teacher_cache or opts.teacher_checkpoint),
+        "machine": machine_info(),
+        "modes": {t.mode: t.stats() for t in timings},
+    }

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -347,14 +348,19 @@ def _add_compare(sub) -> None:
 
 
 def cmd_bench_steps(args: argparse.Namespace) -> int:
-    from distill.bench_steps import BenchOptions, bench_steps, format_table
+    from crackedge.fileio import atomic_write_text
+    from distill.bench_steps import BenchOptions, bench_steps, format_table, timings_json
 
     opts = BenchOptions(
         data=args.data, out=args.out, teacher_checkpoint=args.teacher_checkpoint, sam_checkpoint=args.sam_checkpoint,
         teacher_cache=args.teacher_cache, student=args.student, size=args.size, batch_size=args.batch_size,
         steps=args.steps, warmup=args.warmup, seed=args.seed, threads=args.threads, device=args.device,
     )
-    print(format_table(bench_steps(opts), opts))
+    timings = bench_steps(opts)
+    print(format_table(timings, opts))
+    if args.json is not None:
+        atomic_write_text(args.json, json.dumps(timings_json(timings, opts), indent=2) + "\n")
+        print(f"written: {args.json}")
     return 0
 
 
@@ -371,6 +377,8 @@ def _add_bench_steps(sub) -> None:
     add_common_args(p)
     p.add_argument("--data", type=Path, required=True, help="canonical dataset (train split)")
     p.add_argument("--out", type=Path, default=Path("runs/bench-steps"), help="folder for a cache made here")
+    p.add_argument("--json", type=Path, metavar="FILE",
+                   help="also write the timings as JSON (what `crackedge bench-report --bench-steps` reads)")
     p.add_argument("--teacher-checkpoint", type=Path, metavar="PATH", help="teacher checkpoint (online mode, cache)")
     p.add_argument("--sam-checkpoint", type=Path, metavar="PATH", help="SAM weights of a CrackSAM delta checkpoint")
     p.add_argument("--teacher-cache", type=Path, metavar="DIR", help="existing logit cache of the train split")

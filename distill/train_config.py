@@ -7,6 +7,7 @@ from typing import Literal, Optional
 from pydantic import Field
 
 from crackedge.config import StrictModel
+from crackedge.training.optim_config import OptimConfig
 from crackedge.errors import ConfigError
 
 TeacherKind = Literal["cracksam", "parnet", "none"]
@@ -41,19 +42,13 @@ class DistillDataConfig(StrictModel):
     seed: int = Field(0, description="augmentation, sampling and initialisation seed")
 
 
-class DistillOptimConfig(StrictModel):
-    lr: float = Field(1e-3, gt=0)
-    warmup_steps: int = Field(300, ge=0)
+class DistillOptimConfig(OptimConfig):
+    """Student defaults: 1e-3, 300 warm-up steps, poly power 0.9 (mmseg's), batch 8, 50 epochs."""
+
+    lr: float = Field(1e-3, gt=0, description="peak learning rate")
     power: float = Field(0.9, ge=0, description="poly decay exponent after warm-up (mmseg's 0.9)")
-    weight_decay: float = Field(0.01, ge=0)
-    batch_size: int = Field(8, ge=1)
+    batch_size: int = Field(8, ge=1, description="images per step")
     epochs: float = Field(50.0, gt=0, description="used when `steps` is null")
-    steps: Optional[int] = Field(None, ge=1)
-    eval_every: int = Field(200, ge=1)
-    amp: bool = Field(True, description="mixed precision on CUDA (bf16 where supported); no effect on CPU")
-    grad_clip: Optional[float] = Field(None, gt=0)
-    max_minutes: Optional[float] = Field(None, ge=0)
-    workers: int = Field(0, ge=0)
 
 
 class DistillTrainConfig(StrictModel):

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Dict, Sequence, get_args
 
 from crackedge.cliutil import add_common_args, run_subcommand
+from crackedge.config import read_yaml_mapping
 from crackedge.errors import ConfigError
 from teacher.models.parnet_config import PARNET_PRESETS
 from teacher.models.sam_config import SAM_ARCHS, DeltaKind, LoRATarget
@@ -82,26 +83,6 @@ MODEL_OVERRIDES = {
 }
 
 
-def _read_yaml_mapping(path: Path) -> Dict[str, Any]:
-    """The top-level mapping of a YAML file (yaml.safe_load); ConfigError naming the file otherwise."""
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path} (pass an existing YAML file)")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(err, 'problem', err)}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(data).__name__}")
-    return data
-
-
 def _option_name(dest: str) -> str:
     return "--" + dest.replace("_", "-")
 
@@ -124,7 +105,7 @@ def train_config_from_args(args: argparse.Namespace) -> Any:
     data: Dict[str, Any] = {}
     source = "teacher train options"
     if args.config is not None:
-        data = _read_yaml_mapping(args.config)
+        data = read_yaml_mapping(args.config)
         source = f"{args.config} + command-line options"
     name = _model_name(args, data)
     for other, options in MODEL_OVERRIDES.items():

@@ -101,25 +101,8 @@ def loop_config(cfg: TeacherTrainConfig, out_dir: Path, steps: int, title: str, 
     """The shared loop's settings from `cfg.optim` / `cfg.data`."""
     from crackedge.training.loop import LoopConfig
 
-    opt = cfg.optim
-    return LoopConfig(
-        out_dir=out_dir,
-        max_steps=steps,
-        lr=opt.lr,
-        warmup_steps=opt.warmup_steps,
-        power=opt.power,
-        weight_decay=opt.weight_decay,
-        batch_size=opt.batch_size,
-        num_workers=opt.workers,
-        eval_every=opt.eval_every,
-        amp=opt.amp,
-        grad_clip=opt.grad_clip,
-        max_minutes=opt.max_minutes,
-        seed=cfg.data.seed,
-        resume=resume,
-        title=title,
-        progress=progress,
-    )
+    return LoopConfig(out_dir=out_dir, max_steps=steps, seed=cfg.data.seed, resume=resume, title=title,
+                      progress=progress, **cfg.optim.loop_settings())
 
 
 def parameter_digest(model: Any) -> str:

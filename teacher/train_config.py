@@ -17,6 +17,7 @@ from typing import Annotated, Any, Dict, Optional, Union
 from pydantic import Field, model_validator
 
 from crackedge.config import StrictModel
+from crackedge.training.optim_config import OptimConfig
 from teacher.parnet_loss_config import ParnetLossConfig
 from teacher.models.parnet_config import ParnetConfig
 from teacher.models.sam_config import CrackSAMConfig
@@ -46,19 +47,10 @@ class TrainDataConfig(StrictModel):
     seed: int = Field(0, description="augmentation, sampling and initialisation seed")
 
 
-class TrainOptimConfig(StrictModel):
-    lr: float = Field(4e-4, gt=0, description="peak learning rate (default per model: OPTIM_DEFAULTS)")
-    warmup_steps: int = Field(300, ge=0)
-    power: float = Field(6.0, ge=0, description="poly decay exponent after warm-up")
-    weight_decay: float = Field(0.01, ge=0)
-    batch_size: int = Field(4, ge=1, description="images per step and process (global batch = batch_size x processes)")
-    epochs: float = Field(20.0, gt=0, description="used when `steps` is null")
-    steps: Optional[int] = Field(None, ge=1)
-    eval_every: int = Field(200, ge=1)
-    amp: bool = Field(True, description="mixed precision on CUDA (bf16 where supported); no effect on CPU")
-    grad_clip: Optional[float] = Field(None, gt=0)
-    max_minutes: Optional[float] = Field(None, ge=0)
-    workers: int = Field(0, ge=0)
+class TrainOptimConfig(OptimConfig):
+    """Teacher defaults: CrackSAM's paper schedule (4e-4, 300 warm-up, power 6, batch 4); per-model
+    defaults come from OPTIM_DEFAULTS."""
+
     ce_weight: float = Field(0.2, ge=0, description="CrackSAM loss: CE weight (PARNet: see parnet_loss)")
     dice_weight: float = Field(0.8, ge=0, description="CrackSAM loss: Dice weight (PARNet: see parnet_loss)")
 

@@ -122,7 +122,7 @@ def test_compare_needs_a_teacher_and_a_matching_size(setup, tmp_path):
 def test_bench_steps_prints_the_three_modes(setup, tmp_path, capsys):
     rc = main(["bench-steps", "--data", str(setup["data"]), "--teacher-checkpoint", str(setup["teacher"]),
                "--student", STUDENT, "--size", str(SIZE), "--batch-size", "2", "--steps", "2", "--warmup", "1",
-               "--out", str(tmp_path / "bench"), "--threads", "2"])
+               "--out", str(tmp_path / "bench"), "--threads", "2", "--json", str(tmp_path / "steps.json")])
     assert rc == 0
     out = capsys.readouterr().out
     lines = {line.split()[0]: line for line in out.splitlines() if line.split() and line.split()[0] in
@@ -133,3 +133,11 @@ def test_bench_steps_prints_the_three_modes(setup, tmp_path, capsys):
     # the teacher's share is zero without a teacher and measured with one
     assert float(lines["student-only"].split()[3]) == 0.0
     assert float(lines["cwd-online"].split()[3]) > 0.0
+    # the JSON is what bench-report reads: same modes, same ratio as printed
+    from crackedge.bench.distill_cost import distill_cost_section
+
+    section = distill_cost_section(tmp_path / "steps.json")
+    assert set(section["modes"]) == {"student-only", "cwd-cache", "cwd-online"}
+    assert section["context"]["size"] == SIZE and section["context"]["batch_size"] == 2
+    printed = float(out.split("cache / student-only step time:")[1].split("x")[0])
+    assert section["cache_vs_student_only"] == pytest.approx(printed, abs=0.006)
