@@ -178,8 +178,9 @@ def _inference(section: Optional[dict[str, Any]], plots: dict[str, str]) -> list
         "export_bundle`): ONNX opset 11, an IR with FP16 weights, and an INT8 IR. "
         f"INT8: {su.get('int8', '–')}.",
         f"- The FP16-weight IR is computed at the precision the CPU plugin is told: f32, or the plugin's default on "
-        f"this CPU (**{default}**). The precision each bundle declares (the fastest that kept mask IoU >= 0.99 against "
-        "torch in its export parity check) is marked in the detail table; with random weights that choice says little.",
+        f"this CPU (**{default}**). The precision each bundle declares (the plugin default if it kept mask IoU >= 0.99 "
+        "against torch in its export parity check, else the fastest that did, else f32) is marked in the detail table; "
+        "with random weights that choice says little (near-zero logit margins fail bf16 parity, so f32 is declared).",
         f"- {su['flops']}.",
         "",
         table(["student", "params (M)", "GFLOPs", "torch eager (ms)", "torch layout", "ONNX Runtime (ms)",
