@@ -23,12 +23,11 @@ from typing import Any, Optional
 
 import numpy as np
 
+from crackedge.bench.distill_cost import CACHE_GOAL, MODES  # one definition, shared with bench-report
 from crackedge.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-MODES = ("student-only", "cwd-cache", "cwd-online")
-CACHE_GOAL = 1.2
 
 
 @dataclass

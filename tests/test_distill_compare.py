@@ -12,24 +12,17 @@ from crackedge.errors import ConfigError
 from distill.cli import main
 from distill.compare import CompareOptions, auto_variants, run_compare
 
+from tests.test_distill_train import SIZE, STUDENT, tiny_data_and_teacher
+
 torch.set_num_threads(2)
-SIZE = 64
-STUDENT = "mobilenetv3_large_100"
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory) -> dict[str, Path]:
     """A tiny synthetic dataset and a tiny CrackSAM teacher checkpoint (random weights, 64 px)."""
-    from crackedge.synth import write_synthetic_dataset
-    from teacher.checkpoints import save_teacher_checkpoint
-    from teacher.models.cracksam import build_cracksam
-
     tmp = tmp_path_factory.mktemp("compare")
-    data = tmp / "data"
-    write_synthetic_dataset(data, n_train=4, n_val=2, n_test=2, size=(SIZE, SIZE), seed=4, progress=False)
-    torch.manual_seed(0)
-    teacher = build_cracksam("tiny", "none", img_size=SIZE, freeze_image_encoder=False)
-    return {"tmp": tmp, "data": data, "teacher": save_teacher_checkpoint(tmp / "teacher.pt", teacher)}
+    data, _, teacher = tiny_data_and_teacher(tmp, seed=4, n_test=2)
+    return {"tmp": tmp, "data": data, "teacher": teacher}
 
 
 def _opts(setup, out: Path, **kw) -> CompareOptions:

@@ -20,20 +20,27 @@ SIZE = 64
 STUDENT = "mobilenetv3_large_100"
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory) -> dict[str, Path]:
-    """A tiny synthetic dataset, a tiny CrackSAM teacher checkpoint and its logit cache."""
+def tiny_data_and_teacher(tmp: Path, seed: int, n_test: int):
+    """A synthetic dataset (4 train, 2 val, n_test test, SIZE px) and a random tiny CrackSAM teacher
+    saved as a teacher checkpoint: (data folder, teacher model, checkpoint path)."""
     from crackedge.synth import write_synthetic_dataset
-    from teacher.cache_logits import cache_teacher_logits
     from teacher.checkpoints import save_teacher_checkpoint
     from teacher.models.cracksam import build_cracksam
 
-    tmp = tmp_path_factory.mktemp("train")
     data = tmp / "data"
-    write_synthetic_dataset(data, n_train=4, n_val=2, n_test=1, size=(SIZE, SIZE), seed=2, progress=False)
+    write_synthetic_dataset(data, n_train=4, n_val=2, n_test=n_test, size=(SIZE, SIZE), seed=seed, progress=False)
     torch.manual_seed(0)
     teacher = build_cracksam("tiny", "none", img_size=SIZE, freeze_image_encoder=False)
-    ckpt = save_teacher_checkpoint(tmp / "teacher.pt", teacher)
+    return data, teacher, save_teacher_checkpoint(tmp / "teacher.pt", teacher)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> dict[str, Path]:
+    """A tiny synthetic dataset, a tiny CrackSAM teacher checkpoint and its logit cache."""
+    from teacher.cache_logits import cache_teacher_logits
+
+    tmp = tmp_path_factory.mktemp("train")
+    data, teacher, ckpt = tiny_data_and_teacher(tmp, seed=2, n_test=1)
     cache = cache_teacher_logits(teacher.eval(), ckpt, data, "train", tmp / "cache", variants=2, seed=0,
                                  device=torch.device("cpu"), progress=False)
     return {"tmp": tmp, "data": data, "teacher": ckpt, "cache": cache}
