@@ -147,6 +147,13 @@ def _add_train(sub) -> None:
     p.set_defaults(func=cmd_train)
 
 
+def add_int8_ranges_arg(p: argparse.ArgumentParser) -> None:
+    """--int8-ranges, shared by export and compare."""
+    p.add_argument("--int8-ranges", choices=["histogram", "mean-minmax", "minmax"], default="histogram",
+                   help="how INT8 activation ranges are set from the calibration images: histogram (least "
+                   "quantisation error, clips outliers), mean-minmax (NNCF's default), minmax (default histogram)")
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from distill.export.bundle_export import ExportOptions, export_bundle
 
@@ -163,6 +170,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         max_int8_drop=args.max_int8_drop,
         int8_preset=args.int8_preset,
         int8_fast_bias_correction=not args.int8_full_bias_correction,
+        int8_activation_ranges=args.int8_ranges,
         strict_parity=args.strict_parity,
         parity_split=args.parity_split,
         threads=args.threads,
@@ -208,6 +216,7 @@ def _add_export(sub) -> None:
     p.add_argument("--int8-full-bias-correction", action="store_true",
                    help="NNCF's full bias correction instead of the fast one: minutes instead of seconds, "
                    "often less INT8 loss")
+    add_int8_ranges_arg(p)
     p.add_argument("--parity-images", type=int, default=8, metavar="N", help="parity images (default 8)")
     p.add_argument("--parity-split", default="test", metavar="SPLIT",
                    help="split of a canonical --parity-data to check on (default test; falls back to test, val)")
@@ -287,7 +296,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         backbone_weights=args.backbone_weights, size=args.size, steps=args.steps, max_minutes=args.max_minutes,
         batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps, eval_every=args.eval_every,
         seed=args.seed, variants=args.variants, cwd_weight=args.cwd_weight, temperature=args.temperature,
-        int8=args.int8, int8_full_bias_correction=args.int8_full_bias_correction, calib_images=args.calib_images,
+        int8=args.int8, int8_full_bias_correction=args.int8_full_bias_correction, int8_ranges=args.int8_ranges,
+        calib_images=args.calib_images,
         parity_images=args.parity_images, split=args.split,
         noise=_noise_cases(args.noise), limit=args.limit, threads=args.threads, device=args.device,
         workers=args.workers,
@@ -336,6 +346,7 @@ def _add_compare(sub) -> None:
     p.add_argument("--int8", action="store_true", help="also export, check and score INT8 models")
     p.add_argument("--int8-full-bias-correction", action="store_true",
                    help="NNCF's full bias correction for INT8 (minutes per model instead of seconds)")
+    add_int8_ranges_arg(p)
     p.add_argument("--calib-images", type=int, default=20, metavar="N", help="INT8 calibration images (default 20)")
     p.add_argument("--parity-images", type=int, default=8, metavar="N", help="export parity images (default 8)")
     p.add_argument("--split", default="test", help="split to score (default test)")

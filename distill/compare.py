@@ -23,12 +23,15 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import yaml
 
 from crackedge.errors import ConfigError
 from crackedge.fileio import atomic_write_text
+
+if TYPE_CHECKING:
+    from distill.export.bundle_export import ExportOptions
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,7 @@ class CompareOptions:
     temperature: float = 3.0
     int8: bool = False
     int8_full_bias_correction: bool = False  # NNCF full bias correction (slower; see docs/distill.md)
+    int8_ranges: str = "histogram"  # INT8 activation ranges (distill.export.openvino_export.ACTIVATION_RANGES)
     calib_images: int = 20
     parity_images: int = 8
     split: str = "test"
@@ -214,10 +218,12 @@ def _check_same_config(run_dir: Path, cfg) -> None:
                           "pass another --out, or delete that folder to train again")
 
 
-def _bundle_matches(bundle: Path, checkpoint: Path, int8: bool, full_bias_correction: bool = False) -> bool:
-    """True when `bundle` verifies, was exported from `checkpoint` (SHA-256 in its notes) and has INT8 as asked."""
+def _bundle_matches(bundle: Path, checkpoint: Path, export: ExportOptions) -> bool:
+    """True when `bundle` verifies, was exported from `checkpoint` (SHA-256 in its notes) and has INT8
+    made with the same settings when `export.int8` asks for it."""
     from crackedge.bundle import BundleError, load_metadata, verify_files
     from crackedge.fileio import sha256_file
+    from distill.export.bundle_export import int8_settings
 
     if not (bundle / "metadata.yaml").is_file():
         return False
@@ -228,23 +234,26 @@ def _bundle_matches(bundle: Path, checkpoint: Path, int8: bool, full_bias_correc
         log.warning("bundle %s unusable (%s); exporting again", bundle, err)
         return False
     from_checkpoint = sha256_file(checkpoint) in meta.notes.get("checkpoint", "")
-    correction = f"{'full' if full_bias_correction else 'fast'} bias correction"
-    return from_checkpoint and (not int8 or ("ir_int8" in meta.models and correction in meta.notes.get("int8", "")))
+    same_int8 = "ir_int8" in meta.models and meta.notes.get("int8", "").startswith(int8_settings(export) + ",")
+    return from_checkpoint and (not export.int8 or same_int8)
 
 
 def export_run(opts: CompareOptions, run: str) -> Path:
-    """OUT/<run>/bundle from OUT/<run>/best.pt (reused when it exists and its files verify)."""
+    """OUT/<run>/bundle from OUT/<run>/best.pt (reused when it exists, its files verify and its INT8
+    settings are the asked ones)."""
     from distill.export.bundle_export import ExportOptions, export_bundle
 
     run_dir = Path(opts.out) / run
     bundle = run_dir / "bundle"
-    if _bundle_matches(bundle, run_dir / "best.pt", opts.int8, opts.int8_full_bias_correction):
+    export = ExportOptions(
+        int8=opts.int8, int8_fast_bias_correction=not opts.int8_full_bias_correction,
+        int8_activation_ranges=opts.int8_ranges, calib_data=Path(opts.data), parity_data=Path(opts.data),
+        parity_split=opts.split, calib_images=opts.calib_images, parity_images=opts.parity_images,
+        input_size=(opts.size, opts.size), threads=opts.threads or 2, force=True, progress=opts.progress)
+    if _bundle_matches(bundle, run_dir / "best.pt", export):
         log.info("run %s: reusing bundle %s", run, bundle)
         return bundle
-    export_bundle(run_dir / "best.pt", bundle, ExportOptions(
-        int8=opts.int8, int8_fast_bias_correction=not opts.int8_full_bias_correction, calib_data=Path(opts.data), parity_data=Path(opts.data), parity_split=opts.split,
-        calib_images=opts.calib_images, parity_images=opts.parity_images, input_size=(opts.size, opts.size),
-        threads=opts.threads or 2, force=True, progress=opts.progress))
+    export_bundle(run_dir / "best.pt", bundle, export)
     return bundle
 
 

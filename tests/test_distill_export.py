@@ -175,6 +175,14 @@ def test_ncs2_int8_export_of_a_small_student(tmp_path):
     assert "synthetic" in meta.notes["calibration_data"]
     int8 = [r for r in meta.parity if r.runtime.startswith("openvino-int8:")]
     assert int8 and all(r.images == 2 for r in int8)
+    assert meta.notes["int8"] == ("NNCF post-training quantization, preset performance, histogram activation ranges, "
+                                  "fast bias correction, 3 images")
+    # distill compare reuses a bundle only when its INT8 settings are the asked ones
+    from distill.compare import _bundle_matches
+
+    assert _bundle_matches(out, ckpt, ExportOptions(int8=True))
+    assert not _bundle_matches(out, ckpt, ExportOptions(int8=True, int8_activation_ranges="mean-minmax"))
+    assert not _bundle_matches(out, ckpt, ExportOptions(int8=True, int8_fast_bias_correction=False))
 
 
 def test_cli_export_and_a_user_error(tmp_path, capsys):

@@ -163,7 +163,7 @@ def inference_section(opts: InferenceOptions) -> dict[str, Any]:
         "size": [opts.size, opts.size], "device": opts.device, "threads": opts.threads, "batch": 1,
         "max_seconds_per_measurement": opts.max_seconds, "warmup": opts.warmup, "max_repeats": opts.repeats,
         "runtimes": list(opts.runtimes), "weights": WEIGHTS_NOTE, "flops": FLOPS_CONVENTION,
-        "int8": f"NNCF post-training quantization (distill export, preset PERFORMANCE) on {opts.calib_images} "
+        "int8": f"NNCF post-training quantization (distill export defaults: preset PERFORMANCE, histogram activation ranges) on {opts.calib_images} "
                 + ("images of " + str(opts.calib_data) if opts.calib_data else "synthetic crack images"),
     }
     if "openvino" in opts.runtimes:

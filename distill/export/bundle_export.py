@@ -62,6 +62,7 @@ class ExportOptions:
     calib_split: str = "train"  # split of a canonical --calib-data
     int8_preset: Literal["performance", "mixed"] = "performance"
     int8_fast_bias_correction: bool = True  # False: NNCF's full bias correction (slower, often more accurate)
+    int8_activation_ranges: Literal["histogram", "mean-minmax", "minmax"] = "histogram"  # openvino_export.ACTIVATION_RANGES
     device: str = "CPU"
     threads: Optional[int] = 2
     synthetic_seed: int = 10_000
@@ -222,12 +223,17 @@ def _int8_model(onnx_path: Path, xml_path: Path, input_spec, size, declared: str
     calib, notes["calibration_data"] = _samples(opts.calib_data, opts.calib_images, (opts.calib_split,), size,
                                                 opts.synthetic_seed + 1000, "INT8 calibration")
     files = save_ir_int8(onnx_path, xml_path, calib, lambda s: preprocess(s.image, input_spec), opts.int8_preset,
-                         opts.int8_fast_bias_correction)
-    notes["int8"] = (f"NNCF post-training quantization, preset {opts.int8_preset}, "
-                     f"{'fast' if opts.int8_fast_bias_correction else 'full'} bias correction, {len(calib)} images")
+                         opts.int8_fast_bias_correction, opts.int8_activation_ranges)
+    notes["int8"] = f"{int8_settings(opts)}, {len(calib)} images"
     precisions = sorted({"f32", declared}, key=["f32", "bf16", "f16"].index)
     runs = _openvino_runs("openvino-int8", xml_path, ps.inputs, precisions, opts)
     return files, runs, [ps.record(r) for r in runs]
+
+
+def int8_settings(opts: ExportOptions) -> str:
+    """The INT8 settings as a bundle's notes.int8 begins (`distill compare` matches bundles on it)."""
+    return (f"NNCF post-training quantization, preset {opts.int8_preset}, {opts.int8_activation_ranges} activation "
+            f"ranges, {'fast' if opts.int8_fast_bias_correction else 'full'} bias correction")
 
 
 def trained_size(ckpt) -> Optional[tuple[int, int]]:
