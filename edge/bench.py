@@ -8,7 +8,10 @@ Measured with the same compiled model (same device, precision, number of infer r
    the goal is pipeline FPS >= 0.9 x raw async FPS;
 4. end-to-end latency: the same pipeline fed as a live camera at half the pipeline FPS, from capture
    to postprocessed frame, compared with the single-inference latency;
-5. resident memory (RSS, VmHWM) of this process while the pipeline runs (the daemon's footprint).
+5. resident memory (RSS, VmHWM) of this process while the pipeline runs (an upper bound: it also
+   holds the test frames, a synchronous request and every round's results);
+6. the daemon's own peak resident memory: `edge run` on the same bundle and settings, replaying the
+   frames from files (bench_daemon.py); skipped with --no-daemon.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class BenchOptions:
     num_requests: Optional[int] = None
     json_out: Optional[Path] = None
     rounds: int = 2
+    daemon: bool = True  # step 6: measure `edge run`'s memory in a child process
 
 
 class MemoryJpegSource(Source):
@@ -254,12 +258,26 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
         "machine": machine_info(),
     }
     backend.close()
+    if opts.daemon:
+        from edge.bench_daemon import daemon_memory
+
+        report["daemon"] = daemon_memory(opts.bundle, jpegs, {
+            "device": opts.device, "precision": opts.precision, "model": opts.model, "num_requests": opts.num_requests})
     print(format_report(report))
     if opts.json_out is not None:
         from crackedge.fileio import atomic_write_text
 
         atomic_write_text(opts.json_out, json.dumps(report, indent=1, default=str))
     return report
+
+
+def _daemon_line(d: Optional[dict[str, Any]]) -> str:
+    if d is None:
+        return "  daemon memory              not measured (--no-daemon)"
+    if "error" in d:
+        return f"  daemon memory              not measured: {d['error']}"
+    return (f"  daemon memory              {d['rss_peak_mb']:8.1f} MB RSS peak of `edge run` ({d['frames']} frames, "
+            f"infer {d['infer_fps']} FPS; {d['settings']})")
 
 
 def format_report(r: dict[str, Any]) -> str:
@@ -276,7 +294,8 @@ def format_report(r: dict[str, Any]) -> str:
         f" = {r['pipeline_vs_raw']:.2f} x raw (goal >= 0.9)",
         f"  end-to-end latency         {r['end_to_end_ms']['median_ms']:8.2f} ms (median at {r['latency_run']['rate_fps']:.1f} FPS input; "
         f"p90 {r['end_to_end_ms']['p90_ms']:.2f}) = {r['end_to_end_vs_single']:.2f} x single inference",
-        f"  memory                     {r['rss_mb_peak_during_pipeline']:8.1f} MB RSS peak while running (VmHWM {r['vm_hwm_mb']} MB)",
+        f"  memory                     {r['rss_mb_peak_during_pipeline']:8.1f} MB RSS peak of this benchmark while running (VmHWM {r['vm_hwm_mb']} MB)",
+        _daemon_line(r.get("daemon")),
         "",
         "  per stage (throughput run): fps / mean ms / p95 ms",
     ]

@@ -54,6 +54,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         num_requests=args.num_requests,
         json_out=Path(args.json) if args.json else None,
         rounds=args.rounds,
+        daemon=not args.no_daemon,
     )
     run_bench(opts)
     return 0
@@ -123,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--height", type=int, default=720, help="synthetic frame height (default 720)")
     p.add_argument("--num-requests", type=int, default=None, help="infer requests in flight (default: device optimum)")
     p.add_argument("--rounds", type=int, default=2, help="alternating raw/pipeline rounds; medians reported (default 2)")
+    p.add_argument("--no-daemon", action="store_true",
+                   help="skip the last step: the peak memory of `edge run` on the same bundle and settings")
     p.add_argument("--json", help="also write the figures to this JSON file")
     p.set_defaults(func=_cmd_bench)
 

@@ -55,12 +55,13 @@ def inference_fixture(quick: bool = False) -> dict:
                       "stride": 4, "bundle": "runs/x/bundle", "declared_precision": "f32", "rows": rows}]}
 
 
-def edge_fixture(ratio: float = 0.95) -> dict:
+def edge_fixture(ratio: float = 0.95, daemon_mb: float = 350.0) -> dict:
     bench = {"bundle": "b", "student": "hrnet_w18", "input": [448, 448],
              "inference": {"device": "CPU", "precision": "f32", "requests": 2},
              "single_inference_ms": _timing(180.0), "raw_async_fps": 10.0, "pipeline_fps": 10.0 * ratio,
              "pipeline_vs_raw": ratio, "end_to_end_ms": _timing(250.0), "end_to_end_vs_single": 250 / 180,
-             "rss_mb_peak_during_pipeline": 193.0, "stages": {}}
+             "rss_mb_peak_during_pipeline": 193.0, "stages": {},
+             "daemon": {"rss_peak_mb": daemon_mb, "frames": 100, "infer_fps": 9.0, "settings": "edge run"}}
     entry = lambda lib, s, w, h, ms: {"library": lib, "scale": s, "output": [w, h], "decode": _timing(ms),  # noqa: E731
                                       "decode_resize": _timing(ms + 0.5), "below_model_input": h < 448}
     return {**_envelope(), "setup": {"device": "CPU", "precision": "bundle", "frames": 200, "rounds": 2,
@@ -147,14 +148,15 @@ def test_inference_tables_and_quick_banner():
 
 
 def test_goals_pass_and_miss():
-    ok = {"edge": edge_fixture(0.95), "distill": {"cache_vs_student_only": 1.05}}
-    miss = {"edge": edge_fixture(0.60), "distill": {"cache_vs_student_only": 1.6}}
-    assert [r[-1] for r in goal_rows(ok)] == ["PASS", "PASS"]
-    assert [r[-1] for r in goal_rows(miss)] == ["MISS", "MISS"]
-    assert [r[-1] for r in goal_rows({})] == ["–", "–"]
+    ok = {"edge": edge_fixture(0.95, 350.0), "distill": {"cache_vs_student_only": 1.05}}
+    miss = {"edge": edge_fixture(0.60, 450.0), "distill": {"cache_vs_student_only": 1.6}}
+    assert [r[-1] for r in goal_rows(ok)] == ["PASS", "PASS", "PASS"]
+    assert [r[-1] for r in goal_rows(miss)] == ["MISS", "MISS", "MISS"]
+    assert [r[-1] for r in goal_rows({})] == ["–", "–", "–"]
+    assert goal_rows(ok)[1][:3] == ["daemon resident memory, hrnet_w18 IR <= 400 MB", "hrnet_w18 (f32, edge run)", 350.0]
     md = render_report({**{s: None for s in ("inference", "teachers", "accuracy", "distill")}, "edge": edge_fixture(0.6)}, {})
     edge_line = _table_line(md, "hrnet_w18")
-    assert "| 0.60 | MISS |" in edge_line and "| 193.00 |" in edge_line
+    assert "| 0.60 | MISS |" in edge_line and "| 193.00 | 350.00 |" in edge_line
     assert "edge bench exited 2" in md
     assert _table_line(md, "simplejpeg").startswith("| simplejpeg | 1/1 | 1280x720 | 2.30 |")
     assert "| simplejpeg | 1/2 | 640x360 | 1.20 | 1.44 | 1.70 | yes | **edge uses this** |" in md

@@ -20,7 +20,8 @@ def test_bench_reports_pipeline_vs_raw_inference_latency_and_memory(bundle: Path
     out = tmp_path / "bench.json"
     assert main(["bench", str(bundle), "--frames", "40", "--width", "320", "--height", "240", "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    for label in ("single inference latency", "raw async inference", "pipeline", "end-to-end latency", "RSS"):
+    for label in ("single inference latency", "raw async inference", "pipeline", "end-to-end latency", "RSS",
+                  "daemon memory"):
         assert label in text
     r = json.loads(out.read_text())
     assert r["raw_async_fps"] > 0 and r["pipeline_fps"] > 0
@@ -30,6 +31,11 @@ def test_bench_reports_pipeline_vs_raw_inference_latency_and_memory(bundle: Path
     assert set(r["stages"]) >= {"capture", "preprocess", "infer", "postprocess"}
     assert r["stages"]["capture"]["count"] == 40
     assert r["rss_mb_peak_during_pipeline"] > 50 and r["inference"]["precision"] == "f32"
+    # the daemon itself (`edge run` in a child process) replayed 100 frames and reported its peak memory
+    daemon = r["daemon"]
+    assert "error" not in daemon, daemon
+    assert daemon["frames"] == 100 and daemon["infer_fps"] > 0
+    assert 50 < daemon["rss_peak_mb"] < 2000 and daemon["rss_end_mb"] <= daemon["rss_peak_mb"]
 
 
 def test_eval_scores_the_bundle_on_a_canonical_dataset(bundle: Path, tmp_path: Path, capsys) -> None:
@@ -59,3 +65,12 @@ def test_eval_scores_the_bundle_on_a_canonical_dataset(bundle: Path, tmp_path: P
     assert sorted(p.name for p in (out / "overlays").iterdir()) == ["s0.jpg", "s1.jpg"]
     assert main(["eval", str(bundle), "--data", str(root), "--split", "val"]) == 2
     assert "no split 'val'" in capsys.readouterr().err
+
+
+def test_daemon_memory_reports_a_daemon_that_would_not_start(tmp_path: Path) -> None:
+    from edge.bench import synthetic_jpegs
+    from edge.bench_daemon import daemon_memory
+
+    result = daemon_memory(tmp_path / "no-bundle", synthetic_jpegs((64, 48), n=1), {"device": "CPU"}, frames=2)
+    assert set(result) == {"error"}
+    assert "edge run exited 2" in result["error"] and "no-bundle" in result["error"]

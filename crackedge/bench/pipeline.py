@@ -1,17 +1,16 @@
 """Report section `edge`: how much of the model's speed the vehicle pipeline keeps (torch-free).
 
-For each bundle, `edge bench` runs in its own process (so its memory is the daemon's footprint, not
-this report's torch): single-inference latency, raw async inference FPS, the daemon's full pipeline
-FPS on a synthetic 1280x720 JPEG stream (decode -> preprocess -> async infer -> postprocess ->
-overlay/preview), the end-to-end latency fed as a live camera, and RSS. Plus the JPEG decode cost of
-one 1280x720 frame, full and reduced-scale (decode.py).
+For each bundle, `edge bench` runs in its own process (no torch): single-inference latency, raw
+async inference FPS, the daemon's full pipeline FPS on a synthetic 1280x720 JPEG stream (decode ->
+preprocess -> async infer -> postprocess -> overlay/preview), the end-to-end latency fed as a live
+camera, its own RSS, and the peak RSS of `edge run` itself on the same bundle (edge/bench_daemon.py).
+Plus the JPEG decode cost of one 1280x720 frame, full and reduced-scale (decode.py).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 import sys
 import tempfile
@@ -20,13 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crackedge.child_env import checkout_env
+
 log = logging.getLogger(__name__)
 
 PIPELINE_GOAL = 0.9  # pipeline FPS / raw async inference FPS
 KEEP_KEYS = ("bundle", "model_file", "student", "input", "inference", "source", "frames", "single_inference_ms",
              "raw_async_fps", "pipeline_fps", "raw_async_fps_rounds", "pipeline_fps_rounds", "load_average_1min_before",
              "pipeline_vs_raw", "stages", "drops_throughput_run", "latency_run", "end_to_end_ms", "end_to_end_vs_single",
-             "rss_mb", "rss_mb_peak_during_pipeline", "vm_hwm_mb")
+             "rss_mb", "rss_mb_peak_during_pipeline", "vm_hwm_mb", "daemon")
 
 
 @dataclass
@@ -41,14 +42,6 @@ class EdgeOptions:
     timeout_s: float = 900.0
 
 
-def _env() -> dict[str, str]:
-    """The environment for a child `python -m edge`: this checkout importable even when not installed."""
-    root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    return env
-
-
 def run_edge_bench(bundle: Path, opts: EdgeOptions) -> dict[str, Any]:
     """`edge bench BUNDLE --json ...` in a child process; its figures, or {"error": ...} when it failed."""
     with tempfile.TemporaryDirectory(prefix="bench-edge-") as tmp:
@@ -59,7 +52,7 @@ def run_edge_bench(bundle: Path, opts: EdgeOptions) -> dict[str, Any]:
         log.info("edge: %s", " ".join(cmd[1:]))
         t0 = time.perf_counter()
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=opts.timeout_s, env=_env())
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=opts.timeout_s, env=checkout_env())
         except subprocess.TimeoutExpired:
             return {"bundle": str(bundle), "error": f"edge bench did not finish within {opts.timeout_s:.0f} s"}
         seconds = round(time.perf_counter() - t0, 1)

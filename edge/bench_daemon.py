@@ -1,0 +1,73 @@
+"""`edge bench`, last step: the resident memory of the daemon itself, not of the benchmark.
+
+The benchmark process holds its test frames, a synchronous infer request and the results of every
+round, so its RSS overstates what runs on the vehicle. Here `edge run` is started as a child process
+on the same bundle and model settings, replaying the benchmark's frames from JPEG files as fast as
+it processes them (saving on, fsync off, preview off: the preview needs a free port), and its peak
+resident memory (VmHWM, from the run's summary.json) is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from crackedge.child_env import checkout_env
+
+DAEMON_FRAMES = 100  # enough for every stage to reach steady state on a small CPU
+
+
+def _config(folder: Path, model: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "source": {"kind": "images", "path": str(folder / "frames"), "pattern": "*.jpg"},
+        "model": {k: v for k, v in model.items() if v is not None},
+        "save": {"out_dir": str(folder / "out"), "fsync": False},
+        "disk": {"min_free_mb": 0},
+        "preview": {"enabled": False},
+        "status_interval_s": 3600.0,
+    }
+
+
+def daemon_memory(bundle: Path, jpegs: list[bytes], model: dict[str, Any], frames: int = DAEMON_FRAMES,
+                  timeout_s: float = 600.0) -> dict[str, Any]:
+    """Run `edge run` on `frames` files cycling through `jpegs`; its peak RSS and throughput.
+
+    model: the `model:` section of the daemon config besides the bundle (device, precision, model,
+    num_requests; None values left out). Returns {"rss_peak_mb", "rss_end_mb", "frames",
+    "infer_fps", "settings"}, or {"error": ...} naming what failed.
+    """
+    with tempfile.TemporaryDirectory(prefix="edge-bench-daemon-") as tmp:
+        folder = Path(tmp)
+        (folder / "frames").mkdir()
+        for i in range(frames):
+            (folder / "frames" / f"frame_{i:05d}.jpg").write_bytes(jpegs[i % len(jpegs)])
+        cfg = _config(folder, {"bundle": str(Path(bundle).resolve()), **model})
+        (folder / "edge.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+        cmd = [sys.executable, "-m", "edge", "run", "--config", str(folder / "edge.yaml")]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=checkout_env())
+        except subprocess.TimeoutExpired:
+            return {"error": f"edge run did not finish {frames} frames within {timeout_s:.0f} s"}
+        summary = _summary(folder / "out")
+        if proc.returncode != 0 or summary is None:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-2:]
+            return {"error": f"edge run exited {proc.returncode}: {' | '.join(tail)}"[:400]}
+    infer = (summary.get("stages") or {}).get("infer") or {}
+    return {
+        "rss_peak_mb": summary.get("rss_peak_mb"),
+        "rss_end_mb": summary.get("rss_mb"),
+        "frames": (summary.get("source") or {}).get("frames"),
+        "infer_fps": infer.get("fps"),
+        "settings": "edge run, image files as fast as processed, saving on (fsync off), preview off",
+    }
+
+
+def _summary(out_dir: Path) -> Optional[dict[str, Any]]:
+    found = sorted(out_dir.glob("runs/*/summary.json"))
+    return json.loads(found[-1].read_text(encoding="utf-8")) if found else None
