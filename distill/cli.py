@@ -149,7 +149,9 @@ def _add_train(sub) -> None:
 
 def add_int8_ranges_arg(p: argparse.ArgumentParser) -> None:
     """--int8-ranges, shared by export and compare."""
-    p.add_argument("--int8-ranges", choices=["histogram", "mean-minmax", "minmax"], default="histogram",
+    from distill.export.openvino_export import ACTIVATION_RANGES
+
+    p.add_argument("--int8-ranges", choices=ACTIVATION_RANGES, default=ACTIVATION_RANGES[0],
                    help="how INT8 activation ranges are set from the calibration images: histogram (least "
                    "quantisation error, clips outliers), mean-minmax (NNCF's default), minmax (default histogram)")
 

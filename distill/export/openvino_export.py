@@ -33,7 +33,7 @@ def save_ir_fp16(onnx_path: Path, xml_path: Path) -> list[Path]:
 ACTIVATION_RANGES = ("histogram", "mean-minmax", "minmax")
 
 
-def _range_estimator(nncf, name: str):
+def _range_estimator(name: str):
     from nncf.quantization.range_estimator import RangeEstimatorParametersSet as ranges
 
     if name not in ACTIVATION_RANGES:
@@ -57,7 +57,7 @@ def save_ir_int8(onnx_path: Path, xml_path: Path, calibration: Sequence, transfo
     nncf = require("nncf", "train", "INT8 quantization")
     presets = {"performance": nncf.QuantizationPreset.PERFORMANCE, "mixed": nncf.QuantizationPreset.MIXED}
     advanced = nncf.AdvancedQuantizationParameters(
-        activations_range_estimator_params=_range_estimator(nncf, activation_ranges))
+        activations_range_estimator_params=_range_estimator(activation_ranges))
     model = ov.convert_model(str(onnx_path))
     dataset = nncf.Dataset(list(calibration), transform)
     quantized = nncf.quantize(model, dataset, subset_size=len(calibration), preset=presets[preset],
