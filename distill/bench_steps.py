@@ -23,11 +23,14 @@ from typing import Any, Optional
 
 import numpy as np
 
-from crackedge.bench.distill_cost import CACHE_GOAL, MODES  # one definition, shared with bench-report
 from crackedge.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+#: the cached-teacher step may cost at most this multiple of the student-only step (read by bench-report)
+CACHE_GOAL = 1.2
+#: the three ways a training step gets (or does not get) the teacher's logits
+MODES = ("student-only", "cwd-cache", "cwd-online")
 
 
 @dataclass
@@ -221,7 +224,7 @@ def format_table(timings: list[ModeTiming], opts: BenchOptions) -> str:
 def timings_json(timings: list[ModeTiming], opts: BenchOptions) -> dict[str, Any]:
     """What `distill bench-steps --json` writes and `crackedge bench-report --bench-steps` reads:
     the run's settings, the machine, and per mode the step statistics (seconds)."""
-    from crackedge.bench.machine import machine_info
+    from crackedge.machine import machine_info
 
     return {
         "student": opts.student, "size": opts.size, "batch_size": opts.batch_size, "steps": opts.steps,

@@ -27,8 +27,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from crackedge.bench.machine import machine_info
-from crackedge.bench.timing import summarize
+from crackedge.machine import machine_info
+from crackedge.timing import summarize
 
 from edge.capture import CaptureOptions
 from edge.config import ModelConfig

@@ -7,8 +7,8 @@ import shutil
 import torch
 import yaml
 
-from crackedge.bench.accuracy import accuracy_section
-from crackedge.bench.random_students import write_random_checkpoint
+from workflows.bench.accuracy import accuracy_section
+from workflows.bench.random_students import write_random_checkpoint
 from crackedge.synth import write_synthetic_dataset
 from distill.export.bundle_export import ExportOptions, export_bundle
 

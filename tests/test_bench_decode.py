@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crackedge.bench.decode import decode_costs
+from workflows.bench.decode import decode_costs
 
 
 def test_decode_costs_full_and_reduced():

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from crackedge.bench.inference import InferenceOptions, measure_student
-from crackedge.bench.teachers import TeacherOptions, measure_teacher
+from workflows.bench.inference import InferenceOptions, measure_student
+from workflows.bench.teachers import TeacherOptions, measure_teacher
 
 torch.set_num_threads(2)
 

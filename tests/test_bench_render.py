@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crackedge.bench.accuracy import accuracy_section
-from crackedge.bench.distill_cost import distill_cost_section
-from crackedge.bench.render import goal_rows, inference_summary_rows, render_report
-from crackedge.bench.results import load_all, load_section, save_section
+from workflows.bench.accuracy import accuracy_section
+from workflows.bench.distill_cost import distill_cost_section
+from workflows.bench.render import goal_rows, inference_summary_rows, render_report
+from workflows.bench.results import load_all, load_section, save_section
 from crackedge.errors import ConfigError, DataError
 
 
@@ -212,7 +212,7 @@ def test_result_store_round_trip(tmp_path):
 
 
 def test_cli_render_only_writes_markdown_and_plots(tmp_path):
-    from crackedge.cli import main
+    from workflows.cli import main
 
     out = tmp_path / "bench"
     save_section(out / "results", "inference", inference_fixture())
@@ -227,12 +227,12 @@ def test_cli_render_only_writes_markdown_and_plots(tmp_path):
 
 
 def test_cli_only_distill_needs_its_input(tmp_path, capsys):
-    from crackedge.cli import main
+    from workflows.cli import main
 
     assert main(["bench-report", "--only", "distill", "--out-dir", str(tmp_path)]) == 2
     assert "--bench-steps FILE" in capsys.readouterr().err
     assert main(["bench-report", "--only", "speed", "--out-dir", str(tmp_path)]) == 2
     with pytest.raises(ConfigError, match="multiple of 32"):
-        from crackedge.bench.report import ReportOptions
+        from workflows.bench.report import ReportOptions
 
         ReportOptions(size=100).resolved()

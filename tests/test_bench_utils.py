@@ -1,8 +1,8 @@
 import pytest
 
-from crackedge.bench.machine import machine_info
-from crackedge.bench.markdown import table
-from crackedge.bench.timing import summarize, time_call
+from crackedge.machine import machine_info
+from workflows.bench.markdown import table
+from crackedge.timing import summarize, time_call
 
 
 def test_summarize_statistics():

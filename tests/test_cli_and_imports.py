@@ -11,20 +11,22 @@ import pytest
 
 from tests.conftest import REPO_ROOT, run_python_without_torch
 
-COMMANDS = ["crackedge", "teacher", "distill", "edge", "calib"]
+# console command -> the package that `python -m` runs for it
+COMMANDS = {"crackedge": "workflows", "teacher": "teacher", "distill": "distill", "edge": "edge", "calib": "calib"}
 
 
-@pytest.mark.parametrize("pkg", COMMANDS)
-def test_help_works_for_every_command(pkg):
-    out = subprocess.run([sys.executable, "-m", pkg, "--help"], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_works_for_every_command(command):
+    out = subprocess.run([sys.executable, "-m", COMMANDS[command], "--help"], capture_output=True, text=True,
+                         cwd=REPO_ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert f"usage: {pkg}" in out.stdout
+    assert f"usage: {command}" in out.stdout
 
 
 def test_user_error_exits_2_with_a_message_and_no_traceback(tmp_path):
-    from crackedge.cli import main
+    from workflows.cli import main
 
-    out = subprocess.run([sys.executable, "-m", "crackedge", "prepare", str(tmp_path / "missing"), str(tmp_path / "o")],
+    out = subprocess.run([sys.executable, "-m", "workflows", "prepare", str(tmp_path / "missing"), str(tmp_path / "o")],
                          capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
     assert out.returncode == 2
     assert "error: source folder not found" in out.stderr and "Traceback" not in out.stderr

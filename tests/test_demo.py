@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from crackedge.demo import DemoConfig, run_demo
+from workflows.demo import DemoConfig, run_demo
 
 
 @pytest.mark.slow

@@ -127,7 +127,7 @@ def test_bench_steps_prints_the_three_modes(setup, tmp_path, capsys):
     assert float(lines["student-only"].split()[3]) == 0.0
     assert float(lines["cwd-online"].split()[3]) > 0.0
     # the JSON is what bench-report reads: same modes, same ratio as printed
-    from crackedge.bench.distill_cost import distill_cost_section
+    from workflows.bench.distill_cost import distill_cost_section
 
     section = distill_cost_section(tmp_path / "steps.json")
     assert set(section["modes"]) == {"student-only", "cwd-cache", "cwd-online"}

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from crackedge.errors import DataError
+from distill.bench_steps import CACHE_GOAL, MODES
 
-CACHE_GOAL = 1.2
-MODES = ("student-only", "cwd-cache", "cwd-online")
 MODE_TITLES = {"student-only": "student only (hard loss)", "cwd-cache": "student + CWD, teacher logits from the cache",
                "cwd-online": "student + CWD, teacher run online"}
 STAT_KEYS = ("step_median", "step_p90", "teacher_median", "data_median", "total_median")

@@ -60,8 +60,8 @@ def measure_teacher(name: str, opts: TeacherOptions) -> dict[str, Any]:
     """Build teacher `name` with random weights, count params/FLOPs on the first forward, time the rest."""
     import torch
 
-    from crackedge.bench.complexity import count_parameters, counted_forward
-    from crackedge.bench.timing import time_call
+    from workflows.bench.complexity import count_parameters, counted_forward
+    from crackedge.timing import time_call
 
     if name not in TEACHER_BUILDERS:
         raise ValueError(f"unknown teacher {name!r}; valid: {', '.join(TEACHER_BUILDERS)}")
@@ -95,8 +95,8 @@ def teacher_section(opts: TeacherOptions) -> dict[str, Any]:
     """The `teachers` section: one `measure_teacher` entry per teacher (errors recorded, not raised)."""
     import torch
 
-    from crackedge.bench.complexity import FLOPS_CONVENTION
-    from crackedge.bench.inference import usable_cores
+    from workflows.bench.complexity import FLOPS_CONVENTION
+    from workflows.bench.inference import usable_cores
 
     opts.threads = opts.threads or usable_cores()
     torch.set_num_threads(opts.threads)

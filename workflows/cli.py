@@ -82,7 +82,7 @@ def cmd_check_data(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from crackedge.demo import DemoConfig, run_demo
+    from workflows.demo import DemoConfig, run_demo
 
     cfg = DemoConfig(out=args.out, data=args.data, seed=args.seed, size=args.size, student=args.student,
                      device=args.device)
@@ -95,7 +95,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_report(args: argparse.Namespace) -> int:
-    from crackedge.bench.report import ReportOptions, run_report
+    from workflows.bench.report import ReportOptions, run_report
 
     def split(text: str | None) -> list[str]:
         return [v.strip() for v in text.split(",") if v.strip()] if text else []

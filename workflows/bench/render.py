@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from crackedge.bench.markdown import fmt, not_measured, table, verdict
+from workflows.bench.markdown import fmt, not_measured, table, verdict
 
 CMD = "crackedge bench-report"
 PIPELINE_GOAL = 0.9
@@ -314,7 +314,7 @@ def _edge(section: Optional[dict[str, Any]], plots: dict[str, str]) -> list[str]
 
 
 def _distill(section: Optional[dict[str, Any]], plots: dict[str, str]) -> list[str]:
-    from crackedge.bench.distill_cost import MODE_TITLES
+    from workflows.bench.distill_cost import MODE_TITLES
 
     lines = [f"## {SECTION_TITLES['distill']}", ""]
     if not section:

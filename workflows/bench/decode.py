@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from crackedge.bench.timing import time_call
+from crackedge.timing import time_call
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from crackedge.bench.results import SECTIONS, load_all, load_section, save_section
+from workflows.bench.results import SECTIONS, load_all, load_section, save_section
 from crackedge.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def estimate_full_minutes(n_students: int = 4, n_teachers: int = 4, n_edge: int 
 
 
 def _measure_inference(opts: ReportOptions) -> dict[str, Any]:
-    from crackedge.bench.inference import InferenceOptions, inference_section
+    from workflows.bench.inference import InferenceOptions, inference_section
 
     return inference_section(InferenceOptions(
         students=opts.students, size=opts.size, device=opts.device, threads=opts.threads, max_seconds=opts.max_seconds,
@@ -100,7 +100,7 @@ def _measure_inference(opts: ReportOptions) -> dict[str, Any]:
 
 
 def _measure_teachers(opts: ReportOptions) -> dict[str, Any]:
-    from crackedge.bench.teachers import FULL_TEACHERS, QUICK_TEACHERS, TeacherOptions, teacher_section
+    from workflows.bench.teachers import FULL_TEACHERS, QUICK_TEACHERS, TeacherOptions, teacher_section
 
     return teacher_section(TeacherOptions(teachers=QUICK_TEACHERS if opts.quick else FULL_TEACHERS, size=opts.size,
                                           threads=opts.threads, max_seconds=opts.teacher_seconds,
@@ -126,26 +126,26 @@ def edge_bundles(opts: ReportOptions, inference: Optional[dict[str, Any]]) -> li
 
 
 def _measure_edge(opts: ReportOptions, inference: Optional[dict[str, Any]]) -> dict[str, Any]:
-    from crackedge.bench.pipeline import EdgeOptions, edge_section
+    from workflows.bench.pipeline import EdgeOptions, edge_section
 
     return edge_section(EdgeOptions(bundles=edge_bundles(opts, inference), device=opts.device, frames=opts.edge_frames,
                                     rounds=opts.edge_rounds, decode_seconds=0.3 if opts.quick else 1.5))
 
 
 def _measure_distill(opts: ReportOptions) -> dict[str, Any]:
-    from crackedge.bench.distill_cost import distill_cost_section
+    from workflows.bench.distill_cost import distill_cost_section
 
     return distill_cost_section(Path(opts.bench_steps))
 
 
 def _measure_accuracy(opts: ReportOptions) -> dict[str, Any]:
-    from crackedge.bench.accuracy import accuracy_section
+    from workflows.bench.accuracy import accuracy_section
 
     return accuracy_section(Path(opts.compare), Path(opts.out_dir) / "accuracy_masks.png")
 
 
 def _envelope(opts: ReportOptions, started: str, seconds: float) -> dict[str, Any]:
-    from crackedge.bench.machine import machine_info
+    from crackedge.machine import machine_info
 
     return {"quick": opts.quick, "started": started, "duration_s": round(seconds, 1), "machine": machine_info()}
 
@@ -198,7 +198,7 @@ def draw_plots(results: dict[str, Optional[dict[str, Any]]], out_dir: Path, mark
     except ImportError:
         log.warning("matplotlib is not installed: BENCHMARKS.md is written without plots (pip install matplotlib)")
         return {}
-    from crackedge.bench import plots as P
+    from workflows.bench import plots as P
 
     out_dir = Path(out_dir)
     made = {
@@ -224,7 +224,7 @@ def _full_minutes(results: dict[str, Optional[dict[str, Any]]], opts: ReportOpti
 
 
 def render(opts: ReportOptions, results: dict[str, Optional[dict[str, Any]]]) -> Path:
-    from crackedge.bench.render import render_report
+    from workflows.bench.render import render_report
     from crackedge.fileio import atomic_write_text
 
     plots = draw_plots(results, Path(opts.out_dir), Path(opts.markdown))

@@ -64,8 +64,8 @@ def _attempt(rows: list[dict[str, Any]], row: dict[str, Any], fn: Callable[[], d
 def _torch_rows(name: str, checkpoint: Path, opts: InferenceOptions, rows: list, info: dict) -> None:
     import torch
 
-    from crackedge.bench.complexity import complexity
-    from crackedge.bench.runtimes import torch_latency
+    from workflows.bench.complexity import complexity
+    from workflows.bench.runtimes import torch_latency
     from distill.checkpoints import build_from_checkpoint, load_student_checkpoint
 
     model = build_from_checkpoint(load_student_checkpoint(checkpoint), str(checkpoint))
@@ -82,7 +82,7 @@ def _torch_rows(name: str, checkpoint: Path, opts: InferenceOptions, rows: list,
 
 def _openvino_rows(name: str, bundle: Path, blob, opts: InferenceOptions, rows: list, default: str) -> None:
     from crackedge.bundle import MODEL_IR_FP16, MODEL_IR_INT8, MODEL_ONNX, load_metadata
-    from crackedge.bench.runtimes import openvino_measure
+    from workflows.bench.runtimes import openvino_measure
     from edge.backends.openvino_compat import load_openvino_api
 
     meta = load_metadata(bundle)
@@ -107,8 +107,8 @@ def measure_student(name: str, opts: InferenceOptions) -> dict[str, Any]:
     """Everything the section reports for one student: complexity, bundle and one row per runtime setting."""
     import numpy as np
 
-    from crackedge.bench.random_students import BundleRecipe, ensure_bundle, write_random_checkpoint
-    from crackedge.bench.runtimes import onnxruntime_latency, openvino_default_precision
+    from workflows.bench.random_students import BundleRecipe, ensure_bundle, write_random_checkpoint
+    from workflows.bench.runtimes import onnxruntime_latency, openvino_default_precision
 
     t0 = time.perf_counter()
     info: dict[str, Any] = {"student": name, "rows": []}
@@ -147,8 +147,8 @@ def inference_section(opts: InferenceOptions) -> dict[str, Any]:
     """The `inference` section: one `measure_student` entry per student, plus the setup it ran with."""
     import torch
 
-    from crackedge.bench.complexity import FLOPS_CONVENTION
-    from crackedge.bench.random_students import WEIGHTS_NOTE
+    from workflows.bench.complexity import FLOPS_CONVENTION
+    from workflows.bench.random_students import WEIGHTS_NOTE
     from distill.students import list_students
 
     opts.threads = opts.threads or usable_cores()
@@ -167,7 +167,7 @@ def inference_section(opts: InferenceOptions) -> dict[str, Any]:
                 + ("images of " + str(opts.calib_data) if opts.calib_data else "synthetic crack images"),
     }
     if "openvino" in opts.runtimes:
-        from crackedge.bench.runtimes import openvino_default_precision, openvino_version
+        from workflows.bench.runtimes import openvino_default_precision, openvino_version
 
         setup.update(openvino_version=openvino_version(), default_precision=openvino_default_precision(opts.device))
     results = []

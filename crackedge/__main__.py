@@ -1,5 +1,0 @@
-import sys
-
-from crackedge.cli import main
-
-sys.exit(main())

@@ -1,1 +1,0 @@
-"""Benchmark helpers: timing statistics, machine/version capture, markdown tables (torch-free)."""
