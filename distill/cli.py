@@ -15,70 +15,9 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
+from crackedge.cli_options import add_noise, add_out, add_size
 from crackedge.cliutil import add_common_args, run_subcommand
-from crackedge.errors import ConfigError
-
-# option name -> key in DistillTrainConfig
-TRAIN_OVERRIDES = {
-    "data": "data.root",
-    "train_split": "data.train_split",
-    "variants": "data.variants",
-    "seed": "data.seed",
-    "student": "student.name",
-    "backbone_weights": "student.weights",
-    "size": "student.size",
-    "teacher": "teacher.kind",
-    "teacher_checkpoint": "teacher.checkpoint",
-    "sam_checkpoint": "teacher.sam_checkpoint",
-    "teacher_cache": "teacher.cache",
-    "cwd_weight": "loss.cwd_weight",
-    "temperature": "loss.temperature",
-    "epochs": "optim.epochs",
-    "steps": "optim.steps",
-    "batch_size": "optim.batch_size",
-    "lr": "optim.lr",
-    "warmup_steps": "optim.warmup_steps",
-    "eval_every": "optim.eval_every",
-    "max_minutes": "optim.max_minutes",
-    "workers": "optim.workers",
-    "device": "device",
-}
-
-
-def _set(data: dict, dotted: str, value: Any) -> None:
-    """data["a"]["b"] = value for dotted = "a.b" (only when value is not None)."""
-    if value is None:
-        return
-    *parents, leaf = dotted.split(".")
-    for key in parents:
-        data = data.setdefault(key, {})
-    data[leaf] = value
-
-
-def train_config_from_args(args: argparse.Namespace):
-    """DistillTrainConfig from --config (optional YAML) with the command-line options on top."""
-    from crackedge.config import load_config, parse_config
-    from distill.train_config import DistillTrainConfig
-
-    data: dict[str, Any] = {}
-    source = "distill train options"
-    if args.config is not None:
-        data = load_config(args.config, DistillTrainConfig).model_dump(mode="json")
-        source = f"{args.config} + command-line options"
-    for option, key in TRAIN_OVERRIDES.items():
-        value = getattr(args, option)
-        _set(data, key, str(value) if isinstance(value, Path) else value)
-    if args.val_split is not None:
-        data.setdefault("data", {})["val_split"] = None if args.val_split.lower() == "none" else args.val_split
-    if "root" not in data.get("data", {}):
-        raise ConfigError("pass --data DIR (a canonical dataset), or set data.root in --config")
-    if args.no_amp:
-        _set(data, "optim.amp", False)
-        _set(data, "teacher.amp", False)
-    if args.no_augment:
-        _set(data, "data.augment", False)
-    return parse_config(data, DistillTrainConfig, source=source)
-
+from distill.cli_train import add_train
 
 def cmd_students(args: argparse.Namespace) -> int:
     from distill.students import build_student, list_students
@@ -90,61 +29,6 @@ def cmd_students(args: argparse.Namespace) -> int:
         s = model.spec
         print(f"{name:<24} {s.input_size[0]:>4}x{s.input_size[1]:<4} {s.stride:>6} {count_parameters(model) / 1e6:>8.2f}M  {s.head}")
     return 0
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    from distill.train import train_student
-
-    cfg = train_config_from_args(args)
-    result = train_student(cfg, args.out, resume=args.resume)
-    print(f"best validation IoU {result.best_iou:.4f} at step {result.best_step} of {result.last_step}")
-    print(f"checkpoint: {Path(args.out) / 'best.pt'}   curves: {Path(args.out) / 'curves.png'}")
-    return 0
-
-
-def _add_train(sub) -> None:
-    p = sub.add_parser(
-        "train",
-        help="train a student from ground truth and a teacher (CWD)",
-        description="Train a student with 0.2 CE + 0.8 Dice on the masks plus --cwd-weight (5) x channel-wise "
-        "distillation (temperature 3) against a teacher's logits: live (--teacher-checkpoint) or from a "
-        "`teacher cache-logits` cache (--teacher-cache; the teacher never runs). --teacher none: hard loss only. "
-        "AdamW, warm-up + poly. Writes OUT/config.yaml, best.pt (best validation IoU; what `distill export` "
-        "takes), last.pt (--resume), history.jsonl, curves.png. Options override --config. Example: "
-        "distill train --teacher cracksam --teacher-cache runs/cache --student hrnet_w18 --data data/khanhha --out runs/hr18",
-    )
-    add_common_args(p)
-    p.add_argument("--data", type=Path, help="canonical dataset folder (or data.root in --config)")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--config", type=Path, help="YAML file of DistillTrainConfig (student, teacher, data, loss, optim, device)")
-    p.add_argument("--student", help="registered student (see `distill students`; default hrnet_w18)")
-    p.add_argument("--backbone-weights", type=Path, metavar="PATH",
-                   help="timm classification state dict for the student's backbone (default: random init)")
-    p.add_argument("--teacher", choices=["cracksam", "parnet", "none"], help="teacher kind (default none: hard loss only)")
-    p.add_argument("--teacher-checkpoint", type=Path, metavar="PATH", help="teacher checkpoint (teacher train's best.pt)")
-    p.add_argument("--sam-checkpoint", type=Path, metavar="PATH",
-                   help="SAM weights a CrackSAM delta checkpoint was trained on")
-    p.add_argument("--teacher-cache", type=Path, metavar="DIR", help="teacher-logit cache; the teacher never runs")
-    p.add_argument("--size", type=int, help="square input side (default: the student's, 448)")
-    p.add_argument("--cwd-weight", type=float, help="CWD loss weight (default 5)")
-    p.add_argument("--temperature", type=float, help="CWD temperature (default 3)")
-    p.add_argument("--train-split", help="training split (default train)")
-    p.add_argument("--val-split", help="validation split, or 'none' (default val)")
-    p.add_argument("--variants", type=int, help="augmentation views per image (default: the cache's, else unlimited)")
-    p.add_argument("--no-augment", action="store_true", help="train on the resized images only")
-    p.add_argument("--seed", type=int, help="augmentation/sampling/initialisation seed (default 0)")
-    p.add_argument("--epochs", type=float, help="epochs when --steps is not given (default 50)")
-    p.add_argument("--steps", type=int, help="optimiser steps")
-    p.add_argument("--batch-size", type=int, help="batch size (default 8)")
-    p.add_argument("--lr", type=float, help="AdamW learning rate (default 1e-3)")
-    p.add_argument("--warmup-steps", type=int, help="linear warm-up steps (default 300)")
-    p.add_argument("--eval-every", type=int, help="validate every N steps (default 200)")
-    p.add_argument("--max-minutes", type=float, help="wall-clock budget; evaluates and saves when reached")
-    p.add_argument("--workers", type=int, help="data-loader workers (default 0)")
-    p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default auto)")
-    p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    p.set_defaults(func=cmd_train)
 
 
 def add_int8_ranges_arg(p: argparse.ArgumentParser) -> None:
@@ -166,7 +50,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         parity_data=args.parity_data,
         calib_images=args.calib_images,
         parity_images=args.parity_images,
-        input_size=tuple(args.input_size) if args.input_size else None,
+        input_size=args.size,
         threshold=args.threshold,
         min_mask_iou=args.min_mask_iou,
         max_int8_drop=args.max_int8_drop,
@@ -178,8 +62,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         threads=args.threads,
         force=args.force,
     )
-    meta = export_bundle(args.checkpoint, args.out_dir, opts)
-    print(f"bundle: {args.out_dir}  ({meta.student}, {meta.input.height}x{meta.input.width}, "
+    meta = export_bundle(args.checkpoint, args.out, opts)
+    print(f"bundle: {args.out}  ({meta.student}, {meta.input.height}x{meta.input.width}, "
           f"{meta.output.kind} at stride {meta.output.stride}, inference precision {meta.inference_precision})")
     print(f"{'runtime':<30} {'images':>6} {'max|diff|':>10} {'mask IoU':>9} {'IoU vs GT':>9}")
     for rec in meta.parity:
@@ -203,7 +87,7 @@ def _add_export(sub) -> None:
     )
     add_common_args(p)
     p.add_argument("checkpoint", type=Path, help="student checkpoint (best.pt from `distill train`)")
-    p.add_argument("out_dir", type=Path, help="bundle folder to write")
+    add_out(p, help="bundle folder to write")
     p.add_argument("--target", choices=["cpu", "ncs2"], default="cpu",
                    help="ncs2: refuse ops the NCS2 (MYRIAD, OpenVINO 2022.3) cannot run (default: cpu)")
     p.add_argument("--int8", action="store_true", help="also write an INT8 IR (NNCF post-training quantization)")
@@ -222,9 +106,8 @@ def _add_export(sub) -> None:
     p.add_argument("--parity-images", type=int, default=8, metavar="N", help="parity images (default 8)")
     p.add_argument("--parity-split", default="test", metavar="SPLIT",
                    help="split of a canonical --parity-data to check on (default test; falls back to test, val)")
-    p.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
-                   help="network input size, multiples of 32 (default: the size the checkpoint was trained at, "
-                   "else the student's, 448 448)")
+    add_size(p, "network input size, N or HxW, multiples of 32 (default: the size the checkpoint was trained at, "
+             "else the student's, 448)")
     p.add_argument("--threshold", type=float, default=0.5, help="crack probability threshold (default 0.5)")
     p.add_argument("--min-mask-iou", type=float, default=0.99,
                    help="mask IoU vs torch the FP16 IR needs at its declared precision; a reduced precision "
@@ -238,55 +121,22 @@ def _add_export(sub) -> None:
     p.set_defaults(func=cmd_export)
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from distill.evaluate import EvalOptions, evaluate_bundle
-
-    opts = EvalOptions(
-        split=None if args.split == "all" else args.split,
-        noise=tuple(c.strip() for c in args.noise.split(",") if c.strip()),
-        model=args.model,
-        device=args.device,
-        precision=args.precision,
-        out_dir=args.out,
-        overlays=args.overlays,
-        threads=args.threads,
-        limit=args.limit,
-    )
-    result = evaluate_bundle(args.bundle, args.data, opts)
-    for table in result.tables.values():
-        print(table, end="\n\n")
-    print(f"median inference {result.latency_ms:.1f} ms/image ({args.device}:{result.precision})")
-    if args.out:
-        print(f"metrics and {len(result.overlays)} overlays written to {args.out}")
-    return 0
-
-
 def _add_eval(sub) -> None:
+    from crackedge.evaluation.command import (
+        add_bundle_eval_arguments,
+        bundle_eval_command,
+    )
+
     p = sub.add_parser(
         "eval",
         help="evaluate a model bundle (the exported model, in OpenVINO) on a dataset",
         description="Run the bundle's model as the vehicle would (its metadata's preprocessing, OpenVINO, "
-        "output upsampled to the image and thresholded) and report both metric conventions per noise case.",
+        "output upsampled to the image and thresholded) and report both metric conventions per noise case, "
+        "scored on the stated --basis. The same command as `edge eval`.",
     )
     add_common_args(p)
-    p.add_argument("bundle", type=Path, help="bundle folder written by `distill export`")
-    p.add_argument("--data", type=Path, required=True, help="canonical dataset folder")
-    p.add_argument("--split", default="test", help="split to evaluate, or 'all' (default: test)")
-    p.add_argument("--noise", default="clean", help="comma-separated noise cases: clean,dim,blurry (default: clean)")
-    p.add_argument("--model", choices=["ir_fp16", "ir_int8", "onnx"], default="ir_fp16",
-                   help="which model file of the bundle (default: ir_fp16)")
-    p.add_argument("--device", default="CPU", help="OpenVINO device (default: CPU)")
-    p.add_argument("--precision", choices=["f32", "bf16", "f16"],
-                   help="CPU inference precision (default: the bundle's validated inference_precision)")
-    p.add_argument("--out", type=Path, metavar="DIR", help="write metrics.yaml, metrics.txt and overlays here")
-    p.add_argument("--overlays", type=int, default=4, metavar="N", help="overlay images per noise case (default 4)")
-    p.add_argument("--threads", type=int, help="CPU inference threads (default: OpenVINO's choice)")
-    p.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N images")
-    p.set_defaults(func=cmd_eval)
-
-
-def _noise_cases(text: str) -> tuple[str, ...]:
-    return tuple(c.strip() for c in text.split(",") if c.strip())
+    add_bundle_eval_arguments(p)
+    p.set_defaults(func=bundle_eval_command)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -301,7 +151,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         int8=args.int8, int8_full_bias_correction=args.int8_full_bias_correction, int8_ranges=args.int8_ranges,
         calib_images=args.calib_images,
         parity_images=args.parity_images, split=args.split,
-        noise=_noise_cases(args.noise), limit=args.limit, threads=args.threads, device=args.device,
+        noise=tuple(args.noise), limit=args.limit, threads=args.threads, device=args.device,
         workers=args.workers,
     )
     result = run_compare(opts)
@@ -352,7 +202,7 @@ def _add_compare(sub) -> None:
     p.add_argument("--calib-images", type=int, default=20, metavar="N", help="INT8 calibration images (default 20)")
     p.add_argument("--parity-images", type=int, default=8, metavar="N", help="export parity images (default 8)")
     p.add_argument("--split", default="test", help="split to score (default test)")
-    p.add_argument("--noise", default="clean,dim,blurry", help="noise cases (default clean,dim,blurry)")
+    add_noise(p, ("clean", "dim", "blurry"))
     p.add_argument("--limit", type=int, metavar="N", help="score only the first N images of the split")
     p.add_argument("--threads", type=int, help="torch/OpenVINO CPU threads (default: library defaults)")
     p.add_argument("--device", default="cpu", help="training device: cpu, cuda, auto (default cpu)")
@@ -362,7 +212,12 @@ def _add_compare(sub) -> None:
 
 def cmd_bench_steps(args: argparse.Namespace) -> int:
     from crackedge.fileio import atomic_write_text
-    from distill.bench_steps import BenchOptions, bench_steps, format_table, timings_json
+    from distill.bench_steps import (
+        BenchOptions,
+        bench_steps,
+        format_table,
+        timings_json,
+    )
 
     opts = BenchOptions(
         data=args.data, out=args.out, teacher_checkpoint=args.teacher_checkpoint, sam_checkpoint=args.sam_checkpoint,
@@ -414,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("students", help="list the registered students")
     add_common_args(p)
     p.set_defaults(func=cmd_students)
-    _add_train(sub)
+    add_train(sub, add_common_args)
     _add_export(sub)
     _add_eval(sub)
     _add_compare(sub)

@@ -221,8 +221,8 @@ def _check_same_config(run_dir: Path, cfg) -> None:
 def _bundle_matches(bundle: Path, checkpoint: Path, export: ExportOptions) -> bool:
     """True when `bundle` verifies, was exported from `checkpoint` (SHA-256 in its notes) and has INT8
     made with the same settings when `export.int8` asks for it."""
-    from crackedge.bundle import BundleError, load_metadata, verify_files
     from crackedge.fileio import sha256_file
+    from crackedge.runtime.metadata import BundleError, load_metadata, verify_files
     from distill.export.bundle_export import int8_settings
 
     if not (bundle / "metadata.yaml").is_file():
@@ -268,28 +268,42 @@ def _reusable(metrics_yaml: Path, opts: CompareOptions, **expect: Any) -> Option
     return {c: metrics[c] for c in opts.noise} if same else None
 
 
+def _eval_options(opts: CompareOptions, out: Path):
+    from crackedge.evaluation import EvalOptions
+
+    return EvalOptions(split=opts.split, noise=tuple(opts.noise), out_dir=out, limit=opts.limit, progress=opts.progress)
+
+
 def evaluate_run(opts: CompareOptions, run: str, bundle: Path, model: str = "ir_fp16") -> dict[str, dict[str, float]]:
-    """distill eval of the bundle on the test split, every noise case, into OUT/<run>/eval[_int8]."""
-    from crackedge.bundle import load_metadata
-    from distill.evaluate import EvalOptions, evaluate_bundle
+    """The bundle scored on the test split, every noise case, into OUT/<run>/eval[_int8] (as `distill eval`)."""
+    from crackedge.evaluation.bundle import evaluate_bundle
+    from crackedge.runtime.metadata import load_metadata
+    from crackedge.runtime.options import RuntimeOptions
 
     out = Path(opts.out) / run / ("eval" if model == "ir_fp16" else "eval_int8")
     created = load_metadata(bundle).created
-    saved = _reusable(out / "metrics.yaml", opts, bundle_created=created, model=model)
+    saved = _reusable(out / "metrics.yaml", opts, bundle_created=created, model_file=_model_file(bundle, model))
     if saved is not None:
         log.info("run %s: reusing %s", run, out / "metrics.yaml")
         return saved
-    result = evaluate_bundle(bundle, opts.data, EvalOptions(split=opts.split, noise=tuple(opts.noise), model=model,
-                                                           out_dir=out, threads=opts.threads, limit=opts.limit,
-                                                           progress=opts.progress))
-    return result.metrics
+    runtime = RuntimeOptions(model=model, threads=opts.threads, performance_hint="LATENCY", num_requests=1)
+    return evaluate_bundle(bundle, opts.data, _eval_options(opts, out), runtime).metrics
+
+
+def _model_file(bundle: Path, model: str) -> str:
+    from crackedge.runtime.metadata import load_metadata
+
+    return load_metadata(bundle).models.get(model, "")
 
 
 def evaluate_teacher(opts: CompareOptions) -> Optional[dict[str, dict[str, float]]]:
-    """The teacher scored like a bundle (distill.teacher_eval) into OUT/teacher_eval; None without a checkpoint."""
+    """The teacher scored like a bundle (same evaluator, torch f32) into OUT/teacher_eval; None without a checkpoint."""
+    import torch
+
+    from crackedge.evaluation.loop import evaluate
     from crackedge.fileio import sha256_file
-    from distill.evaluate import EvalOptions
-    from distill.teacher_eval import evaluate_teacher_frames
+    from teacher.api import load_teacher
+    from teacher.predictor import TeacherPredictor
 
     if opts.teacher_checkpoint is None:
         log.info("no --teacher-checkpoint: the teacher row is left out (a cache holds train-split logits only)")
@@ -300,10 +314,11 @@ def evaluate_teacher(opts: CompareOptions) -> Optional[dict[str, dict[str, float
     if saved is not None:
         log.info("reusing %s", out / "metrics.yaml")
         return saved
-    result = evaluate_teacher_frames(opts.teacher_checkpoint, opts.sam_checkpoint, opts.data, EvalOptions(
-        split=opts.split, noise=tuple(opts.noise), out_dir=out, threads=opts.threads, limit=opts.limit,
-        progress=opts.progress))
-    return result.metrics
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    model = load_teacher(opts.teacher_checkpoint, opts.sam_checkpoint, "cpu")
+    source = {"checkpoint": str(opts.teacher_checkpoint), "checkpoint_sha256": sha, "runtime": "torch f32"}
+    return evaluate(TeacherPredictor(model), opts.data, _eval_options(opts, out), source).metrics
 
 
 def _write_yaml(path: Path, data: Any) -> None:

@@ -16,7 +16,7 @@ CONVENTIONS = ("IoU, F1: CrackSAM convention (crack class, threshold 0.5, per-im
 
 
 def _precision(bundle: Path) -> str:
-    from crackedge.bundle import load_metadata
+    from crackedge.runtime.metadata import load_metadata
 
     return load_metadata(bundle).inference_precision
 

@@ -18,10 +18,10 @@ CACHE_TIME_NAME = "cache_time.yaml"
 
 
 def teacher_kind(name: str) -> str:
-    """'cracksam' or 'parnet' for a teacher name such as 'cracksam-tiny-none'; ConfigError otherwise."""
+    """'cracksam', 'parnet' or 'ensemble' for a teacher name such as 'cracksam-tiny-none'; ConfigError otherwise."""
     kind = name.split("-")[0]
-    if kind not in ("cracksam", "parnet"):
-        raise ConfigError(f"teacher {name!r} is neither a cracksam nor a parnet teacher; distill cannot use it")
+    if kind not in ("cracksam", "parnet", "ensemble"):
+        raise ConfigError(f"teacher {name!r} is not a cracksam, parnet or ensemble teacher; distill cannot use it")
     return kind
 
 

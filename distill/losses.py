@@ -1,4 +1,4 @@
-"""Distillation losses: channel-wise distillation (CWD) and the student's total loss.
+"""Distillation losses: channel-wise distillation (CWD), pixel-wise KL (Hinton), and the student's total loss.
 
 CWD (Shu et al., "Channel-wise Knowledge Distillation for Dense Prediction", ICCV 2021): for every
 channel, a softmax over all H*W positions at temperature T turns the teacher's and the student's
@@ -8,9 +8,15 @@ channels and batch:
     L = T^2 / (N*C) * sum_{n,c} sum_i p_t(i) * (log p_t(i) - log p_s(i)),
     p(i) = softmax_i(z_{n,c,i} / T).
 
-Computed from `log_softmax` (a softmax over ~200k positions underflows if logged afterwards), in
-float32 with autocast disabled, at the teacher's full resolution (the student's logits are
-upsampled bilinearly first).
+Pixel-wise KL (Hinton et al., "Distilling the Knowledge in a Neural Network", as torchdistill's
+KDLoss and mmrazor's KLDivergence apply it to segmentation): at every pixel a softmax over the C
+classes at temperature T; KL(teacher || student) averaged over pixels and batch, times T^2:
+
+    L = T^2 / (N*H*W) * sum_{n,i} sum_c q_t(c) * (log q_t(c) - log q_s(c)),  q(c) = softmax_c(z_{n,c,i} / T).
+
+Both are computed from `log_softmax` (a softmax over ~200k positions underflows if logged
+afterwards), in float32 with autocast disabled, at the teacher's full resolution (the student's
+logits are upsampled bilinearly first).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import torch.nn.functional as F
 
 DEFAULT_TEMPERATURE = 3.0
 DEFAULT_CWD_WEIGHT = 5.0
+SOFT_LOSSES = ("cwd", "kl", "cwd+kl")
 
 
 def align_to(student_logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -44,33 +51,75 @@ def cwd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
         )
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    device_type = student_logits.device.type
-    with torch.autocast(device_type=device_type, enabled=False):
-        n, c, h, w = teacher_logits.shape
+    return cwd_per_sample(student_logits, teacher_logits, temperature).mean()
+
+
+def kl_per_sample(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+                  temperature: float = DEFAULT_TEMPERATURE) -> torch.Tensor:
+    """Pixel-wise (Hinton) KL divergence, float32, one value per sample: N-vector of the mean over pixels
+    times T^2. student_logits: N x C x h x w (upsampled to the teacher's H x W); teacher: N x C x H x W."""
+    if student_logits.shape[:2] != teacher_logits.shape[:2]:
+        raise ValueError(
+            f"student and teacher logits differ in batch/channels: {tuple(student_logits.shape)} vs {tuple(teacher_logits.shape)}"
+        )
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    with torch.autocast(device_type=student_logits.device.type, enabled=False):
+        h, w = teacher_logits.shape[-2:]
+        log_q_s = F.log_softmax(align_to(student_logits.float(), (h, w)) / temperature, dim=1)
+        log_q_t = F.log_softmax(teacher_logits.detach().float() / temperature, dim=1)
+        kl = (log_q_t.exp() * (log_q_t - log_q_s)).sum(dim=1)  # N x H x W
+        return kl.flatten(1).mean(dim=1) * temperature**2
+
+
+def cwd_per_sample(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+                   temperature: float = DEFAULT_TEMPERATURE) -> torch.Tensor:
+    """CWD as N per-sample values (their mean is `cwd_loss`)."""
+    n, c = teacher_logits.shape[:2]
+    with torch.autocast(device_type=student_logits.device.type, enabled=False):
+        h, w = teacher_logits.shape[-2:]
         s = align_to(student_logits.float(), (h, w)).reshape(n, c, h * w) / temperature
         t = teacher_logits.detach().float().reshape(n, c, h * w) / temperature
         log_p_t = F.log_softmax(t, dim=-1)
-        log_p_s = F.log_softmax(s, dim=-1)
-        kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(dim=-1)  # N x C
-        return kl.mean() * temperature**2
+        kl = (log_p_t.exp() * (log_p_t - F.log_softmax(s, dim=-1))).sum(dim=-1)  # N x C
+        return kl.mean(dim=1) * temperature**2
+
+
+def soft_weight_at(step: int, warmup_steps: int) -> float:
+    """The soft loss's weight factor at `step`: a linear ramp 0 -> 1 over `warmup_steps` (1 when 0)."""
+    return 1.0 if warmup_steps <= 0 else min(1.0, (step + 1) / warmup_steps)
 
 
 def distillation_loss(student_logits: torch.Tensor, target: torch.Tensor, teacher_logits: torch.Tensor | None,
-                      cwd_weight: float = DEFAULT_CWD_WEIGHT, temperature: float = DEFAULT_TEMPERATURE
-                      ) -> dict[str, torch.Tensor]:
-    """Hard loss (0.2 CE + 0.8 Dice on the ground truth) + cwd_weight * CWD vs the teacher.
+                      cwd_weight: float = DEFAULT_CWD_WEIGHT, temperature: float = DEFAULT_TEMPERATURE,
+                      kind: str = "cwd", kl_weight: float = 1.0, labeled: torch.Tensor | None = None,
+                      soft_factor: float = 1.0) -> dict[str, torch.Tensor]:
+    """Hard loss on labeled items + soft_factor * (cwd_weight * CWD and/or kl_weight * KL) on every item.
 
     student_logits: N x 2 x h x w (upsampled to the mask size for the hard loss);
-    target: N x H x W int64 {0, 1}; teacher_logits: N x 2 x H' x W' or None (hard loss only).
-    Returns {"loss", "hard", "cwd"} (scalars; "cwd" is 0 without a teacher).
+    target: N x H x W int64 {0, 1}; teacher_logits: N x 2 x H' x W' or None (hard loss only);
+    labeled: N bools (None: all labeled). Items without a label get the soft loss only; the hard
+    loss is computed over the labeled items (0 when the batch has none).
+    kind: "cwd" | "kl" | "cwd+kl". Returns {"loss", "hard", "cwd", "kl"} (scalars, 0 where unused).
     """
     from crackedge.training.losses import ce_dice_loss
 
-    logits_full = align_to(student_logits, tuple(target.shape[-2:]))
-    with torch.autocast(device_type=student_logits.device.type, enabled=False):
-        hard = ce_dice_loss(logits_full.float(), target)
-    if teacher_logits is None or cwd_weight == 0:
-        soft = hard.new_zeros(())
-    else:
-        soft = cwd_loss(student_logits, teacher_logits, temperature)
-    return {"loss": hard + cwd_weight * soft, "hard": hard.detach(), "cwd": soft.detach()}
+    if kind not in SOFT_LOSSES:
+        raise ValueError(f"unknown soft loss {kind!r}; valid: {', '.join(SOFT_LOSSES)}")
+    zero = student_logits.new_zeros((), dtype=torch.float32)
+    keep = labeled.to(student_logits.device).bool() if labeled is not None else None
+    hard = zero
+    if keep is None or bool(keep.any()):
+        logits = student_logits if keep is None else student_logits[keep]
+        y = target if keep is None else target[keep.to(target.device)]
+        logits_full = align_to(logits, tuple(y.shape[-2:]))
+        with torch.autocast(device_type=student_logits.device.type, enabled=False):
+            hard = ce_dice_loss(logits_full.float(), y)
+    cwd = kl = zero
+    if teacher_logits is not None:
+        if "cwd" in kind and cwd_weight:
+            cwd = cwd_per_sample(student_logits, teacher_logits, temperature).mean()
+        if "kl" in kind and kl_weight:
+            kl = kl_per_sample(student_logits, teacher_logits, temperature).mean()
+    soft = cwd_weight * cwd + kl_weight * kl
+    return {"loss": hard + soft_factor * soft, "hard": hard.detach(), "cwd": cwd.detach(), "kl": kl.detach()}

@@ -55,18 +55,16 @@ class CachedTeacher:
         self.cache, self.device = cache, device
         self.name = str(cache.meta["teacher"])
         self.size = tuple(int(s) for s in cache.meta["size"])
-        if cache.channels == 1 and not self.name.startswith("parnet"):  # PARNet's logits are (0, z): nothing lost
-            log.warning(
-                "logit cache %s holds the crack margin only (channels: 1): CWD sees its background channel as "
-                "constant 0, which differs from CWD on the teacher's two logit maps; cache with --channels 2",
-                cache.root,
-            )
+        if cache.channels == 1 and self.name.startswith("cracksam"):
+            log.info("logit cache %s holds CrackSAM's crack margin only (channels: 1): CWD sees the symmetric "
+                     "logits (-z/2, z/2), not the teacher's own two maps; cache with --channels 2 for those",
+                     cache.root)
 
     def logits(self, batch: dict, images: torch.Tensor) -> torch.Tensor:
         rows = [self.cache.get(int(i), int(v)) for i, v in zip(batch["index"], batch["variant"])]
         t = torch.from_numpy(np.stack(rows).astype(np.float32)).to(self.device)
-        if t.shape[1] == 1:  # crack margin z: equivalent 2-channel logits are (0, z)
-            t = torch.cat([torch.zeros_like(t), t], dim=1)
+        if t.shape[1] == 1:  # crack margin z: the symmetric 2-channel logits with the same softmax
+            t = torch.cat([-t / 2, t / 2], dim=1)
         return F.interpolate(t, size=self.size, mode="bilinear", align_corners=False)
 
 

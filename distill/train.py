@@ -1,9 +1,12 @@
-"""`distill train`: a student learns from ground truth (0.2 CE + 0.8 Dice) and from a teacher (CWD).
+"""`distill train`: a student learns from ground truth (0.2 CE + 0.8 Dice) and from a teacher (CWD and/or KL).
 
 The loop (AdamW, warm-up + poly, mixed precision, progress bar, evaluation, best.pt by
-validation IoU, last.pt for resuming, history.jsonl, curves.png) is `crackedge.training.loop.fit`;
-this file contributes the student side (`StudentTask`) and wires data, teacher and student.
-`best.pt` is a student checkpoint (`distill.checkpoints`) that `distill export` reads.
+validation IoU, last.pt for resuming, history.jsonl, curves.png, budget.yaml) is
+`crackedge.training.loop.fit`; this file contributes the student side (`StudentTask`) and wires
+data, teacher and student. Labeled items get the hard loss and the soft loss; unlabeled items
+(`data.unlabeled` images, and the split's items beyond `data.labeled_fraction`) the soft loss
+only; `data.unlabeled_share` of every batch is unlabeled. `best.pt` is a student checkpoint
+(`distill.checkpoints`) that `distill export` reads.
 """
 
 from __future__ import annotations
@@ -30,19 +33,25 @@ class StudentTask:
         self.device = device
         self.cfg = cfg
         self.train_set = train_set
+        self.step = 0
+
+    def set_step(self, step: int) -> None:
+        self.step = step
 
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
         return [p for p in self.model.parameters() if p.requires_grad]
 
     def train_step(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
-        """Hard loss on the masks + cwd_weight * CWD against the teacher's logits (when there is a teacher)."""
-        from distill.losses import distillation_loss
+        """Hard loss on the labeled items' masks + the soft loss against the teacher's logits on every item."""
+        from distill.losses import distillation_loss, soft_weight_at
 
         x = batch["image"].to(self.device, non_blocking=True)
         y = batch["mask"].to(self.device, non_blocking=True)
         teacher_logits = self.teacher.logits(batch, x)  # no gradient: computed under no_grad or read from disk
-        out = distillation_loss(self.model(x), y, teacher_logits, self.cfg.loss.cwd_weight, self.cfg.loss.temperature)
-        return out["loss"], {"hard": float(out["hard"]), "cwd": float(out["cwd"])}
+        loss = self.cfg.loss
+        out = distillation_loss(self.model(x), y, teacher_logits, loss.cwd_weight, loss.temperature, loss.soft,
+                                loss.kl_weight, batch.get("labeled"), soft_weight_at(self.step, loss.soft_warmup_steps))
+        return out["loss"], {"hard": float(out["hard"]), "cwd": float(out["cwd"]), "kl": float(out["kl"])}
 
     def predict(self, batch: dict) -> torch.Tensor:
         """Crack probability N x H x W at the masks' resolution (logits upsampled bilinearly)."""
@@ -63,7 +72,7 @@ class StudentTask:
             student=self.model.spec.name,
             model={k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
             config=self.cfg.model_dump(mode="json"),
-            training_data=f"{self.cfg.data.root} (split {self.cfg.data.train_split})",
+            training_data=training_data_note(self.cfg, self.train_set),
             teacher=self.teacher.name,
             epoch=int(getattr(self.train_set, "epoch", 0)),
         )
@@ -73,14 +82,39 @@ class StudentTask:
         self.model.load_state_dict(state["model"], strict=True)
 
 
+def training_data_note(cfg: DistillTrainConfig, train_set: Any) -> str:
+    """What the student learned from, as the checkpoint and the bundle record it."""
+    d = cfg.data
+    labeled = len(train_set.labeled_indices())
+    note = f"{d.root} (split {d.train_split}: {labeled} labeled"
+    hidden = train_set.n_split - labeled
+    if hidden:
+        note += f", {hidden} used without masks (labeled fraction {d.labeled_fraction:g})"
+    extra = len(train_set) - train_set.n_split
+    if extra:
+        note += f"; {extra} unlabeled images from {', '.join(d.unlabeled)}"
+    return note + ")"
+
+
+def unlabeled_files(cfg: DistillTrainConfig) -> list[Path]:
+    """The image files of `data.unlabeled` (folders searched; an edge run folder gives its raw frames)."""
+    if not cfg.data.unlabeled:
+        return []
+    from crackedge.data.unlabeled import list_unlabeled_images
+
+    return list_unlabeled_images([Path(p) for p in cfg.data.unlabeled])
+
+
 def make_datasets(cfg: DistillTrainConfig, size: tuple[int, int], variants: Optional[int]):
-    """(train set, val set or None) as CrackSegDataset at `size`."""
+    """(train set: MixedSegDataset at `size`, val set: CrackSegDataset or None)."""
     from crackedge.data.layout import CrackDataset
-    from crackedge.data.torch_dataset import CrackSegDataset
+    from crackedge.data.torch_dataset import CrackSegDataset, MixedSegDataset, labeled_subset
 
     data = CrackDataset.open(cfg.data.root)
-    train = CrackSegDataset(data, cfg.data.train_split, size, augment=cfg.data.augment, seed=cfg.data.seed,
-                            variants=variants if cfg.data.augment else None)
+    names = data.names(cfg.data.train_split)
+    train = MixedSegDataset(data, cfg.data.train_split, size, augment=cfg.data.augment, seed=cfg.data.seed,
+                            variants=variants if cfg.data.augment else None, unlabeled=unlabeled_files(cfg),
+                            labeled=labeled_subset(names, cfg.data.labeled_fraction, cfg.data.seed))
     if cfg.data.val_split is None:
         return train, None
     if cfg.data.val_split not in data.splits:
@@ -91,24 +125,59 @@ def make_datasets(cfg: DistillTrainConfig, size: tuple[int, int], variants: Opti
     return train, CrackSegDataset(data, cfg.data.val_split, size, augment=False, seed=cfg.data.seed)
 
 
-def _cache_variants(cfg: DistillTrainConfig) -> Optional[int]:
-    """Augmentation views per image: the config's, else the teacher cache's (None: a new view every epoch)."""
-    if cfg.teacher.kind == "none" or cfg.teacher.cache is None:
-        return cfg.data.variants
+def batch_sampler(cfg: DistillTrainConfig, train_set: Any, has_teacher: bool):
+    """Labeled and (with a teacher) unlabeled items mixed at data.unlabeled_share of each batch."""
+    from crackedge.training.mixed_sampler import MixedBatchSampler
+
+    unlabeled = train_set.unlabeled_indices() if has_teacher else []
+    labeled = train_set.labeled_indices()
+    if len(labeled) < cfg.optim.batch_size - (round(cfg.optim.batch_size * cfg.data.unlabeled_share) if unlabeled else 0):
+        raise ConfigError(f"{len(labeled)} labeled training items are fewer than one batch's labeled part; "
+                          "lower --batch-size or raise --labeled-fraction")
+    return MixedBatchSampler(labeled, unlabeled, cfg.optim.batch_size, cfg.data.unlabeled_share, cfg.data.seed)
+
+
+def _cache_meta(cfg: DistillTrainConfig) -> dict:
     import yaml
 
     from crackedge.data.logit_cache import INDEX_NAME
 
-    index = Path(cfg.teacher.cache) / INDEX_NAME
-    if not index.is_file():
+    index = Path(cfg.teacher.cache) / INDEX_NAME if cfg.teacher.cache else None
+    return (yaml.safe_load(index.read_text(encoding="utf-8")) or {}) if index and index.is_file() else {}
+
+
+def _cache_variants(cfg: DistillTrainConfig) -> Optional[int]:
+    """Augmentation views per image: the config's, else the teacher cache's (None: a new view every epoch)."""
+    if cfg.teacher.kind == "none" or cfg.teacher.cache is None:
+        return cfg.data.variants
+    meta = _cache_meta(cfg)
+    if not meta:
         return cfg.data.variants  # LogitCache.open reports the problem
-    meta = yaml.safe_load(index.read_text(encoding="utf-8")) or {}
     if bool(meta.get("augment", True)) != cfg.data.augment:
         raise ConfigError(
             f"logit cache {cfg.teacher.cache} was made with augment={meta.get('augment')}, this run has "
             f"augment={cfg.data.augment}; use the same setting (--no-augment) or re-cache"
         )
     return cfg.data.variants or int(meta.get("variants", 1))
+
+
+def resolve_teacher_kind(cfg: DistillTrainConfig) -> DistillTrainConfig:
+    """teacher.kind filled in when not given: the cache's teacher, else the checkpoint's, else none."""
+    t = cfg.teacher
+    if t.kind is not None:
+        return cfg
+    from distill.logit_cache_setup import teacher_kind
+
+    if t.cache is not None:
+        name = str(_cache_meta(cfg).get("teacher", ""))
+        kind = teacher_kind(name) if name else "cracksam"  # an unreadable cache is reported when opened
+    elif t.checkpoint is not None:
+        from teacher.checkpoints import peek_teacher_name
+
+        kind = teacher_kind(peek_teacher_name(Path(t.checkpoint)))
+    else:
+        kind = "none"
+    return cfg.model_copy(update={"teacher": t.model_copy(update={"kind": kind})})
 
 
 def make_teacher_source(cfg: DistillTrainConfig, device: torch.device, size: tuple[int, int], train_set: Any):
@@ -126,14 +195,15 @@ def make_teacher_source(cfg: DistillTrainConfig, device: torch.device, size: tup
 
 
 def train_student(cfg: DistillTrainConfig, out_dir: Path, resume: bool = False, progress: bool = True) -> Any:
-    """Train the student as `cfg` says; writes config.yaml, best.pt, last.pt, history.jsonl and
-    curves.png to `out_dir` and returns the loop's FitResult."""
+    """Train the student as `cfg` says; writes config.yaml, best.pt, last.pt, history.jsonl, curves.png
+    and budget.yaml to `out_dir` and returns the loop's FitResult."""
     from crackedge.config import dump_config
     from crackedge.training.loop import LoopConfig, fit, steps_for_epochs
     from crackedge.training.runtime import pick_device, seed_everything
     from distill.students import build_student
     from distill.students.segmentor import count_parameters
 
+    cfg = resolve_teacher_kind(cfg)
     check_train_config(cfg)
     out_dir = Path(out_dir)
     device = pick_device(cfg.device)
@@ -143,20 +213,24 @@ def train_student(cfg: DistillTrainConfig, out_dir: Path, resume: bool = False, 
     size = (side, side)
     train_set, val_set = make_datasets(cfg, size, _cache_variants(cfg))
     teacher = make_teacher_source(cfg, device, size, train_set)
-    log.info("student %s (%.2f M parameters) at %dx%d, teacher %s, CWD weight %g T %g", cfg.student.name,
-             count_parameters(model) / 1e6, side, side, teacher.name or "none (hard loss only)",
-             cfg.loss.cwd_weight, cfg.loss.temperature)
+    sampler = batch_sampler(cfg, train_set, teacher.name is not None)
+    log.info("student %s (%.2f M parameters) at %dx%d, teacher %s, soft loss %s (CWD weight %g, KL weight %g, T %g); "
+             "%d labeled + %d unlabeled items, %d unlabeled per batch of %d", cfg.student.name,
+             count_parameters(model) / 1e6, side, side, teacher.name or "none (hard loss only)", cfg.loss.soft,
+             cfg.loss.cwd_weight, cfg.loss.kl_weight, cfg.loss.temperature, len(sampler.labeled),
+             len(sampler.unlabeled), sampler.n_unlabeled, cfg.optim.batch_size)
     out_dir.mkdir(parents=True, exist_ok=True)
     dump_config(cfg, out_dir / "config.yaml")
 
     opt = cfg.optim
     loop_cfg = LoopConfig(
         out_dir=out_dir,
-        max_steps=opt.steps or steps_for_epochs(len(train_set), opt.batch_size, opt.epochs),
+        max_steps=opt.steps or steps_for_epochs(len(sampler.labeled), opt.batch_size - sampler.n_unlabeled, opt.epochs),
         seed=cfg.data.seed,
         resume=resume,
         title=f"{cfg.student.name} <- {teacher.name or 'ground truth'}",
         progress=progress,
         **opt.loop_settings(),
     )
-    return fit(StudentTask(model, teacher, device, cfg, train_set), train_set, val_set, loop_cfg)
+    return fit(StudentTask(model, teacher, device, cfg, train_set), train_set, val_set, loop_cfg,
+               batch_sampler=sampler)

@@ -10,7 +10,8 @@ from crackedge.config import StrictModel
 from crackedge.training.optim_config import OptimConfig
 from crackedge.errors import ConfigError
 
-TeacherKind = Literal["cracksam", "parnet", "none"]
+TeacherKind = Literal["cracksam", "parnet", "ensemble", "none"]
+SoftLoss = Literal["cwd", "kl", "cwd+kl"]
 
 
 class StudentConfig(StrictModel):
@@ -21,7 +22,9 @@ class StudentConfig(StrictModel):
 
 
 class TeacherConfig(StrictModel):
-    kind: TeacherKind = Field("none", description="cracksam | parnet | none (hard loss only)")
+    kind: Optional[TeacherKind] = Field(
+        None, description="cracksam | parnet | ensemble | none (hard loss only); default: the cache's or the "
+        "checkpoint's teacher, none without either")
     checkpoint: Optional[str] = Field(None, description="teacher checkpoint (teacher train's best.pt)")
     sam_checkpoint: Optional[str] = Field(None, description="SAM weights a CrackSAM delta checkpoint was trained on")
     cache: Optional[str] = Field(None, description="teacher-logit cache (teacher cache-logits); the teacher never runs")
@@ -29,17 +32,27 @@ class TeacherConfig(StrictModel):
 
 
 class DistillLossConfig(StrictModel):
+    soft: SoftLoss = Field("cwd", description="soft loss against the teacher: cwd (channel-wise, Shu et al.), "
+                           "kl (pixel-wise, Hinton) or cwd+kl")
     cwd_weight: float = Field(5.0, ge=0, description="weight of the channel-wise distillation loss")
-    temperature: float = Field(3.0, gt=0, description="CWD softmax temperature")
+    kl_weight: float = Field(1.0, ge=0, description="weight of the pixel-wise KL loss")
+    temperature: float = Field(3.0, gt=0, description="softmax temperature of the soft loss")
+    soft_warmup_steps: int = Field(0, ge=0, description="ramp the soft-loss weight linearly from 0 over these steps")
 
 
 class DistillDataConfig(StrictModel):
     root: str = Field(description="canonical dataset folder")
-    train_split: str = "train"
+    train_split: str = Field("train", description="training split")
     val_split: Optional[str] = Field("val", description="null: no validation (best.pt = last weights)")
     augment: bool = True
     variants: Optional[int] = Field(None, ge=1, description="augmentation views per image; default: the cache's")
     seed: int = Field(0, description="augmentation, sampling and initialisation seed")
+    labeled_fraction: float = Field(1.0, gt=0, le=1, description="share of the training split that keeps its "
+                                    "masks (a seeded choice); the rest become unlabeled items")
+    unlabeled: list[str] = Field(default_factory=list, description="folders or files of unlabeled images (an "
+                                 "`edge run` output folder: its raw frames); they get the soft loss only")
+    unlabeled_share: float = Field(0.5, ge=0, lt=1, description="share of each batch drawn from the unlabeled "
+                                   "items, when there are any")
 
 
 class DistillOptimConfig(OptimConfig):
@@ -59,7 +72,7 @@ class DistillTrainConfig(StrictModel):
     data: DistillDataConfig
     loss: DistillLossConfig = Field(default_factory=DistillLossConfig)
     optim: DistillOptimConfig = Field(default_factory=DistillOptimConfig)
-    device: str = "auto"
+    device: str = Field("auto", description="where torch trains: auto, cpu, cuda or cuda:N")
 
 
 def check_train_config(cfg: DistillTrainConfig) -> None:
@@ -69,10 +82,16 @@ def check_train_config(cfg: DistillTrainConfig) -> None:
         given = [opt for opt, v in (("--teacher-checkpoint", t.checkpoint), ("--teacher-cache", t.cache)) if v]
         if given:
             raise ConfigError(f"--teacher none trains on the hard loss only, but {', '.join(given)} was given; "
-                              "drop it or pass --teacher cracksam|parnet")
+                              "drop it or pass --teacher cracksam|parnet|ensemble")
+        if cfg.data.unlabeled:
+            raise ConfigError("--unlabeled images have no masks: they need a teacher (--teacher-cache DIR made with "
+                              "`teacher cache-logits --unlabeled ...`, or --teacher-checkpoint PATH)")
         return
-    if t.checkpoint is None and t.cache is None:
+    if t.kind is not None and t.checkpoint is None and t.cache is None:
         raise ConfigError(f"--teacher {t.kind} needs --teacher-checkpoint PATH (run the teacher live) "
                           "or --teacher-cache DIR (logits from `teacher cache-logits`)")
-    if cfg.loss.cwd_weight == 0:
-        raise ConfigError(f"--teacher {t.kind} with --cwd-weight 0 ignores the teacher; pass --teacher none instead")
+    soft_weight = {"cwd": cfg.loss.cwd_weight, "kl": cfg.loss.kl_weight,
+                   "cwd+kl": cfg.loss.cwd_weight + cfg.loss.kl_weight}[cfg.loss.soft]
+    if soft_weight == 0:
+        raise ConfigError(f"the soft loss {cfg.loss.soft} has weight 0, which ignores the teacher; "
+                          "pass --teacher none instead")

@@ -28,16 +28,18 @@ from typing import Any, Optional
 import numpy as np
 
 from crackedge.machine import machine_info
+from crackedge.runtime.async_runner import AsyncRunner
+from crackedge.runtime.backends import create_backend
+from crackedge.runtime.bundle import load_bundle
+from crackedge.runtime.decode import MaskDecoder
+from crackedge.runtime.preprocess import Preprocessor
 from crackedge.timing import summarize
-
 from edge.capture import CaptureOptions
 from edge.config import ModelConfig
 from edge.frames import Capture, Result
-from edge.inference import AsyncRunner, Preprocessor, create_backend, load_bundle
 from edge.measure import Measurer
 from edge.metrics import Metrics, rss_mb
 from edge.pipeline import Pipeline, PipelineOptions
-from edge.postprocess import MaskDecoder
 from edge.preview import FrameHub
 from edge.sources.base import Source, SourceEnded
 from edge.sources.jpegframes import JpegFrameMaker

@@ -6,9 +6,14 @@ import os
 from pathlib import Path
 
 from crackedge.errors import ConfigError
-
-from edge.config import HttpMjpegSource, ImageFolderSource, VideoFileSource, is_live, load_edge_config
-from edge.inference import load_bundle
+from crackedge.runtime.bundle import load_bundle
+from edge.config import (
+    HttpMjpegSource,
+    ImageFolderSource,
+    VideoFileSource,
+    is_live,
+    load_edge_config,
+)
 
 
 def check_config(path: Path, check_device: bool = True) -> str:
@@ -38,7 +43,11 @@ def check_config(path: Path, check_device: bool = True) -> str:
         f"output {m.output.kind} x{m.output.channels} stride {m.output.stride}, threshold {m.threshold}, hashes OK)"
     )
     if check_device:
-        from edge.backends.openvino_compat import check_device as _check, choose_model_key, load_openvino_api
+        from crackedge.runtime.backends.openvino_compat import check_device as _check
+        from crackedge.runtime.backends.openvino_compat import (
+            choose_model_key,
+            load_openvino_api,
+        )
 
         api = load_openvino_api()
         key = choose_model_key(m, api.generation, cfg.model.model)

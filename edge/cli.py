@@ -15,7 +15,9 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from crackedge.cli_options import add_runtime_device
 from crackedge.cliutil import add_common_args, run_subcommand
+from crackedge.evaluation.command import add_bundle_eval_arguments, bundle_eval_command
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -60,18 +62,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_eval(args: argparse.Namespace) -> int:
-    from edge.evaluate import evaluate_bundle
-
-    evaluate_bundle(
-        Path(args.bundle), Path(args.data), split=args.split, device=args.device, precision=args.precision,
-        model=args.model, out=Path(args.out) if args.out else None, overlays=args.overlays, limit=args.limit,
-    )
-    return 0
-
-
 def _add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="CPU", choices=["CPU", "MYRIAD", "GPU", "AUTO"], help="OpenVINO device (default CPU)")
+    add_runtime_device(p)
     p.add_argument(
         "--precision", default="bundle", choices=["bundle", "f32", "f16", "bf16"],
         help="CPU inference precision; 'bundle' = the bundle's inference_precision (default)",
@@ -129,15 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="also write the figures to this JSON file")
     p.set_defaults(func=_cmd_bench)
 
-    p = sub.add_parser("eval", help="evaluate a bundle with OpenVINO on a canonical dataset split")
-    p.add_argument("bundle", help="model bundle folder")
-    p.add_argument("--data", required=True, help="canonical dataset folder (crackedge prepare / synth)")
-    p.add_argument("--split", default="test", help="split to evaluate (default test)")
-    _add_model_args(p)
-    p.add_argument("--out", help="folder for metrics.json and overlays (default: print only)")
-    p.add_argument("--overlays", type=int, default=8, help="error overlays written to --out (default 8)")
-    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images")
-    p.set_defaults(func=_cmd_eval)
+    p = sub.add_parser("eval", help="evaluate a bundle with OpenVINO on a canonical dataset split (= distill eval)",
+                       description="Score the bundle as the daemon runs it (its preprocessing, OpenVINO, the output "
+                       "decoded at each image's size) in both metric conventions; the same command as `distill eval`.")
+    add_bundle_eval_arguments(p)
+    p.set_defaults(func=bundle_eval_command)
 
     p = sub.add_parser("simcam", help="serve a simulated mjpg-streamer camera (synthetic road frames or a folder)")
     p.add_argument("--images", help="stream these images (looped) instead of synthetic road frames")

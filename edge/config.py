@@ -13,6 +13,7 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import Field, model_validator
 
 from crackedge.config import StrictModel, load_config
+from crackedge.runtime.options import RuntimeOptions
 
 # ----------------------------------------------------------------------------------------------
 # Sources
@@ -99,22 +100,11 @@ SourceConfig = Annotated[
 # Model, pipeline, outputs
 
 
-class ModelConfig(StrictModel):
+class ModelConfig(RuntimeOptions):
+    """The bundle to run and how (device, model file, precision, requests: crackedge.runtime.options)."""
+
     bundle: Path = Field(description="the folder written by `distill export` (metadata.yaml + model files)")
-    device: Literal["CPU", "MYRIAD", "GPU", "AUTO"] = "CPU"
-    model: Literal["auto", "onnx", "ir_fp16", "ir_int8"] = Field(
-        default="auto", description="auto: model.onnx on OpenVINO 2022.3 (NCS2), the FP16 IR on 2023+"
-    )
-    precision: Literal["bundle", "f32", "f16", "bf16"] = Field(
-        default="bundle", description="CPU INFERENCE_PRECISION_HINT; bundle: the bundle's inference_precision"
-    )
-    num_requests: Optional[int] = Field(
-        default=None, ge=1, le=16, description="infer requests in flight (None: the device's optimal number)"
-    )
-    threads: Optional[int] = Field(default=None, ge=1, description="CPU inference threads (None: OpenVINO default)")
-    performance_hint: Literal["THROUGHPUT", "LATENCY"] = "THROUGHPUT"
     threshold: Optional[float] = Field(default=None, gt=0, lt=1, description="override the bundle's threshold")
-    cache_dir: Optional[Path] = Field(default=None, description="OpenVINO model cache (faster restarts)")
 
 
 class PipelineConfig(StrictModel):

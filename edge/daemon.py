@@ -21,15 +21,16 @@ from pathlib import Path
 from typing import Any, Optional
 
 from crackedge.errors import ConfigError
-
-from edge.config import EdgeConfig, is_live
+from crackedge.runtime.backends import create_backend
+from crackedge.runtime.bundle import load_bundle
+from crackedge.runtime.decode import MaskDecoder
+from crackedge.runtime.preprocess import Preprocessor
 from edge.capture import CaptureOptions
+from edge.config import EdgeConfig, is_live
 from edge.diskguard import DiskGuard, make_run_dir
-from edge.inference import Preprocessor, create_backend, load_bundle
 from edge.measure import Measurer
 from edge.metrics import Metrics
 from edge.pipeline import Pipeline, PipelineOptions
-from edge.postprocess import MaskDecoder
 from edge.preview import FrameHub, PreviewServer
 from edge.saver import FrameSaver, write_json
 from edge.sdnotify import SdNotifier

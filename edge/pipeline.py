@@ -25,13 +25,21 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from edge.backends.base import InferenceBackend
+from crackedge.runtime.async_runner import AsyncRunner
+from crackedge.runtime.backends.base import InferenceBackend
+from crackedge.runtime.decode import MaskDecoder
+from crackedge.runtime.preprocess import Preprocessor
 from edge.capture import CaptureOptions, CaptureWorker
 from edge.frames import Frame, Result
-from edge.inference import AsyncRunner, Preprocessor
 from edge.measure import Measurer, caption_lines
 from edge.metrics import Metrics
-from edge.postprocess import MaskDecoder, annotate_frame, crack_stats, encode_jpeg, save_reasons, scale_to_width
+from edge.postprocess import (
+    annotate_frame,
+    crack_stats,
+    encode_jpeg,
+    save_reasons,
+    scale_to_width,
+)
 from edge.preview import FrameHub
 from edge.queues import END, QueueEmpty, StageQueue
 from edge.saver import FrameSaver

@@ -118,6 +118,12 @@ def read_teacher_checkpoint(path: Path) -> Dict[str, Any]:
     return ckpt
 
 
+def peek_teacher_name(path: Path) -> str:
+    """The teacher name a checkpoint records ("parnet", "cracksam-tiny-none"), without building the model."""
+    ckpt = read_teacher_checkpoint(path)
+    return str(ckpt.get("teacher") or ckpt["config"].get("model", "cracksam"))
+
+
 def _check_base(path: Path, ckpt: Dict[str, Any], base_file: Optional[Path]) -> str:
     """Verify the base weights file of a delta checkpoint; returns its SHA-256."""
     base = ckpt["base"] or {}

@@ -21,6 +21,17 @@ import argparse
 from pathlib import Path
 from typing import Any, Dict, Sequence, get_args
 
+from crackedge.cli_options import (
+    add_basis,
+    add_data,
+    add_eval_options,
+    add_out,
+    add_seed,
+    add_split,
+    add_torch_device,
+    split_value,
+    square_size,
+)
 from crackedge.cliutil import add_common_args, run_subcommand
 from crackedge.config import read_yaml_mapping
 from crackedge.errors import ConfigError
@@ -31,60 +42,45 @@ from teacher.train_config import MODEL_NAMES
 
 BACKBONES = tuple(SAM_ARCHS)
 DELTAS = get_args(DeltaKind)
-NOISE_CASES = ("clean", "dim", "blurry")
 
 
-def _set(data: Dict[str, Any], dotted: str, value: Any) -> None:
-    """data["a"]["b"] = value for dotted = "a.b" (only when value is not None)."""
-    if value is None:
-        return
-    *parents, leaf = dotted.split(".")
-    for i, key in enumerate(parents):
-        if data.get(key) is None:
-            data[key] = {}
-        data = data[key]
-        if not isinstance(data, dict):
-            where = ".".join(parents[: i + 1])
-            raise ConfigError(f"{where}: expected a mapping of keys in --config, got {type(data).__name__}")
-    data[leaf] = value
-
-
-# option name -> key in TeacherTrainConfig, for every model
-TRAIN_OVERRIDES = {
-    "data": "data.root",
-    "train_split": "data.train_split",
-    "seed": "data.seed",
-    "img_size": "model.img_size",
-    "epochs": "optim.epochs",
-    "steps": "optim.steps",
-    "batch_size": "optim.batch_size",
-    "lr": "optim.lr",
-    "warmup_steps": "optim.warmup_steps",
-    "power": "optim.power",
-    "eval_every": "optim.eval_every",
-    "max_minutes": "optim.max_minutes",
-    "workers": "optim.workers",
-    "amp": "optim.amp",
-    "device": "device",
+# option -> TeacherTrainConfig field, for every model (help, type and choices from the config models)
+TRAIN_OPTIONS = {
+    "--data": "data.root",
+    "--train-split": "data.train_split",
+    "--seed": "data.seed",
+    "--labeled-fraction": "data.labeled_fraction",
+    "--epochs": "optim.epochs",
+    "--steps": "optim.steps",
+    "--batch-size": "optim.batch_size",
+    "--lr": "optim.lr",
+    "--warmup-steps": "optim.warmup_steps",
+    "--power": "optim.power",
+    "--eval-every": "optim.eval_every",
+    "--max-minutes": "optim.max_minutes",
+    "--workers": "optim.workers",
+    "--amp": "optim.amp",
+    "--device": "device",
 }
+SIZE_OPTION = {"--size": "model.img_size"}
 # options of one model family only
-MODEL_OVERRIDES = {
+MODEL_OPTIONS = {
     "cracksam": {
-        "backbone": "model.backbone",
-        "delta": "model.delta",
-        "adapter_dim": "model.adapter.dim",
-        "lora_rank": "model.lora.rank",
-        "sam_checkpoint": "sam_checkpoint",
+        "--backbone": "model.backbone",
+        "--delta": "model.delta",
+        "--adapter-dim": "model.adapter.dim",
+        "--lora-rank": "model.lora.rank",
+        "--sam-checkpoint": "sam_checkpoint",
     },
     "parnet": {
-        "preset": "model.preset",
-        "swin_checkpoint": "model.swin.checkpoint",
+        "--preset": "model.preset",
+        "--swin-checkpoint": "model.swin.checkpoint",
     },
 }
 
 
-def _option_name(dest: str) -> str:
-    return "--" + dest.replace("_", "-")
+def _dest(option: str) -> str:
+    return option.lstrip("-").replace("-", "_")
 
 
 def _model_name(args: argparse.Namespace, data: Dict[str, Any]) -> str:
@@ -99,17 +95,15 @@ def _model_name(args: argparse.Namespace, data: Dict[str, Any]) -> str:
 def train_config_from_args(args: argparse.Namespace) -> Any:
     """TeacherTrainConfig from --config (optional YAML) with the command-line options on top; the
     model family's defaults (PARNet preset, optimiser defaults) fill in what neither sets."""
+    from crackedge.cli_options import options_into, set_dotted
     from crackedge.config import parse_config
     from teacher.train_config import TeacherTrainConfig
 
-    data: Dict[str, Any] = {}
-    source = "teacher train options"
-    if args.config is not None:
-        data = read_yaml_mapping(args.config)
-        source = f"{args.config} + command-line options"
+    data: Dict[str, Any] = read_yaml_mapping(args.config) if args.config is not None else {}
+    source = f"{args.config} + command-line options" if args.config is not None else "teacher train options"
     name = _model_name(args, data)
-    for other, options in MODEL_OVERRIDES.items():
-        given = [_option_name(o) for o in options if getattr(args, o) is not None]
+    for other, options in MODEL_OPTIONS.items():
+        given = [o for o in options if getattr(args, _dest(o)) is not None]
         if other != name and given:
             raise ConfigError(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to --model {other}, not {name}")
     if name != "cracksam" and args.train_encoder:
@@ -117,16 +111,14 @@ def train_config_from_args(args: argparse.Namespace) -> Any:
     preset = data.get("model", {}).get("preset") if isinstance(data.get("model"), dict) else None
     if args.preset is not None and preset is not None and preset != args.preset:
         raise ConfigError(f"--preset {args.preset} contradicts model.preset: {preset} in {args.config}; drop one of them")
-    _set(data, "model.model", name)
-    for option, key in {**TRAIN_OVERRIDES, **MODEL_OVERRIDES[name]}.items():
-        value = getattr(args, option)
-        _set(data, key, str(value) if isinstance(value, Path) else value)
+    set_dotted(data, "model.model", name)
+    options_into(data, args, {**TRAIN_OPTIONS, **SIZE_OPTION, **MODEL_OPTIONS[name]})
     if args.val_split is not None:
-        data.setdefault("data", {})["val_split"] = None if args.val_split.lower() == "none" else args.val_split
+        set_dotted(data, "data.val_split", None if args.val_split.lower() == "none" else args.val_split)
     if "root" not in (data.get("data") or {}):
         raise ConfigError("pass --data DIR (a canonical dataset), or set data.root in --config")
     if args.train_encoder:
-        _set(data, "model.freeze_image_encoder", False)
+        set_dotted(data, "model.freeze_image_encoder", False)
     return parse_config(data, TeacherTrainConfig, source=source)
 
 
@@ -151,35 +143,39 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from crackedge.cli_options import eval_options_from
+    from crackedge.evaluation import evaluate
+    from crackedge.evaluation.reports import baseline_table
+    from crackedge.fileio import sha256_file
     from teacher.api import teacher_name
-    from teacher.baselines import comparison_table, score_baselines
-    from teacher.evaluate import evaluate_teacher
-    from teacher.inference import input_size
+    from teacher.predictor import TeacherPredictor
 
     model, device = _load(args)
-    baselines = score_baselines(args.data, args.split, input_size(model), args.threshold)
-    reports = evaluate_teacher(
-        model, args.data, args.split, args.out, args.noise, device, args.batch_size, args.threshold,
-        args.overlays, args.amp, args.workers, baselines=baselines,
-    )
-    for case, report in reports.items():
-        print(report.format(f"== {args.split} ({case}) =="))
-    rows = {f"{teacher_name(model)} ({case})": r for case, r in reports.items()}
-    print(f"\n{args.split}: the teacher against trivial guesses (IoU/F1: CrackSAM per-image means at threshold "
-          f"{args.threshold}; pooled; DeepCrack ODS F and mIoU)")
-    print(comparison_table({**rows, **baselines}))
+    predictor = TeacherPredictor(model, device, tta_views=8 if args.tta else 1)
+    opts = eval_options_from(args, args.out)
+    opts.baselines = True
+    source = {"checkpoint": str(args.checkpoint), "checkpoint_sha256": sha256_file(Path(args.checkpoint)),
+              "runtime": "torch f32", "device": str(device)}
+    result = evaluate(predictor, args.data, opts, source)
+    for table in result.tables.values():
+        print(table, end="\n\n")
+    print(f"{args.split}: the teacher against trivial guesses, scored {result.basis} (IoU/F1: CrackSAM per-image "
+          f"means at threshold {result.threshold}; pooled; DeepCrack ODS F and mIoU)")
+    print(baseline_table({f"{teacher_name(model)} ({case})": m for case, m in result.metrics.items()} | result.baselines))
     print(f"metrics: {Path(args.out) / 'metrics.yaml'}   overlays: {Path(args.out)}/overlays_*.jpg")
     return 0
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
-    from teacher.baselines import comparison_table, score_baselines
+    from crackedge.evaluation.baselines import score_baselines
+    from crackedge.evaluation.options import describe_basis
+    from crackedge.evaluation.reports import baseline_table
 
-    size = None if args.img_size == 0 else args.img_size
-    reports = score_baselines(args.data, args.split, size, args.threshold)
-    where = "at their own size" if size is None else f"resized to {size}x{size} (nearest), as teacher eval sees them"
-    print(f"{args.split} of {args.data}: masks {where}; IoU/F1: CrackSAM per-image means at threshold {args.threshold}")
-    print(comparison_table(reports))
+    size = (args.size, args.size)
+    reports = score_baselines(args.data, split_value(args.split), args.basis, size)
+    print(f"{args.split} of {args.data}: scored {describe_basis(args.basis, size)}; IoU/F1: CrackSAM per-image means "
+          "at threshold 0.5")
+    print(baseline_table(reports))
     return 0
 
 
@@ -194,14 +190,27 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_cache_logits(args: argparse.Namespace) -> int:
+    from crackedge.training.runtime import pick_device
+    from teacher.api import load_teacher
     from teacher.cache_logits import cache_teacher_logits
 
-    model, device = _load(args)
+    device = pick_device(args.device)
+    models = [load_teacher(c, args.sam_checkpoint, device) for c in args.checkpoint]
+    unlabeled: list[Path] = []
+    if args.unlabeled:
+        from crackedge.data.unlabeled import list_unlabeled_images
+
+        unlabeled = list_unlabeled_images(args.unlabeled)
     path = cache_teacher_logits(
-        model, args.checkpoint, args.data, args.split, args.out, args.variants, args.seed, not args.no_augment,
+        models, args.checkpoint, args.data, args.split, args.out, args.variants, args.seed, args.augment,
         args.channels, device, args.batch_size, args.amp, args.workers, stored_size=args.stored_size,
+        tta_views=8 if args.tta else 1, unlabeled=unlabeled, val_split=None if args.val_split == "none" else args.val_split,
     )
     print(f"logit cache: {path}")
+    from crackedge.data.logit_cache import LogitCache
+
+    for name, iou in (LogitCache.open(path).meta.get("teacher_val") or {}).get("crack_iou", {}).items():
+        print(f"  {args.val_split} IoU {iou:.4f}  {name}")
     return 0
 
 
@@ -211,7 +220,7 @@ def cmd_params(args: argparse.Namespace) -> int:
     from teacher.params import format_table, param_table
 
     overrides = {
-        "img_size": args.img_size,
+        "img_size": args.size,
         "adapter": {"dim": args.adapter_dim},
         "lora": {"rank": args.lora_rank, "targets": args.lora_targets},
     }
@@ -234,37 +243,30 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "--sam-checkpoint sam_vit_h_4b8939.pth;  teacher train --model parnet --preset paper "
         "--swin-checkpoint swin_tiny.pth --data data/deepcrack --out runs/parnet",
     )
-    p.add_argument("--data", type=Path, help="canonical dataset folder (or data.root in --config)")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--config", type=Path, help="YAML file of TeacherTrainConfig (model, sam_checkpoint, parnet_loss, data, optim, device)")
+    from crackedge.cli_options import add_config_options
+    from teacher.models.parnet_config import ParnetConfig
+    from teacher.models.sam_config import CrackSAMConfig
+    from teacher.train_config import TeacherTrainConfig
+
+    add_out(p)
+    p.add_argument("--config", type=Path, metavar="YAML",
+                   help="YAML file of TeacherTrainConfig (model, sam_checkpoint, parnet_loss, data, optim, device)")
     p.add_argument("--model", choices=MODEL_NAMES, help="teacher family (default cracksam, or model.model of --config)")
-    p.add_argument("--img-size", type=int, help="square input side: CrackSAM multiple of 16, PARNet of 32 (default 448)")
+    p.add_argument("--size", type=square_size, metavar="N",
+                   help="square input side: CrackSAM a multiple of 16, PARNet of 32 (default 448)")
     g = p.add_argument_group("CrackSAM options")
-    g.add_argument("--backbone", choices=BACKBONES, help="SAM image encoder (default vit_h)")
-    g.add_argument("--delta", choices=DELTAS, help="adapter | lora | both | none (default adapter)")
-    g.add_argument("--sam-checkpoint", type=Path, help="original SAM weights, e.g. sam_vit_h_4b8939.pth (needed except for tiny)")
+    cracksam = dict(MODEL_OPTIONS["cracksam"])
+    g.add_argument("--sam-checkpoint", type=Path, metavar="PATH",
+                   help="original SAM weights, e.g. sam_vit_h_4b8939.pth (needed except for tiny)")
+    cracksam.pop("--sam-checkpoint")
+    add_config_options(g, CrackSAMConfig, cracksam, strip="model.")
     g.add_argument("--train-encoder", action="store_true", help="train the image encoder too (tiny model from scratch)")
-    g.add_argument("--adapter-dim", type=int, help="adapter middle dimension (default 32)")
-    g.add_argument("--lora-rank", type=int, help="LoRA rank (default 4)")
     g = p.add_argument_group("PARNet options")
-    g.add_argument("--preset", choices=PARNET_PRESETS, help="widths: paper (56 M parameters) or small (3 M, CPU) (default paper)")
-    g.add_argument("--swin-checkpoint", type=Path, help="local timm Swin state dict to initialise the Swin encoder (default random)")
-    g = p.add_argument_group("data and optimisation")
-    g.add_argument("--train-split", help="training split (default train)")
-    g.add_argument("--val-split", help="validation split (default val; 'none' for no validation)")
-    g.add_argument("--epochs", type=float, help="training epochs (default 20; ignored with --steps)")
-    g.add_argument("--steps", type=int, help="optimiser steps")
-    g.add_argument("--batch-size", type=int, help="images per step and process (default 4)")
-    g.add_argument("--lr", type=float, help="peak learning rate (default CrackSAM 4e-4, PARNet 3e-4)")
-    g.add_argument("--warmup-steps", type=int, help="linear warm-up steps (default CrackSAM 300, PARNet 100)")
-    g.add_argument("--power", type=float, help="poly decay exponent after warm-up (default CrackSAM 6, PARNet 0.9)")
-    g.add_argument("--eval-every", type=int, help="validate every N steps (default 200)")
-    g.add_argument("--max-minutes", type=float, help="stop (evaluate and save) after this wall-clock time (single process)")
-    g.add_argument("--workers", type=int, help="data-loader workers (default 0)")
-    g.add_argument("--seed", type=int, help="augmentation/sampling/initialisation seed (default 0)")
-    g.add_argument("--device", help="auto | cpu | cuda | cuda:N (default auto; under torchrun each process takes cuda:LOCAL_RANK)")
-    g.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
-                   help="mixed precision on CUDA: bf16 where supported, else fp16 with loss scaling (default on; no effect on CPU)")
+    add_config_options(g, ParnetConfig, MODEL_OPTIONS["parnet"], strip="model.")
+    g = p.add_argument_group("data and optimisation (budget in steps)",
+                             "defaults shown are CrackSAM's; PARNet's are lr 3e-4, 100 warm-up steps, power 0.9")
+    add_config_options(g, TeacherTrainConfig, TRAIN_OPTIONS)
+    g.add_argument("--val-split", metavar="NAME", help="validation split (default val; 'none' for no validation)")
     g.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.set_defaults(func=cmd_train)
 
@@ -272,23 +274,20 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 def _add_loading_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", type=Path, help="teacher checkpoint (best.pt of teacher train)")
     p.add_argument("--sam-checkpoint", type=Path, help="the SAM weights a delta checkpoint was trained on")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
+    add_torch_device(p)
     p.add_argument("--amp", action="store_true", help="mixed precision on CUDA (default off: full-precision logits)")
 
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="metrics of a trained teacher on a dataset split, with overlays",
-                       description="Scores the teacher on --split for each --noise case (CrackSAM per-image and pooled "
-                       "scores, DeepCrack ODS/OIS/mIoU); writes OUT/metrics.yaml and OUT/overlays_<case>.jpg.")
+                       description="Scores the teacher on --split for each --noise case with the one evaluator "
+                       "(crackedge.evaluation: CrackSAM per-image and pooled scores, DeepCrack ODS/OIS/mIoU, on the "
+                       "--basis stated in every report) beside the all-background and all-crack guesses; writes "
+                       "OUT/metrics.yaml, OUT/metrics.txt, OUT/overlays/ and OUT/overlays_<case>.jpg.")
     _add_loading_args(p)
-    p.add_argument("--data", type=Path, required=True, help="canonical dataset folder")
-    p.add_argument("--split", default="test", help="split to score (default test)")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--noise", nargs="+", choices=NOISE_CASES, default=["clean"], help="noise cases (default clean)")
-    p.add_argument("--batch-size", type=int, default=2, help="images per forward pass (default 2)")
-    p.add_argument("--threshold", type=float, default=0.5, help="crack probability threshold (default 0.5)")
-    p.add_argument("--overlays", type=int, default=8, help="images in each overlay sheet (default 8)")
-    p.add_argument("--workers", type=int, default=0, help="data-loader workers (default 0)")
+    add_eval_options(p)
+    add_out(p)
+    p.add_argument("--tta", action="store_true", help="average the teacher over the 8 dihedral views of each image")
     p.set_defaults(func=cmd_eval)
 
 
@@ -309,23 +308,36 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_cache(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("cache-logits", help="store the teacher's logits for distillation",
-                       description="Runs the teacher once over every (image, augmentation variant) of --split and "
-                       "writes a logit cache (index.yaml + logits.npy, float16, the teacher's native resolution) "
-                       "that `distill train --teacher-cache` reads. Use the same --seed/--variants there.")
-    _add_loading_args(p)
-    p.add_argument("--data", type=Path, required=True, help="canonical dataset folder")
-    p.add_argument("--split", default="train", help="split to cache (default train)")
-    p.add_argument("--out", type=Path, required=True, help="cache folder")
+    p = sub.add_parser("cache-logits", help="store the teacher's logits for distillation (TTA, ensembles, unlabeled images)",
+                       description="Runs the teacher once over every (image, augmentation variant) of --split and of "
+                       "the --unlabeled images and writes a logit cache (index.yaml + logits.npy, float16) that "
+                       "`distill train --teacher-cache` reads (use the same --seed/--variants/--unlabeled there). "
+                       "Several CHECKPOINTs are averaged into one ensemble teacher; --tta averages each over the 8 "
+                       "dihedral views. Every teacher, its TTA and the ensemble are scored on --val-split first and "
+                       "the IoUs recorded in the cache.")
+    p.add_argument("checkpoint", type=Path, nargs="+", help="teacher checkpoint(s) (best.pt of teacher train); "
+                   "several: an ensemble (same input size)")
+    p.add_argument("--sam-checkpoint", type=Path, help="the SAM weights a delta checkpoint was trained on")
+    add_torch_device(p)
+    p.add_argument("--amp", action="store_true", help="mixed precision on CUDA (default off: full-precision logits)")
+    add_data(p)
+    add_split(p, "train")
+    add_out(p, help="cache folder")
+    p.add_argument("--unlabeled", type=Path, nargs="+", metavar="DIR",
+                   help="folders or files of unlabeled images to cache too (an `edge run` output gives its raw frames)")
+    p.add_argument("--tta", action="store_true", help="average each teacher over the 8 dihedral views (8x the time)")
+    p.add_argument("--val-split", default="val", metavar="NAME",
+                   help="split the teachers are scored on before caching ('none': skip; default val)")
     p.add_argument("--variants", type=int, default=1, help="augmented views per image (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="augmentation seed (default 0)")
-    p.add_argument("--no-augment", action="store_true", help="cache the plain resized images (needs --variants 1)")
+    add_seed(p)
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
+                   help="augment the views (--no-augment: the plain resized images, needs --variants 1)")
     p.add_argument("--channels", type=int, choices=(1, 2),
-                   help="2: both logits; 1: crack margin l_crack - l_background (default: 2 for CrackSAM, 1 for PARNet, "
-                   "whose logits are (0, margin))")
+                   help="2: both logits; 1: crack margin l_crack - l_background (default: 2 for one CrackSAM, 1 for "
+                   "PARNet, TTA and ensembles)")
     p.add_argument("--stored-size", type=int,
                    help="area-average the logits down to this square size before storing (approximate: smaller cache, "
-                   "thin cracks blurred; default: the teacher's native resolution, PARNet's is its full input size)")
+                   "thin cracks blurred; default: the native resolution)")
     p.add_argument("--batch-size", type=int, default=2, help="images per forward pass (default 2)")
     p.add_argument("--workers", type=int, default=0, help="data-loader workers (default 0)")
     p.set_defaults(func=cmd_cache_logits)
@@ -334,14 +346,13 @@ def _add_cache(sub: argparse._SubParsersAction) -> None:
 def _add_baseline(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("baseline", help="scores of the all-background and all-crack guesses on a split",
                        description="Scores two trivial predictions (background everywhere, crack everywhere) on the masks "
-                       "of --split with the same metrics as teacher eval, for comparison with a trained teacher "
+                       "of --split with the evaluator teacher eval uses, for comparison with a trained model "
                        "(teacher eval prints them beside the model's numbers too).")
-    p.add_argument("--data", type=Path, required=True, help="canonical dataset folder")
-    p.add_argument("--split", default="val", help="split to score (default val)")
-    p.add_argument("--img-size", type=int, default=448,
-                   help="resize the masks (nearest) to this square size, as teacher eval does for a model of that input "
-                   "size; 0: their own size (default 448)")
-    p.add_argument("--threshold", type=float, default=0.5, help="crack probability threshold (default 0.5)")
+    add_data(p)
+    add_split(p, "val")
+    add_basis(p)
+    p.add_argument("--size", type=int, default=448, metavar="N",
+                   help="the model input side that --basis input resizes to (default 448)")
     p.set_defaults(func=cmd_baseline)
 
 
@@ -355,7 +366,7 @@ def _add_params(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--backbone", nargs="+", choices=BACKBONES, default=["vit_b", "vit_l", "vit_h"], help="SAM image encoders (default: vit_b vit_l vit_h)")
     p.add_argument("--delta", nargs="+", choices=DELTAS, default=["adapter", "lora", "both"], help="delta kinds (default: adapter lora both)")
-    p.add_argument("--img-size", type=int, default=448, help="input side in pixels, multiple of 16 (default: 448)")
+    p.add_argument("--size", type=square_size, default=448, metavar="N", help="input side in pixels, multiple of 16 (default: 448)")
     p.add_argument("--adapter-dim", type=int, default=32, help="adapter middle dimension d (default: 32)")
     p.add_argument("--lora-rank", type=int, default=4, help="LoRA rank r (default: 4)")
     p.add_argument("--lora-targets", nargs="+", choices=get_args(LoRATarget), default=["q", "v"], help="LoRA targets (default: q v)")

@@ -38,3 +38,38 @@ def crack_probability(logits: Any) -> Any:
     import torch
 
     return torch.softmax(logits.float(), dim=1)[:, 1]
+
+
+#: the eight symmetries of the square: (k quarter-turns, horizontal flip)
+DIHEDRAL = tuple((k, flip) for flip in (False, True) for k in range(4))
+
+
+def _view(x: Any, k: int, flip: bool) -> Any:
+    import torch
+
+    x = torch.flip(x, dims=(-1,)) if flip else x
+    return torch.rot90(x, k, dims=(-2, -1)) if k else x
+
+
+def _unview(y: Any, k: int, flip: bool) -> Any:
+    import torch
+
+    y = torch.rot90(y, -k, dims=(-2, -1)) if k else y
+    return torch.flip(y, dims=(-1,)) if flip else y
+
+
+def run_teacher_tta(model: Any, images: Any, device: Any, amp: bool = False, views: int = 8) -> Dict[str, Any]:
+    """Test-time augmentation: the teacher's outputs averaged over the first `views` dihedral views of
+    `images` (float32 N x 3 x S x S, square), each output transformed back before averaging.
+    Logits are averaged (not probabilities), so the result is a logit map like a single run's."""
+    if not 1 <= views <= len(DIHEDRAL):
+        raise ValueError(f"TTA views must be between 1 and {len(DIHEDRAL)}, got {views}")
+    if images.shape[-1] != images.shape[-2]:
+        raise ValueError(f"TTA needs square inputs (rotations), got {tuple(images.shape[-2:])}")
+    total: Dict[str, Any] = {}
+    for k, flip in DIHEDRAL[:views]:
+        out = run_teacher(model, _view(images, k, flip), device, amp)
+        for key, value in out.items():
+            if value.ndim == 4:  # spatial maps only; vectors (e.g. IoU predictions) are left out
+                total[key] = total.get(key, 0) + _unview(value, k, flip)
+    return {key: value / views for key, value in total.items()}

@@ -46,11 +46,14 @@ def check_train_config(cfg: TeacherTrainConfig) -> None:
 
 def _datasets(cfg: TeacherTrainConfig) -> Tuple[Any, Optional[Any]]:
     from crackedge.data.layout import CrackDataset
-    from crackedge.data.torch_dataset import CrackSegDataset
+    from crackedge.data.torch_dataset import CrackSegDataset, labeled_subset
 
     data = CrackDataset.open(cfg.data.root)
     size = (cfg.model.img_size, cfg.model.img_size)
     train = CrackSegDataset(data, cfg.data.train_split, size, augment=cfg.data.augment, seed=cfg.data.seed)
+    if cfg.data.labeled_fraction < 1:  # the same seeded subset `distill train --labeled-fraction` keeps
+        keep = labeled_subset(train.names, cfg.data.labeled_fraction, cfg.data.seed)
+        train.names = [n for n in train.names if n in keep]
     val = None
     if cfg.data.val_split is not None:
         if cfg.data.val_split not in data.splits:

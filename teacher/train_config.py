@@ -41,10 +41,12 @@ PARNET_TRAIN_LOSS: Dict[str, Any] = {"kind": "ce_dice"}
 
 class TrainDataConfig(StrictModel):
     root: str = Field(description="canonical dataset folder (crackedge prepare / crackedge synth)")
-    train_split: str = "train"
+    train_split: str = Field("train", description="training split")
     val_split: Optional[str] = Field("val", description="null: no validation (best.pt = last weights)")
     augment: bool = True
     seed: int = Field(0, description="augmentation, sampling and initialisation seed")
+    labeled_fraction: float = Field(1.0, gt=0, le=1, description="train on this share of the training split only "
+                                    "(the seeded choice `distill train --labeled-fraction` makes)")
 
 
 class TrainOptimConfig(OptimConfig):
@@ -66,7 +68,7 @@ class TeacherTrainConfig(StrictModel):
     parnet_loss: Optional[ParnetLossConfig] = Field(None, description="PARNet: deep-supervision loss (default filled in)")
     data: TrainDataConfig
     optim: TrainOptimConfig = Field(default_factory=TrainOptimConfig)
-    device: str = "auto"
+    device: str = Field("auto", description="where torch trains: auto, cpu, cuda or cuda:N (under torchrun each process takes cuda:LOCAL_RANK)")
 
     @model_validator(mode="before")
     @classmethod

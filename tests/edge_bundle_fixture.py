@@ -6,7 +6,7 @@ background logit is 0, so crack probability = sigmoid(crack logit). With stride 
 (4x4, stride 4) follows, so the runtime must upsample. `heavy=True` adds a branch of 3x3
 convolutions (weighted ~0 in the output) to give benchmarks a realistic amount of work.
 The ONNX model is converted to an FP16 IR with openvino.convert_model/save_model, and
-metadata.yaml is written with crackedge.bundle (hash_files + write_metadata).
+metadata.yaml is written with crackedge.runtime.metadata (hash_files + write_metadata).
 """
 
 from __future__ import annotations
@@ -16,10 +16,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from crackedge.bundle import BundleMetadata, InputSpec, OutputSpec, hash_files, write_metadata
-
-IMAGENET_MEAN = (123.675, 116.28, 103.53)
-IMAGENET_STD = (58.395, 57.12, 57.375)
+from crackedge.data.normalization import IMAGENET_MEAN, IMAGENET_STD
+from crackedge.runtime.metadata import (
+    BundleMetadata,
+    InputSpec,
+    OutputSpec,
+    hash_files,
+    write_metadata,
+)
 
 
 def build_onnx(path: Path, height: int, width: int, stride: int = 4, gain: float = 4.0, offset: float = 1.0,

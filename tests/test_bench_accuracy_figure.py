@@ -7,10 +7,10 @@ import shutil
 import torch
 import yaml
 
-from workflows.bench.accuracy import accuracy_section
-from workflows.bench.random_students import write_random_checkpoint
 from crackedge.synth import write_synthetic_dataset
 from distill.export.bundle_export import ExportOptions, export_bundle
+from workflows.bench.accuracy import accuracy_section
+from workflows.bench.random_students import write_random_checkpoint
 
 torch.set_num_threads(2)
 

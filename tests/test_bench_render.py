@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from crackedge.errors import ConfigError, DataError
 from workflows.bench.accuracy import accuracy_section
 from workflows.bench.distill_cost import distill_cost_section
 from workflows.bench.render import goal_rows, inference_summary_rows, render_report
 from workflows.bench.results import load_all, load_section, save_section
-from crackedge.errors import ConfigError, DataError
 
 
 def _timing(ms: float, n: int = 10) -> dict:

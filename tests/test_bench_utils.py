@@ -1,8 +1,8 @@
 import pytest
 
 from crackedge.machine import machine_info
-from workflows.bench.markdown import table
 from crackedge.timing import summarize, time_call
+from workflows.bench.markdown import table
 
 
 def test_summarize_statistics():

@@ -11,7 +11,6 @@ import yaml
 from crackedge.errors import ConfigError
 from distill.cli import main
 from distill.compare import CompareOptions, auto_variants, run_compare
-
 from tests.test_distill_train import SIZE, STUDENT, tiny_data_and_teacher
 
 torch.set_num_threads(2)
@@ -38,7 +37,7 @@ def compared(setup):
 
 
 def test_compare_trains_exports_and_scores_both_students(compared):
-    from crackedge.bundle import load_metadata
+    from crackedge.runtime.metadata import load_metadata
     from distill.checkpoints import load_student_checkpoint
 
     out, result = compared
@@ -77,10 +76,10 @@ def test_compare_report_has_teacher_and_both_students_per_noise_case(compared):
 
 
 def test_compare_rerun_reuses_every_stage(setup, compared, monkeypatch):
-    import distill.evaluate as evaluate
+    import crackedge.evaluation.bundle as bundle_eval
+    import crackedge.evaluation.loop as evaluation
     import distill.export.bundle_export as bundle_export
     import distill.logit_cache_setup as cache_setup
-    import distill.teacher_eval as teacher_eval
     import distill.train as train
     import teacher.cache_logits
 
@@ -91,8 +90,8 @@ def test_compare_rerun_reuses_every_stage(setup, compared, monkeypatch):
 
     monkeypatch.setattr(train, "train_student", boom)
     monkeypatch.setattr(bundle_export, "export_bundle", boom)
-    monkeypatch.setattr(evaluate, "evaluate_bundle", boom)
-    monkeypatch.setattr(teacher_eval, "evaluate_teacher_frames", boom)
+    monkeypatch.setattr(bundle_eval, "evaluate_bundle", boom)
+    monkeypatch.setattr(evaluation, "evaluate", boom)
     monkeypatch.setattr(teacher.cache_logits, "cache_teacher_logits", boom)
     assert cache_setup.cache_fits(out / "teacher_cache", setup["data"], SIZE, 0, 1, setup["teacher"])
     again = run_compare(_opts(setup, out))

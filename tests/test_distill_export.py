@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from crackedge.bundle import BundleError, load_metadata, verify_files
+from crackedge.runtime.metadata import BundleError, load_metadata, verify_files
 from distill.checkpoints import StudentCheckpoint, save_student_checkpoint
 from distill.errors import ExportError, UnsupportedOpsError
 from distill.export.bundle_export import ExportOptions, export_bundle
@@ -98,10 +98,10 @@ def test_declared_precision_is_the_fastest_that_agrees(hrnet_bundle):
 
 
 def test_ir_reproduces_the_torch_model(hrnet_bundle):
+    from crackedge.runtime.backends import open_model
+    from crackedge.runtime.preprocess import preprocess
     from crackedge.synth import generate_sample
     from distill.checkpoints import build_from_checkpoint, load_student_checkpoint
-    from distill.export.preprocess import preprocess
-    from distill.ov_runner import OpenVINORunner
 
     ckpt, out = hrnet_bundle
     meta = load_metadata(out)
@@ -111,7 +111,7 @@ def test_ir_reproduces_the_torch_model(hrnet_bundle):
     model = build_from_checkpoint(load_student_checkpoint(ckpt))
     with torch.no_grad():
         ref = torch.softmax(model(torch.from_numpy(x)), 1)[:, 1:2].numpy()
-    got = OpenVINORunner(out / "model.xml", precision="f32")(x)
+    got = open_model(out / "model.xml", precision="f32").infer(x)
     assert got.shape == ref.shape == (1, 1, 32, 32)
     assert np.abs(got - ref).max() < 0.05
 
@@ -189,10 +189,10 @@ def test_cli_export_and_a_user_error(tmp_path, capsys):
     from distill.cli import main
 
     ckpt = write_checkpoint(tmp_path / "m.pt", "mobilenetv3_large_100", 64)
-    rc = main(["export", str(ckpt), str(tmp_path / "b"), "--input-size", "64", "64", "--parity-images", "2"])
+    rc = main(["export", str(ckpt), "--out", str(tmp_path / "b"), "--size", "64", "--parity-images", "2"])
     assert rc == 0
     assert "onnxruntime:CPU:f32" in capsys.readouterr().out
-    assert main(["export", str(tmp_path / "missing.pt"), str(tmp_path / "c")]) == 2
+    assert main(["export", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "c")]) == 2
     assert "missing.pt" in capsys.readouterr().err
 
 

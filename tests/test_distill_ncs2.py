@@ -9,7 +9,12 @@ from torch import nn
 from distill.errors import UnsupportedOpsError
 from distill.export.onnx_export import export_onnx
 from distill.export.wrapper import export_module
-from distill.ncs2_ops import HOST_ONLY_OPS, NCS2_ONNX_OPS, check_ncs2_ops, unsupported_nodes
+from distill.ncs2_ops import (
+    HOST_ONLY_OPS,
+    NCS2_ONNX_OPS,
+    check_ncs2_ops,
+    unsupported_nodes,
+)
 from distill.students import build_student
 
 torch.set_num_threads(2)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from crackedge.bundle import ParityRecord, load_metadata
+from crackedge.runtime.metadata import ParityRecord, load_metadata
 from distill.checkpoints import StudentCheckpoint, save_student_checkpoint
 from distill.errors import ExportError
 from distill.export.bundle_export import ExportOptions, export_bundle
@@ -82,7 +82,7 @@ def test_strict_parity_refuses_the_perturbed_model_and_leaves_nothing(tmp_path, 
     from distill.cli import main
 
     ckpt = perturbed_checkpoint(tmp_path / "bad.pt")
-    rc = main(["export", str(ckpt), str(tmp_path / "b"), "--input-size", "64", "64", "--parity-images", "2",
+    rc = main(["export", str(ckpt), "--out", str(tmp_path / "b"), "--size", "64", "--parity-images", "2",
                "--strict-parity"])
     assert rc == 2
     err = capsys.readouterr().err

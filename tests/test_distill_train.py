@@ -69,7 +69,8 @@ def test_live_teacher_run_writes_a_student_checkpoint_and_curves(setup):
     ckpt = load_student_checkpoint(out / "best.pt")
     assert ckpt.student == STUDENT and ckpt.teacher == "cracksam-tiny-none"
     assert ckpt.step == 2 and 0.0 <= ckpt.validation_metrics["iou"] <= 1.0
-    assert ckpt.config["loss"] == {"cwd_weight": 5.0, "temperature": 3.0}
+    assert ckpt.config["loss"] == {"soft": "cwd", "cwd_weight": 5.0, "kl_weight": 1.0, "temperature": 3.0,
+                                   "soft_warmup_steps": 0}
     build_from_checkpoint(ckpt)  # rebuilds
     losses = [h for h in _history(out) if "loss" in h]
     assert losses and all(h["loss_cwd"] > 0 for h in losses)
@@ -141,9 +142,9 @@ def test_cli_train_then_export(setup, capsys):
                "--warmup-steps", "0", "--device", "cpu"])
     assert rc == 0
     assert "best validation IoU" in capsys.readouterr().out
-    assert main(["export", str(out / "best.pt"), str(setup["tmp"] / "bundle"), "--input-size", str(SIZE), str(SIZE),
+    assert main(["export", str(out / "best.pt"), "--out", str(setup["tmp"] / "bundle"), "--size", str(SIZE),
                  "--parity-data", str(setup["data"]), "--parity-images", "2"]) == 0
-    from crackedge.bundle import load_metadata
+    from crackedge.runtime.metadata import load_metadata
 
     meta = load_metadata(setup["tmp"] / "bundle")
     assert meta.teacher == "cracksam-tiny-none" and "iou" in meta.validation_metrics

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from edge.cli import main
 from tests.edge_bundle_fixture import build_test_bundle
@@ -60,9 +61,9 @@ def test_eval_scores_the_bundle_on_a_canonical_dataset(bundle: Path, tmp_path: P
     assert main(["eval", str(bundle), "--data", str(root), "--out", str(out), "--overlays", "2"]) == 0
     text = capsys.readouterr().out
     assert "CrackSAM convention" in text and "ODS" in text
-    m = json.loads((out / "metrics.json").read_text())["metrics"]
+    m = yaml.safe_load((out / "metrics.yaml").read_text())["metrics"]["clean"]
     assert m["n_images"] == 4.0 and m["iou"] > 0.3 and m["ods_f"] > 0.3
-    assert sorted(p.name for p in (out / "overlays").iterdir()) == ["s0.jpg", "s1.jpg"]
+    assert sorted(p.name for p in (out / "overlays" / "clean").iterdir()) == ["s0.jpg", "s3.jpg"]
     assert main(["eval", str(bundle), "--data", str(root), "--split", "val"]) == 2
     assert "no split 'val'" in capsys.readouterr().err
 

@@ -12,13 +12,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crackedge.bundle import BundleError, InputSpec, OutputSpec, load_metadata
-from edge.backends.base import InferenceBackend
-from edge.backends.openvino_compat import check_device, choose_model_key, compile_properties, load_openvino_api
+from crackedge.runtime.async_runner import AsyncRunner
+from crackedge.runtime.backends import create_backend
+from crackedge.runtime.backends.base import InferenceBackend
+from crackedge.runtime.backends.openvino_compat import (
+    check_device,
+    choose_model_key,
+    compile_properties,
+    load_openvino_api,
+)
+from crackedge.runtime.bundle import load_bundle
+from crackedge.runtime.decode import MaskDecoder
+from crackedge.runtime.errors import DeviceError
+from crackedge.runtime.metadata import BundleError, InputSpec, OutputSpec, load_metadata
+from crackedge.runtime.preprocess import Preprocessor
 from edge.config import ModelConfig
-from edge.errors import DeviceError
-from edge.inference import AsyncRunner, Preprocessor, create_backend, load_bundle
-from edge.postprocess import MaskDecoder
 from tests.edge_bundle_fixture import build_test_bundle, synthetic_frame
 
 
@@ -249,7 +257,7 @@ def fake_openvino_2022(monkeypatch):
     monkeypatch.setitem(sys.modules, "openvino", pkg)
     monkeypatch.setitem(sys.modules, "openvino.runtime", rt)
     Fake2022Core.instances = []
-    monkeypatch.setattr("edge.backends.openvino_compat._CORES", {})
+    monkeypatch.setattr("crackedge.runtime.backends.openvino_compat._CORES", {})
     return rt
 
 
@@ -352,7 +360,7 @@ def test_async_runner_window_holds_the_producer_back_when_nobody_takes_results()
 def test_precision_the_cpu_cannot_run_is_reported(bundle_dir, monkeypatch, caplog) -> None:
     """A bundle validated at bf16 on the export box, run on a CPU without bf16 (a Pi 4): OpenVINO
     falls back silently, so the daemon says so and reports the precision it really runs."""
-    import edge.backends.openvino_backend as ovb
+    import crackedge.runtime.backends.openvino_backend as ovb
 
     monkeypatch.setattr(ovb, "type_name", lambda value: "f32")
     with caplog.at_level("WARNING"):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.backends.base import InferenceBackend
+from crackedge.runtime.backends.base import InferenceBackend
 from edge.sdnotify import SdNotifier
 from edge.watchdog import HeartbeatRegistry, Watchdog
 from tests.edge_bundle_fixture import build_test_bundle, encode_jpeg, synthetic_frame

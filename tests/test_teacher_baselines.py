@@ -1,4 +1,4 @@
-"""teacher.baselines and `teacher baseline`: the all-background / all-crack guesses scored with
+"""crackedge.evaluation.baselines and `teacher baseline`: the all-background / all-crack guesses scored with
 crackedge.metrics, checked against hand-computed values."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from crackedge.data.writer import DatasetWriter
-from teacher.baselines import comparison_table, score_baselines
+from crackedge.evaluation.baselines import score_baselines
+from crackedge.evaluation.reports import baseline_table
 from teacher.cli import main
 
 
@@ -27,8 +28,8 @@ def dataset(tmp_path):
 
 
 def test_baselines_match_hand_computed_scores(dataset):
-    reports = score_baselines(dataset, "val", size=None)
-    bg, crack = reports["all-background"].to_dict(), reports["all-crack"].to_dict()
+    reports = score_baselines(dataset, "val")
+    bg, crack = reports["all-background"], reports["all-crack"]
     # per image (CrackSAM convention): background guess 0, 0, and 1 on the crack-free image
     assert bg["iou"] == pytest.approx(1 / 3) and bg["f1"] == pytest.approx(1 / 3)
     assert bg["pooled_iou"] == 0.0
@@ -36,20 +37,20 @@ def test_baselines_match_hand_computed_scores(dataset):
     assert crack["iou"] == pytest.approx((0.2 + 0.1 + 0.0) / 3)
     assert crack["f1"] == pytest.approx((2 * 0.2 / 1.2 + 2 * 0.1 / 1.1) / 3)
     assert crack["pooled_iou"] == pytest.approx(30 / 300)
-    table = comparison_table(reports)
+    table = baseline_table(reports)
     assert "| all-background | 0.3333 | 0.3333 | 0.0000 |" in table
     assert table.splitlines()[0].startswith("| | IoU | F1 | pooled IoU")
 
 
-def test_masks_are_resized_nearest_like_eval(dataset):
+def test_masks_are_resized_nearest_on_the_input_basis(dataset):
     # 10 -> 20: every pixel doubles, so the fractions stay exact
-    crack = score_baselines(dataset, "val", size=20)["all-crack"].to_dict()
+    crack = score_baselines(dataset, "val", basis="input", input_size=(20, 20))["all-crack"]
     assert crack["iou"] == pytest.approx(0.1) and crack["n_images"] == 3
 
 
 def test_baseline_command(dataset, capsys):
-    assert main(["baseline", "--data", str(dataset), "--split", "val", "--img-size", "0"]) == 0
+    assert main(["baseline", "--data", str(dataset), "--split", "val"]) == 0
     out = capsys.readouterr().out
-    assert "masks at their own size" in out and "| all-crack | 0.1000 |" in out
+    assert "at each image's own size" in out and "| all-crack | 0.1000 |" in out
     assert main(["baseline", "--data", str(dataset), "--split", "test"]) == 2
-    assert "has no split 'test' (available: train, val)" in capsys.readouterr().err
+    assert "has no split 'test'; available splits: train, val" in capsys.readouterr().err

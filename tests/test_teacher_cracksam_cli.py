@@ -34,7 +34,7 @@ def trained(workspace):
     root, data, sam = workspace
     out = root / "run"
     argv = ["train", "--data", str(data), "--out", str(out), "--backbone", "tiny", "--delta", "both",
-            "--sam-checkpoint", str(sam), "--img-size", SIZE, "--steps", "4", "--eval-every", "2",
+            "--sam-checkpoint", str(sam), "--size", SIZE, "--steps", "4", "--eval-every", "2",
             "--batch-size", "2", "--warmup-steps", "1", "--lr", "1e-2", "--device", "cpu"]
     assert main(argv) == 0
     return out
@@ -84,8 +84,8 @@ def test_eval_and_predict_write_their_files(trained, workspace, tmp_path):
     assert main(["eval", str(trained / "best.pt"), "--sam-checkpoint", str(sam), "--data", str(data),
                  "--split", "test", "--out", str(ev), "--noise", "clean", "dim", "--device", "cpu"]) == 0
     metrics = yaml.safe_load((ev / "metrics.yaml").read_text())
-    assert set(metrics["cases"]) == {"clean", "dim"} and metrics["cases"]["clean"]["n_images"] == 2.0
-    assert 0.0 <= metrics["cases"]["clean"]["iou"] <= 1.0
+    assert set(metrics["metrics"]) == {"clean", "dim"} and metrics["metrics"]["clean"]["n_images"] == 2.0
+    assert 0.0 <= metrics["metrics"]["clean"]["iou"] <= 1.0
     assert (ev / "overlays_clean.jpg").is_file() and (ev / "overlays_dim.jpg").is_file()
     pred = tmp_path / "pred"
     assert main(["predict", str(trained / "best.pt"), "--sam-checkpoint", str(sam), str(data / "images"),
@@ -101,7 +101,7 @@ def test_eval_and_predict_write_their_files(trained, workspace, tmp_path):
 def test_train_from_scratch_writes_a_full_checkpoint(workspace, tmp_path):
     _, data, _ = workspace
     argv = ["train", "--data", str(data), "--out", str(tmp_path / "run"), "--backbone", "tiny", "--delta", "none",
-            "--train-encoder", "--img-size", SIZE, "--steps", "2", "--batch-size", "2", "--val-split", "none",
+            "--train-encoder", "--size", SIZE, "--steps", "2", "--batch-size", "2", "--val-split", "none",
             "--device", "cpu"]
     assert main(argv) == 0
     ckpt = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
@@ -115,7 +115,7 @@ def test_train_from_scratch_writes_a_full_checkpoint(workspace, tmp_path):
         (["--backbone", "vit_h"], "needs the SAM weights: pass --sam-checkpoint PATH/sam_vit_h_4b8939.pth"),
         (["--backbone", "tiny"], "a random frozen encoder learns nothing useful"),
         (["--backbone", "tiny", "--train-encoder", "--val-split", "nope"], "has no split 'nope'"),
-        (["--backbone", "tiny", "--img-size", "60"], "img_size must be a multiple of 16"),
+        (["--backbone", "tiny", "--size", "60"], "img_size must be a multiple of 16"),
     ],
 )
 def test_train_user_errors_exit_2_with_the_fix(workspace, tmp_path, capsys, extra, message):

@@ -44,5 +44,5 @@ def test_teacher_params_command_prints_the_table(capsys):
 
 
 def test_teacher_params_rejects_bad_options(capsys):
-    assert main(["params", "--img-size", "450"]) == 2
+    assert main(["params", "--size", "450"]) == 2
     assert "img_size must be a multiple of 16" in capsys.readouterr().err

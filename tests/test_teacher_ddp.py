@@ -55,7 +55,7 @@ def test_two_process_training_keeps_identical_weights(workspace, model):
 
     out = workspace / f"run_{model}"
     args = [a.format(root=workspace) for a in MODELS[model]] + [
-        "--data", str(workspace / "data"), "--out", str(out), "--img-size", "64", "--steps", str(STEPS),
+        "--data", str(workspace / "data"), "--out", str(out), "--size", "64", "--steps", str(STEPS),
         "--eval-every", "100", "--batch-size", "2", "--warmup-steps", "1", "--lr", "1e-2", "--device", "cpu"]
     proc = _torchrun(args, workspace)
     log = proc.stdout + proc.stderr
@@ -83,7 +83,7 @@ def test_time_budget_stops_every_rank_at_the_same_step(workspace):
     """--max-minutes under torchrun: rank 0's clock decides for all, so no rank waits in a collective."""
     out = workspace / "run_budget"
     args = [a.format(root=workspace) for a in MODELS["cracksam"]] + [
-        "--data", str(workspace / "data"), "--out", str(out), "--img-size", "64", "--steps", "50",
+        "--data", str(workspace / "data"), "--out", str(out), "--size", "64", "--steps", "50",
         "--eval-every", "100", "--batch-size", "2", "--warmup-steps", "1", "--max-minutes", "0", "--device", "cpu"]
     proc = _torchrun(args, workspace)
     log = proc.stdout + proc.stderr

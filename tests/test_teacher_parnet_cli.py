@@ -41,7 +41,7 @@ def trained(workspace):
     root, data, swin_file = workspace
     out = root / "run"
     argv = ["train", "--model", "parnet", "--preset", "small", "--swin-checkpoint", str(swin_file), "--data", str(data),
-            "--out", str(out), "--img-size", str(SIZE), "--steps", "4", "--eval-every", "2", "--batch-size", "2",
+            "--out", str(out), "--size", str(SIZE), "--steps", "4", "--eval-every", "2", "--batch-size", "2",
             "--warmup-steps", "1", "--device", "cpu"]
     assert main(argv) == 0
     return out
@@ -97,8 +97,8 @@ def test_eval_writes_metrics_with_baselines(trained, workspace, tmp_path, capsys
     assert main(["eval", str(trained / "best.pt"), "--data", str(data), "--split", "test", "--out", str(ev),
                  "--device", "cpu"]) == 0
     metrics = yaml.safe_load((ev / "metrics.yaml").read_text())
-    assert metrics["teacher"] == "parnet" and metrics["size"] == [SIZE, SIZE]
-    assert metrics["cases"]["clean"]["n_images"] == 2.0
+    assert metrics["model"] == f"teacher parnet, torch f32 at {SIZE}x{SIZE}" and metrics["basis"] == "image"
+    assert metrics["metrics"]["clean"]["n_images"] == 2.0
     assert metrics["baselines"]["all-background"]["iou"] == 0.0  # every synthetic test image has cracks
     assert 0.0 < metrics["baselines"]["all-crack"]["iou"] < 0.3
     printed = capsys.readouterr().out
@@ -176,7 +176,7 @@ def test_cache_logits_stored_size_larger_than_the_teacher_is_refused(trained, wo
         (["--model", "parnet", "--sam-checkpoint", "sam.pth"], "--sam-checkpoint applies to --model cracksam"),
         (["--model", "parnet", "--train-encoder"], "--train-encoder applies to --model cracksam"),
         (["--preset", "small"], "--preset applies to --model parnet, not cracksam"),
-        (["--model", "parnet", "--img-size", "48"], "img_size must be a multiple of 32"),
+        (["--model", "parnet", "--size", "48"], "img_size must be a multiple of 32"),
         (["--model", "parnet", "--preset", "small", "--swin-checkpoint", "missing.pth"], "Swin checkpoint not found: missing.pth"),
     ],
 )

@@ -75,7 +75,7 @@ def test_command_line_options_map_to_the_config(tmp_path):
     def parse(*argv):
         return train_config_from_args(build_parser().parse_args(["train", "--data", "d", "--out", str(tmp_path), *argv]))
 
-    cfg = parse("--model", "parnet", "--preset", "small", "--img-size", "256", "--power", "2", "--no-amp",
+    cfg = parse("--model", "parnet", "--preset", "small", "--size", "256", "--power", "2", "--no-amp",
                 "--swin-checkpoint", "swin.pth", "--lr", "1e-3")
     assert cfg.model.model == "parnet" and cfg.model.preset == "small" and cfg.model.img_size == 256
     assert cfg.model.swin.checkpoint == "swin.pth" and cfg.model.swin.embed_dim == 48

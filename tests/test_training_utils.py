@@ -11,7 +11,11 @@ import torch.nn.functional as F
 
 from crackedge.data.torch_dataset import CrackSegDataset
 from crackedge.synth import write_synthetic_dataset
-from crackedge.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from crackedge.training.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
 from crackedge.training.loop import LoopConfig, fit
 from crackedge.training.losses import ce_dice_loss, dice_loss
 from crackedge.training.runtime import pick_device

@@ -103,7 +103,7 @@ def stage_teacher(cfg: DemoConfig, data: Path, res: DemoResult) -> Path:
     if not (out / "best.pt").is_file():
         _run_cli("teacher", teacher_main, [
             "train", "--data", str(data), "--out", str(out), "--backbone", "tiny", "--delta", "none",
-            "--train-encoder", "--img-size", str(cfg.size), "--steps", str(cfg.teacher_steps),
+            "--train-encoder", "--size", str(cfg.size), "--steps", str(cfg.teacher_steps),
             "--batch-size", str(cfg.batch_size), "--lr", "1e-3", "--warmup-steps", "30",
             "--eval-every", str(max(1, cfg.teacher_steps // 4)), "--max-minutes", str(cfg.teacher_minutes),
             "--seed", str(cfg.seed), "--device", cfg.device,
@@ -147,8 +147,8 @@ def stage_export(cfg: DemoConfig, data: Path, student_ckpt: Path, res: DemoResul
     out = cfg.out / "bundle"
     if not (out / "metadata.yaml").is_file():
         _run_cli("export", distill_main, [
-            "export", str(student_ckpt), str(out), "--parity-data", str(data),
-            "--input-size", str(cfg.size), str(cfg.size),
+            "export", str(student_ckpt), "--out", str(out), "--parity-data", str(data),
+            "--size", str(cfg.size),
         ])
     meta = yaml.safe_load((out / "metadata.yaml").read_text())
     files = ", ".join(sorted(meta["files"]))
@@ -156,9 +156,10 @@ def stage_export(cfg: DemoConfig, data: Path, student_ckpt: Path, res: DemoResul
     return out
 
 
-def _case_iou(metrics_yaml: Path, top_key: str) -> dict[str, float]:
-    data = yaml.safe_load(metrics_yaml.read_text())
-    return {k: float(v["iou"]) for k, v in data[top_key].items()}
+def _case_iou(eval_dir: Path) -> dict[str, float]:
+    from crackedge.evaluation import read_metrics
+
+    return {k: float(v["iou"]) for k, v in read_metrics(eval_dir)["metrics"].items()}
 
 
 def stage_scores(cfg: DemoConfig, data: Path, teacher_ckpt: Path, bundle: Path, res: DemoResult) -> None:
@@ -172,8 +173,8 @@ def stage_scores(cfg: DemoConfig, data: Path, teacher_ckpt: Path, bundle: Path, 
     if not (s_out / "metrics.yaml").is_file():
         _run_cli("score student", distill_main, ["eval", str(bundle), "--data", str(data), "--split", "test",
                                                  "--noise", "clean", "--out", str(s_out)])
-    t_iou = _case_iou(t_out / "metrics.yaml", "cases")["clean"]
-    s_iou = _case_iou(s_out / "metrics.yaml", "metrics")["clean"]
+    t_iou = _case_iou(t_out)["clean"]
+    s_iou = _case_iou(s_out)["clean"]
     res.figures.update(teacher_iou=t_iou, student_iou=s_iou)
     res.add(f"held-back test images, crack IoU (CrackSAM convention, t=0.5): teacher {t_iou:.3f}, "
             f"student bundle (OpenVINO) {s_iou:.3f}  [overlays in {t_out} and {s_out}]")

@@ -18,10 +18,8 @@ from torch.utils.data import Dataset
 
 from crackedge.data.augment import IDENTITY, AugmentConfig, apply_params, params_for
 from crackedge.data.layout import CrackDataset
+from crackedge.data.normalization import IMAGENET_MEAN, IMAGENET_STD
 from crackedge.noise import apply_noise
-
-IMAGENET_MEAN = (123.675, 116.28, 103.53)  # RGB, 0-255 units (also SAM's pixel_mean)
-IMAGENET_STD = (58.395, 57.12, 57.375)
 
 
 def image_to_tensor(image: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
@@ -100,3 +98,62 @@ class CrackSegDataset(Dataset):
             "index": index,
             "variant": variant,
         }
+
+
+def labeled_subset(names: list[str], fraction: float, seed: int) -> set[str]:
+    """The names that keep their masks when only `fraction` of a split is labeled: a seeded choice of
+    round(fraction * len(names)) names (at least one), the same for the teacher and the student runs."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"the labeled fraction must lie in (0, 1], got {fraction}")
+    if fraction >= 1.0:
+        return set(names)
+    k = max(1, int(round(fraction * len(names))))
+    order = np.random.default_rng([int(seed), 7_919]).permutation(len(names))
+    return {names[i] for i in sorted(order[:k])}
+
+
+class MixedSegDataset(CrackSegDataset):
+    """A split whose masks may be partly hidden, plus unlabeled images from anywhere.
+
+    Items 0..len(split)-1 are the split's names (in order); the rest are `unlabeled` image files
+    (named by their resolved path). Every item has the fields of CrackSegDataset plus "labeled"
+    (bool): False for unlabeled files and for split items outside `labeled` (their mask is zeros
+    and must not be used). Augmentation is the same deterministic (seed, index, variant) scheme, so
+    a logit cache can hold every item.
+    """
+
+    def __init__(self, root: str | Path | CrackDataset, split: str, size: tuple[int, int] = (448, 448),
+                 augment: bool = False, seed: int = 0, variants: int | None = None,
+                 unlabeled: tuple[Path, ...] | list[Path] = (), labeled: set[str] | None = None) -> None:
+        super().__init__(root, split, size, augment=augment, seed=seed, variants=variants)
+        self.n_split = len(self.names)
+        self.unlabeled_paths = [Path(p).resolve() for p in unlabeled]
+        self.labeled = set(self.names) if labeled is None else set(labeled)
+        self.names = self.names + [str(p) for p in self.unlabeled_paths]
+
+    def is_labeled(self, index: int) -> bool:
+        return index < self.n_split and self.names[index] in self.labeled
+
+    def labeled_indices(self) -> list[int]:
+        return [i for i in range(len(self.names)) if self.is_labeled(i)]
+
+    def unlabeled_indices(self) -> list[int]:
+        return [i for i in range(len(self.names)) if not self.is_labeled(i)]
+
+    def load(self, index: int, variant: int) -> tuple[np.ndarray, np.ndarray]:
+        if index < self.n_split:
+            return super().load(index, variant)
+        from crackedge.fileio import read_image_rgb
+
+        image = read_image_rgb(self.unlabeled_paths[index - self.n_split])
+        square = self.size[0] == self.size[1]
+        params = params_for(self.seed, index, variant, self.augment_cfg, square) if self.augment else IDENTITY
+        return apply_params(image, np.zeros(image.shape[:2], np.uint8), params, self.size)
+
+    def __getitem__(self, index: int) -> dict:
+        item = super().__getitem__(index)
+        labeled = self.is_labeled(index)
+        if not labeled:
+            item["mask"] = torch.zeros_like(item["mask"])
+        item["labeled"] = labeled
+        return item

@@ -118,6 +118,36 @@ def _save_history(out_dir: Path, history: list[dict], title: str) -> None:
     plot_curves(history, out_dir / "curves.png", title)
 
 
+BUDGET_NAME = "budget.yaml"
+
+
+def _save_budget(cfg: LoopConfig, steps: int, seconds: float, stopped_by_budget: bool) -> None:
+    """OUT/budget.yaml: the steps asked for and done, and whether the minute safety net cut the run
+    (what the demo summary and `distill compare` report)."""
+    import yaml
+
+    doc = {"planned_steps": cfg.max_steps, "steps": steps, "stopped_by_budget": stopped_by_budget,
+           "max_minutes": cfg.max_minutes, "wall_s": round(seconds, 1)}
+    atomic_write_text(cfg.out_dir / BUDGET_NAME, yaml.safe_dump(doc, sort_keys=False), fsync=False)
+
+
+def read_budget(out_dir: Path) -> dict[str, Any]:
+    """OUT/budget.yaml of a finished training run ({} when absent)."""
+    import yaml
+
+    path = Path(out_dir) / BUDGET_NAME
+    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
+
+
+def budget_warning(out_dir: Path) -> str | None:
+    """A loud line when the run in out_dir was cut by --max-minutes, else None."""
+    b = read_budget(out_dir)
+    if not b.get("stopped_by_budget"):
+        return None
+    return (f"WARNING: {out_dir} stopped at step {b['steps']} of {b['planned_steps']}: the --max-minutes safety net "
+            f"({b['max_minutes']:g} min) cut it, so its result depends on the machine's speed")
+
+
 def _resume_state(cfg: LoopConfig) -> dict | None:
     last = cfg.out_dir / "last.pt"
     if not cfg.resume:
@@ -158,17 +188,30 @@ def _budget_spent(start: float, max_minutes: float, device: torch.device, dist: 
     return bool(flag.item())
 
 
-def fit(task: TrainTask, train_set: Dataset, val_set: Dataset | None, cfg: LoopConfig, dist: DistInfo = DistInfo()) -> FitResult:
+def fit(task: TrainTask, train_set: Dataset, val_set: Dataset | None, cfg: LoopConfig, dist: DistInfo = DistInfo(),
+        batch_sampler: Any = None) -> FitResult:
     """Train `task` for cfg.max_steps optimiser steps (or until cfg.max_minutes), evaluating every
-    cfg.eval_every steps on `val_set`; keeps best.pt by validation IoU and last.pt for resuming."""
+    cfg.eval_every steps on `val_set`; keeps best.pt by validation IoU and last.pt for resuming.
+
+    `batch_sampler` (optional, e.g. crackedge.training.mixed_sampler.MixedBatchSampler) composes the
+    batches instead of a shuffled pass over `train_set`; it must offer `set_epoch(epoch, skip_samples)`
+    and `batches_per_epoch()` like the default sampler does.
+    """
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     params = task.trainable_parameters()
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
     scheduler = warmup_poly(optimizer, cfg.max_steps, cfg.warmup_steps, cfg.power)
     scaler = grad_scaler(task.device, cfg.amp)
-    sampler = ResumableSampler(len(train_set), shuffle=True, seed=cfg.seed, rank=dist.rank, world_size=dist.world_size)
-    loader = _make_loader(train_set, sampler, cfg, shuffle_batches=True)
-    steps_per_epoch = len(sampler) // cfg.batch_size
+    if batch_sampler is not None:
+        sampler = batch_sampler
+        loader = DataLoader(train_set, batch_sampler=batch_sampler, num_workers=cfg.num_workers,
+                            pin_memory=torch.cuda.is_available())
+        steps_per_epoch = batch_sampler.batches_per_epoch()
+    else:
+        sampler = ResumableSampler(len(train_set), shuffle=True, seed=cfg.seed, rank=dist.rank,
+                                   world_size=dist.world_size)
+        loader = _make_loader(train_set, sampler, cfg, shuffle_batches=True)
+        steps_per_epoch = len(sampler) // cfg.batch_size
     if steps_per_epoch == 0:
         raise ValueError(f"the training set has {len(train_set)} items, fewer than one batch of {cfg.batch_size}")
     val_loader = (
@@ -203,7 +246,7 @@ def fit(task: TrainTask, train_set: Dataset, val_set: Dataset | None, cfg: LoopC
             best_step = step
             save_checkpoint(cfg.out_dir / "best.pt", {**task.state_for_checkpoint(), "step": step, "val_metrics": {}})
         if dist.is_main and val_loader is not None:
-            report = evaluate(task, val_loader)
+            report = evaluate(task, val_loader, progress=cfg.progress)
             metrics = report.to_dict()
             history.append({"step": step, "val_iou": metrics["iou"], "val_f1": metrics["f1"], "val_ods_f": metrics["ods_f"]})
             if metrics["iou"] > best_iou:
@@ -224,6 +267,8 @@ def fit(task: TrainTask, train_set: Dataset, val_set: Dataset | None, cfg: LoopC
         if hasattr(train_set, "set_epoch"):
             train_set.set_epoch(epoch)
         for batch in loader:
+            if hasattr(task, "set_step"):  # e.g. a loss weight that warms up over the first steps
+                task.set_step(step)
             loss, parts = train_one_step(task, batch, optimizer, scheduler, scaler, cfg)
             step += 1
             if step % cfg.log_every == 0 or step == 1:
@@ -232,7 +277,9 @@ def fit(task: TrainTask, train_set: Dataset, val_set: Dataset | None, cfg: LoopC
             bar.set_postfix(loss=f"{loss:.4f}", best_iou=f"{max(best_iou, 0):.3f}")
             if cfg.max_minutes is not None and _budget_spent(start, cfg.max_minutes, task.device, dist):
                 stopped_by_budget = True
-                log.info("time budget of %.1f min reached at step %d", cfg.max_minutes, step)
+                log.warning("!!! the --max-minutes safety net (%g min) stopped training at step %d of %d: this run is "
+                            "shorter than asked and its result depends on the machine's speed; budget in steps and "
+                            "raise or drop --max-minutes", cfg.max_minutes, step, cfg.max_steps)
             if step % cfg.eval_every == 0 or step >= cfg.max_steps or stopped_by_budget:
                 run_eval()
             if step >= cfg.max_steps or stopped_by_budget:
@@ -240,6 +287,8 @@ def fit(task: TrainTask, train_set: Dataset, val_set: Dataset | None, cfg: LoopC
     bar.close()
     if last_eval_step != step:
         run_eval()
+    if dist.is_main:
+        _save_budget(cfg, step, time.monotonic() - start, stopped_by_budget)
     return FitResult(best_iou=best_iou, best_step=best_step, last_step=step, best_metrics=best_metrics,
                      history=history, out_dir=cfg.out_dir, stopped_by_budget=stopped_by_budget)
 

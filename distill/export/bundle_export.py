@@ -1,4 +1,4 @@
-"""`distill export`: a student checkpoint -> a model bundle that `edge` loads (crackedge.bundle).
+"""`distill export`: a student checkpoint -> a model bundle that `edge` loads (crackedge.runtime.metadata).
 
 Steps: rebuild the student from its checkpoint; wrap it for export (crack probability at the
 student's stride); ONNX opset 11 (checked); NCS2 op check for --target ncs2; OpenVINO IR with FP16
@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Literal, Optional
 
 import numpy as np
 
-from crackedge.bundle import (
+from crackedge.fileio import sha256_file
+from crackedge.runtime.decode import MaskDecoder
+from crackedge.runtime.metadata import (
     MODEL_IR_FP16,
     MODEL_IR_INT8,
     MODEL_ONNX,
@@ -28,7 +30,6 @@ from crackedge.bundle import (
     hash_files,
     write_metadata,
 )
-from crackedge.fileio import sha256_file
 from distill.errors import ExportError
 from distill.export.parity_check import TORCH_RUNTIME, ParityVerdict, check_parity
 
@@ -145,17 +146,21 @@ def _ort_runner(onnx_path: Path, threads: Optional[int]):
 
 
 def _openvino_runs(kind: str, xml: Path, inputs, precisions, opts: ExportOptions):
+    from crackedge.runtime.backends import open_model
     from distill.export.parity import run_timed
-    from distill.ov_runner import OpenVINORunner
 
     runs = []
     for precision in precisions:
-        runner = OpenVINORunner(xml, opts.device, precision=precision, threads=opts.threads)
-        actual = runner.precision
-        if actual != precision:
-            log.warning("%s: asked for inference precision %s, the device uses %s; not recorded", xml.name, precision, actual)
-            continue
-        runs.append(run_timed(f"{kind}:{opts.device}:{precision}", runner, inputs, precision))
+        backend = open_model(xml, opts.device, precision=precision, threads=opts.threads)
+        try:
+            actual = backend.info["precision"]
+            if actual != precision:
+                log.warning("%s: asked for inference precision %s, the device uses %s; not recorded", xml.name,
+                            precision, actual)
+                continue
+            runs.append(run_timed(f"{kind}:{opts.device}:{precision}", backend.infer, inputs, precision))
+        finally:
+            backend.close()
     return runs
 
 
@@ -166,17 +171,18 @@ class ParitySet:
     inputs: list[np.ndarray]
     masks: list[Optional[np.ndarray]]
     reference: "RuntimeRun"
-    threshold: float
+    decoder: MaskDecoder  # the runtime's decoding of the bundle's output
 
     def record(self, run: "RuntimeRun") -> ParityRecord:
         from distill.export.parity import parity_record
 
-        return parity_record(run, self.reference.outputs, self.masks, self.threshold)
+        return parity_record(run, self.reference.outputs, self.masks, self.decoder)
 
 
-def _parity_set(wrapper, input_spec, size: tuple[int, int], opts: ExportOptions, notes: dict[str, str]) -> ParitySet:
+def _parity_set(wrapper, input_spec, output_spec: OutputSpec, size: tuple[int, int], opts: ExportOptions,
+                notes: dict[str, str]) -> ParitySet:
+    from crackedge.runtime.preprocess import preprocess
     from distill.export.parity import run_timed
-    from distill.export.preprocess import preprocess
 
     parity_dir = opts.parity_data if opts.parity_data is not None else opts.calib_data
     splits = tuple(dict.fromkeys((opts.parity_split, "test", "val")))
@@ -184,7 +190,7 @@ def _parity_set(wrapper, input_spec, size: tuple[int, int], opts: ExportOptions,
                                              opts.synthetic_seed, "parity check")
     inputs = [preprocess(s.image, input_spec) for s in samples]
     reference = run_timed(TORCH_RUNTIME, _torch_runner(wrapper, opts.threads), inputs)
-    return ParitySet(inputs, [s.mask for s in samples], reference, opts.threshold)
+    return ParitySet(inputs, [s.mask for s in samples], reference, MaskDecoder(output_spec, opts.threshold))
 
 
 def _float_parity(onnx_path: Path, ir_path: Path, ps: ParitySet, opts: ExportOptions):
@@ -192,8 +198,11 @@ def _float_parity(onnx_path: Path, ir_path: Path, ps: ParitySet, opts: ExportOpt
 
     Returns (runs, records, declared precision). ExportError when ONNX Runtime disagrees with torch.
     """
+    from crackedge.runtime.backends.openvino_compat import (
+        cpu_precisions,
+        default_precision,
+    )
     from distill.export.parity import choose_precision, run_timed
-    from distill.ov_runner import cpu_precisions, default_precision
 
     ort_run = run_timed("onnxruntime:CPU:f32", _ort_runner(onnx_path, opts.threads), ps.inputs)
     ort_rec = ps.record(ort_run)
@@ -217,8 +226,8 @@ def _float_parity(onnx_path: Path, ir_path: Path, ps: ParitySet, opts: ExportOpt
 def _int8_model(onnx_path: Path, xml_path: Path, input_spec, size, declared: str, ps: ParitySet,
                 opts: ExportOptions, notes: dict[str, str]):
     """Quantize, then measure the INT8 IR at f32 and the declared precision. Returns (files, runs, records)."""
+    from crackedge.runtime.preprocess import preprocess
     from distill.export.openvino_export import save_ir_int8
-    from distill.export.preprocess import preprocess
 
     calib, notes["calibration_data"] = _samples(opts.calib_data, opts.calib_images, (opts.calib_split,), size,
                                                 opts.synthetic_seed + 1000, "INT8 calibration")
@@ -268,11 +277,16 @@ def export_bundle(checkpoint: Path, out_dir: Path, opts: ExportOptions = ExportO
     """
     from tqdm import tqdm
 
+    from crackedge.runtime.preprocess import default_input_spec
     from distill.checkpoints import build_from_checkpoint, load_student_checkpoint
     from distill.export.onnx_export import ONNX_OPSET, export_onnx
     from distill.export.openvino_export import save_ir_fp16
-    from distill.export.preprocess import default_input_spec
-    from distill.export.wrapper import CRACK_CHANNEL, OUTPUT_CHANNELS, OUTPUT_KIND, export_module
+    from distill.export.wrapper import (
+        CRACK_CHANNEL,
+        OUTPUT_CHANNELS,
+        OUTPUT_KIND,
+        export_module,
+    )
     from distill.ncs2_ops import check_ncs2_ops
 
     checkpoint, out_dir = Path(checkpoint), Path(out_dir)
@@ -299,7 +313,9 @@ def export_bundle(checkpoint: Path, out_dir: Path, opts: ExportOptions = ExportO
         steps.update()
         steps.set_postfix_str("parity vs torch")
         notes: dict[str, str] = {}
-        ps = _parity_set(wrapper, input_spec, size, opts, notes)
+        output_spec = OutputSpec(kind=OUTPUT_KIND, channels=OUTPUT_CHANNELS, crack_channel=CRACK_CHANNEL,
+                                 stride=model.spec.stride)
+        ps = _parity_set(wrapper, input_spec, output_spec, size, opts, notes)
         runs, records, declared = _float_parity(onnx_path, staging / IR_FP16_NAME, ps, opts)
         steps.update()
         if opts.int8:
@@ -318,8 +334,7 @@ def export_bundle(checkpoint: Path, out_dir: Path, opts: ExportOptions = ExportO
             training_data=ckpt.training_data,
             target=opts.target,
             input=input_spec,
-            output=OutputSpec(kind=OUTPUT_KIND, channels=OUTPUT_CHANNELS, crack_channel=CRACK_CHANNEL,
-                              stride=model.spec.stride),
+            output=output_spec,
             threshold=opts.threshold,
             opset=ONNX_OPSET,
             models=models,

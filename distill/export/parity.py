@@ -10,10 +10,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
-import cv2
 import numpy as np
 
-from crackedge.bundle import ParityRecord
+from crackedge.runtime.decode import MaskDecoder
+from crackedge.runtime.metadata import ParityRecord
 
 
 @dataclass
@@ -57,29 +57,25 @@ def max_abs_diff(reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray])
     return max(float(np.max(np.abs(r - o))) for r, o in zip(reference, outputs))
 
 
-def iou_vs_ground_truth(outputs: Sequence[np.ndarray], masks: Sequence[Optional[np.ndarray]], threshold: float) -> Optional[float]:
-    """Pooled crack IoU against ground truth, the output upsampled (linear) to each mask's size.
-
-    None when any mask is missing.
-    """
+def iou_vs_ground_truth(outputs: Sequence[np.ndarray], masks: Sequence[Optional[np.ndarray]],
+                        decoder: MaskDecoder) -> Optional[float]:
+    """Pooled crack IoU against ground truth, each output decoded to its mask's size exactly as the
+    runtime decodes it (crackedge.runtime.decode). None when any mask is missing."""
     if not masks or any(m is None for m in masks):
         return None
-    preds = []
-    for out, gt in zip(outputs, masks):
-        prob = cv2.resize(out.reshape(out.shape[-2:]), (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_LINEAR)
-        preds.append(prob > threshold)
+    preds = [decoder.mask(out, (gt.shape[1], gt.shape[0])).astype(bool) for out, gt in zip(outputs, masks)]
     return pooled_iou(preds, [m.astype(bool) for m in masks])
 
 
 def parity_record(run: RuntimeRun, reference: Sequence[np.ndarray], masks: Sequence[Optional[np.ndarray]],
-                  threshold: float) -> ParityRecord:
+                  decoder: MaskDecoder) -> ParityRecord:
     """Compare `run` with the torch `reference` outputs (and ground truth when every mask is known)."""
     return ParityRecord(
         runtime=run.runtime,
         images=len(run.outputs),
         max_abs_diff=max_abs_diff(reference, run.outputs),
-        mask_iou=mask_agreement(reference, run.outputs, threshold),
-        crack_iou_vs_gt=iou_vs_ground_truth(run.outputs, masks, threshold),
+        mask_iou=mask_agreement(reference, run.outputs, decoder.threshold),
+        crack_iou_vs_gt=iou_vs_ground_truth(run.outputs, masks, decoder),
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
-from crackedge.bundle import ParityRecord
+from crackedge.runtime.metadata import ParityRecord
 
 TORCH_RUNTIME = "torch:CPU:f32"  # the reference's own record: agreement 1 by definition, IoU vs ground truth
 MIN_MASK_IOU = 0.99

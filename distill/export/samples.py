@@ -9,6 +9,7 @@ from typing import Optional
 import numpy as np
 
 from crackedge.errors import DataError
+from crackedge.evaluation.reports import spread
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -20,14 +21,6 @@ class Sample:
     name: str
     image: np.ndarray
     mask: Optional[np.ndarray] = None
-
-
-def spread(items: list, n: int) -> list:
-    """n items evenly spread over `items` (all of them when there are fewer)."""
-    if len(items) <= n:
-        return list(items)
-    idx = np.linspace(0, len(items) - 1, n).round().astype(int)
-    return [items[i] for i in idx]
 
 
 def is_canonical_dataset(path: Path) -> bool:

@@ -98,7 +98,7 @@ class AdapterConfig(StrictModel):
 class LoRAConfig(StrictModel):
     """Low-rank update W + (alpha / rank) * B A on the fused qkv (and optionally attn.proj)."""
 
-    rank: int = Field(4, ge=1)
+    rank: int = Field(4, ge=1, description="LoRA rank")
     alpha: Optional[float] = Field(None, gt=0, description="scale = alpha / rank; None means alpha = rank")
     targets: List[LoRATarget] = Field(default_factory=lambda: ["q", "v"])
 
@@ -120,8 +120,8 @@ class CrackSAMConfig(StrictModel):
     """Everything needed to rebuild a CrackSAM model (stored inside every teacher checkpoint)."""
 
     model: Literal["cracksam"] = "cracksam"
-    backbone: str = "vit_h"
-    delta: DeltaKind = "adapter"
+    backbone: str = Field("vit_h", description="SAM image encoder: vit_b, vit_l, vit_h or tiny (from scratch)")
+    delta: DeltaKind = Field("adapter", description="trainable delta on the frozen encoder: adapter | lora | both | none")
     img_size: int = Field(DEFAULT_IMG_SIZE, ge=PATCH_SIZE, description="square input side, multiple of 16")
     freeze_image_encoder: bool = Field(
         True, description="freeze the SAM image encoder (only deltas, prompt encoder, mask decoder train)"
@@ -167,7 +167,13 @@ def build_sam(arch: SamArch, img_size: int = DEFAULT_IMG_SIZE, num_multimask_out
     from functools import partial
 
     import torch
-    from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+    from segment_anything.modeling import (
+        ImageEncoderViT,
+        MaskDecoder,
+        PromptEncoder,
+        Sam,
+        TwoWayTransformer,
+    )
 
     grid = img_size // PATCH_SIZE
     return Sam(

@@ -54,15 +54,12 @@ def resolve_paths(compare: dict[str, Any], compare_dir: Path) -> tuple[Optional[
 
 
 def _predictor(bundle: Path):
-    """image RGB uint8 -> crack probability H x W, with the bundle's FP16 IR on OpenVINO CPU at its declared precision."""
-    from crackedge.bundle import load_metadata
-    from distill.evaluate import crack_probability
-    from distill.export.preprocess import preprocess
-    from distill.ov_runner import OpenVINORunner
+    """The bundle's FP16 IR on OpenVINO CPU at its declared precision, as the evaluator sees it."""
+    from crackedge.runtime.bundle import load_bundle
+    from crackedge.runtime.options import RuntimeOptions
+    from crackedge.runtime.predictor import BundlePredictor
 
-    meta = load_metadata(bundle)
-    runner = OpenVINORunner(bundle / meta.models["ir_fp16"], "CPU", precision=meta.inference_precision)
-    return lambda image: crack_probability(runner(preprocess(image, meta.input)), meta.output, image.shape[:2]), meta
+    return BundlePredictor(load_bundle(bundle), RuntimeOptions(model="ir_fp16", performance_hint="LATENCY", num_requests=1))
 
 
 def mask_figure(data_dir: Path, split: str, bundles: dict[str, Path], out_png: Path, n_images: int = 4) -> list[str]:
@@ -88,8 +85,8 @@ def mask_figure(data_dir: Path, split: str, bundles: dict[str, Path], out_png: P
         image, gt = ds.read(name)
         panels = [(image, name), (blend_mask(image, gt), "ground truth")]
         for run, title in FIGURE_RUNS:
-            predict, meta = predictors[run]
-            pred = predict(image) > meta.threshold
+            predict = predictors[run]
+            pred = predict(image)[0] > predict.threshold
             iou = prf(confusion_counts(pred, gt.astype(bool))).iou
             panels.append((error_overlay(image, pred, gt), f"{title}  IoU {iou:.3f}"))
         for c, (img, title) in enumerate(panels):

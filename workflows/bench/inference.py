@@ -64,9 +64,9 @@ def _attempt(rows: list[dict[str, Any]], row: dict[str, Any], fn: Callable[[], d
 def _torch_rows(name: str, checkpoint: Path, opts: InferenceOptions, rows: list, info: dict) -> None:
     import torch
 
+    from distill.checkpoints import build_from_checkpoint, load_student_checkpoint
     from workflows.bench.complexity import complexity
     from workflows.bench.runtimes import torch_latency
-    from distill.checkpoints import build_from_checkpoint, load_student_checkpoint
 
     model = build_from_checkpoint(load_student_checkpoint(checkpoint), str(checkpoint))
     info.update(complexity(model, torch.zeros(1, 3, opts.size, opts.size)))
@@ -81,9 +81,14 @@ def _torch_rows(name: str, checkpoint: Path, opts: InferenceOptions, rows: list,
 
 
 def _openvino_rows(name: str, bundle: Path, blob, opts: InferenceOptions, rows: list, default: str) -> None:
-    from crackedge.bundle import MODEL_IR_FP16, MODEL_IR_INT8, MODEL_ONNX, load_metadata
+    from crackedge.runtime.backends.openvino_compat import load_openvino_api
+    from crackedge.runtime.metadata import (
+        MODEL_IR_FP16,
+        MODEL_IR_INT8,
+        MODEL_ONNX,
+        load_metadata,
+    )
     from workflows.bench.runtimes import openvino_measure
-    from edge.backends.openvino_compat import load_openvino_api
 
     meta = load_metadata(bundle)
     models = [(MODEL_IR_FP16, "FP16 IR")]
@@ -107,7 +112,11 @@ def measure_student(name: str, opts: InferenceOptions) -> dict[str, Any]:
     """Everything the section reports for one student: complexity, bundle and one row per runtime setting."""
     import numpy as np
 
-    from workflows.bench.random_students import BundleRecipe, ensure_bundle, write_random_checkpoint
+    from workflows.bench.random_students import (
+        BundleRecipe,
+        ensure_bundle,
+        write_random_checkpoint,
+    )
     from workflows.bench.runtimes import onnxruntime_latency, openvino_default_precision
 
     t0 = time.perf_counter()
@@ -127,7 +136,7 @@ def measure_student(name: str, opts: InferenceOptions) -> dict[str, Any]:
         info["seconds"] = round(time.perf_counter() - t0, 1)
         return info
 
-    from crackedge.bundle import load_metadata
+    from crackedge.runtime.metadata import load_metadata
 
     meta = load_metadata(bundle)
     info["declared_precision"] = meta.inference_precision
@@ -147,9 +156,9 @@ def inference_section(opts: InferenceOptions) -> dict[str, Any]:
     """The `inference` section: one `measure_student` entry per student, plus the setup it ran with."""
     import torch
 
+    from distill.students import list_students
     from workflows.bench.complexity import FLOPS_CONVENTION
     from workflows.bench.random_students import WEIGHTS_NOTE
-    from distill.students import list_students
 
     opts.threads = opts.threads or usable_cores()
     torch.set_num_threads(opts.threads)
@@ -167,7 +176,10 @@ def inference_section(opts: InferenceOptions) -> dict[str, Any]:
                 + ("images of " + str(opts.calib_data) if opts.calib_data else "synthetic crack images"),
     }
     if "openvino" in opts.runtimes:
-        from workflows.bench.runtimes import openvino_default_precision, openvino_version
+        from workflows.bench.runtimes import (
+            openvino_default_precision,
+            openvino_version,
+        )
 
         setup.update(openvino_version=openvino_version(), default_precision=openvino_default_precision(opts.device))
     results = []

@@ -69,8 +69,8 @@ def run_edge_bench(bundle: Path, opts: EdgeOptions) -> dict[str, Any]:
 
 def edge_section(opts: EdgeOptions) -> dict[str, Any]:
     """The `edge` section: decode costs at `opts.frame_wh`, then `edge bench` on each bundle."""
+    from crackedge.runtime.metadata import load_metadata
     from workflows.bench.decode import decode_costs
-    from crackedge.bundle import load_metadata
 
     model_wh = (448, 448)
     if opts.bundles:

@@ -75,7 +75,7 @@ class BundleRecipe:
 
 
 def _reusable(bundle: Path, recipe_file: Path, recipe: BundleRecipe) -> bool:
-    from crackedge.bundle import BundleError, load_metadata, verify_files
+    from crackedge.runtime.metadata import BundleError, load_metadata, verify_files
 
     if not recipe_file.is_file() or not (bundle / "metadata.yaml").is_file():
         return False

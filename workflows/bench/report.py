@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from workflows.bench.results import SECTIONS, load_all, load_section, save_section
 from crackedge.errors import ConfigError
+from workflows.bench.results import SECTIONS, load_all, load_section, save_section
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,12 @@ def _measure_inference(opts: ReportOptions) -> dict[str, Any]:
 
 
 def _measure_teachers(opts: ReportOptions) -> dict[str, Any]:
-    from workflows.bench.teachers import FULL_TEACHERS, QUICK_TEACHERS, TeacherOptions, teacher_section
+    from workflows.bench.teachers import (
+        FULL_TEACHERS,
+        QUICK_TEACHERS,
+        TeacherOptions,
+        teacher_section,
+    )
 
     return teacher_section(TeacherOptions(teachers=QUICK_TEACHERS if opts.quick else FULL_TEACHERS, size=opts.size,
                                           threads=opts.threads, max_seconds=opts.teacher_seconds,
@@ -224,8 +229,8 @@ def _full_minutes(results: dict[str, Optional[dict[str, Any]]], opts: ReportOpti
 
 
 def render(opts: ReportOptions, results: dict[str, Optional[dict[str, Any]]]) -> Path:
-    from workflows.bench.render import render_report
     from crackedge.fileio import atomic_write_text
+    from workflows.bench.render import render_report
 
     plots = draw_plots(results, Path(opts.out_dir), Path(opts.markdown))
     text = render_report(results, plots, _full_minutes(results, opts))

@@ -4,7 +4,7 @@ Each function measures one configuration and returns a plain dict (JSON-able). E
 capped by time (`max_seconds`) with a minimum number of samples, so a slow model costs a bounded
 amount of time. Heavy imports (torch, onnxruntime, openvino) happen inside the functions.
 
-OpenVINO is compiled with the vehicle's properties (`edge.backends.openvino_compat`: API of
+OpenVINO is compiled with the vehicle's properties (`crackedge.runtime.backends.openvino_compat`: API of
 OpenVINO 2023+ or 2022.3 for the NCS2, explicit INFERENCE_PRECISION_HINT, PERFORMANCE_HINT) and
 driven through an AsyncInferQueue with the device's optimal number of requests, like edge does.
 """
@@ -71,7 +71,7 @@ def _openvino():
     One Core on purpose: with a new Core per compiled model, destroying a compiled model after
     AsyncInferQueue callbacks can deadlock on the GIL (OpenVINO 2026.4, seen within ~16 cycles).
     """
-    from edge.backends.openvino_compat import load_openvino_api
+    from crackedge.runtime.backends.openvino_compat import load_openvino_api
 
     api = load_openvino_api()
     return api, api.Core()
@@ -84,7 +84,7 @@ def openvino_version() -> str:
 def openvino_default_precision(device: str = "CPU") -> str:
     """The inference precision the OpenVINO `device` plugin uses when none is set ('bf16' on x86 CPUs with
     bf16, 'f16' on ARMv8.2+, else 'f32'); 'device default' for non-CPU devices."""
-    from edge.backends.openvino_compat import type_name
+    from crackedge.runtime.backends.openvino_compat import type_name
 
     if device != "CPU":
         return "device default"
@@ -95,13 +95,17 @@ def openvino_default_precision(device: str = "CPU") -> str:
 
 
 class OpenVinoModel:
-    """One compiled model with the vehicle's compile properties (edge.backends.openvino_compat).
+    """One compiled model with the vehicle's compile properties (crackedge.runtime.backends.openvino_compat).
 
     infer(blob) runs a synchronous request; `queue` is an AsyncInferQueue of `requests` requests.
     """
 
     def __init__(self, model_path: Path, device: str, precision: str, hint: str, threads: Optional[int]):
-        from edge.backends.openvino_compat import check_device, compile_properties, type_name
+        from crackedge.runtime.backends.openvino_compat import (
+            check_device,
+            compile_properties,
+            type_name,
+        )
 
         api, core = _openvino()
         check_device(device, [str(d) for d in core.available_devices], api.version)

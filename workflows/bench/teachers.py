@@ -60,8 +60,8 @@ def measure_teacher(name: str, opts: TeacherOptions) -> dict[str, Any]:
     """Build teacher `name` with random weights, count params/FLOPs on the first forward, time the rest."""
     import torch
 
-    from workflows.bench.complexity import count_parameters, counted_forward
     from crackedge.timing import time_call
+    from workflows.bench.complexity import count_parameters, counted_forward
 
     if name not in TEACHER_BUILDERS:
         raise ValueError(f"unknown teacher {name!r}; valid: {', '.join(TEACHER_BUILDERS)}")

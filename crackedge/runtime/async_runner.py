@@ -1,85 +1,14 @@
-"""Model bundle loading, preprocessing, and asynchronous inference delivered in capture order.
-
-Everything the network needs (input size, colour order, mean/std, output layout, threshold) comes
-from the bundle's metadata.yaml; every model file is checked against its SHA-256 before use.
-"""
+"""Asynchronous inference with results handed out in submit order (capture order)."""
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Optional
 
-import cv2
 import numpy as np
 
-from crackedge.bundle import BundleError, BundleMetadata, InputSpec, load_metadata, verify_files
-
-from edge.backends.base import InferenceBackend
-
-log = logging.getLogger(__name__)
-
-
-@dataclass
-class LoadedBundle:
-    path: Path
-    meta: BundleMetadata
-
-    @property
-    def input_wh(self) -> tuple[int, int]:
-        return (self.meta.input.width, self.meta.input.height)
-
-    def model_file(self, key: str) -> Path:
-        return self.path / self.meta.models[key]
-
-    def model_sha256(self, key: str) -> Optional[str]:
-        entry = self.meta.files.get(self.meta.models[key])
-        return entry.sha256 if entry else None
-
-
-def load_bundle(path: Path) -> LoadedBundle:
-    """Read metadata.yaml and verify every listed file's SHA-256 (BundleError naming the file)."""
-    path = Path(path)
-    meta = load_metadata(path)
-    verify_files(path, meta)
-    for key, name in meta.models.items():
-        if name not in meta.files:
-            raise BundleError(f"{path / 'metadata.yaml'}: model {key} ({name}) has no recorded SHA-256; re-run `distill export`")
-    return LoadedBundle(path, meta)
-
-
-class Preprocessor:
-    """RGB uint8 HxWx3 frame -> 1x3xHxW float32 network input, `(x - mean) / std` in the bundle's colour order.
-
-    Uses cv2.dnn.blobFromImage (resize + mean + scale + HWC->CHW in one native call; 0.4 ms vs
-    2.9 ms of numpy at 448x448). blobFromImage takes one scalar scale factor, so a per-channel std
-    is applied afterwards as a multiply on the small blob. The mean is given in output channel
-    order, which is what blobFromImage expects when swapRB is set.
-    """
-
-    _INTERP = {"linear": cv2.INTER_LINEAR, "area": cv2.INTER_AREA, "nearest": cv2.INTER_NEAREST}
-
-    def __init__(self, spec: InputSpec) -> None:
-        self.size = (int(spec.width), int(spec.height))
-        self.mean = tuple(float(m) for m in spec.mean)
-        std = np.asarray(spec.std, dtype=np.float32)
-        self.swap_rb = spec.color_order == "BGR"  # frames are RGB in memory
-        self.uniform_std = bool(np.allclose(std, std[0]))
-        self.scale = float(1.0 / std[0]) if self.uniform_std else 1.0
-        self.inv_std = (1.0 / std).reshape(1, 3, 1, 1).astype(np.float32)
-        self.interp = self._INTERP[spec.resize]
-
-    def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        img = rgb
-        if self.interp != cv2.INTER_LINEAR and (img.shape[1], img.shape[0]) != self.size:
-            img = cv2.resize(img, self.size, interpolation=self.interp)
-        blob = cv2.dnn.blobFromImage(img, self.scale, self.size, self.mean, swapRB=self.swap_rb, crop=False)
-        if not self.uniform_std:
-            blob *= self.inv_std
-        return blob
+from crackedge.runtime.backends.base import InferenceBackend
 
 
 class AsyncRunner:
@@ -169,27 +98,3 @@ class AsyncRunner:
                 if left <= 0:
                     return None
                 self._cond.wait(left)
-
-
-def create_backend(cfg: Any, bundle: LoadedBundle) -> tuple[InferenceBackend, str]:
-    """The OpenVINO backend for `cfg` (an edge.config.ModelConfig) and the bundle model key it runs."""
-    from edge.backends.openvino_backend import OpenVinoBackend
-    from edge.backends.openvino_compat import choose_model_key, load_openvino_api
-
-    api = load_openvino_api()
-    key = choose_model_key(bundle.meta, api.generation, cfg.model)
-    precision = bundle.meta.inference_precision if cfg.precision == "bundle" else cfg.precision
-    backend = OpenVinoBackend(
-        bundle.model_file(key),
-        device=cfg.device,
-        precision=precision,
-        hint=cfg.performance_hint,
-        threads=cfg.threads,
-        num_requests=cfg.num_requests,
-        cache_dir=cfg.cache_dir,
-        output_name=bundle.meta.output.name,
-        api=api,
-    )
-    backend.info["model_key"] = key
-    backend.info["model_sha256"] = bundle.model_sha256(key)
-    return backend, key

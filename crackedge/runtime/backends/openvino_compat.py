@@ -17,10 +17,14 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Optional
 
-from crackedge.bundle import MODEL_IR_FP16, MODEL_ONNX, BundleError, BundleMetadata
 from crackedge.errors import MissingDependencyError
-
-from edge.errors import DeviceError
+from crackedge.runtime.errors import DeviceError
+from crackedge.runtime.metadata import (
+    MODEL_IR_FP16,
+    MODEL_ONNX,
+    BundleError,
+    BundleMetadata,
+)
 
 Generation = Literal["2022", "2023+"]
 
@@ -117,13 +121,15 @@ def check_device(device: str, available: list[str], version: str) -> None:
 
 
 def compile_properties(
-    device: str, precision: str, hint: str = "THROUGHPUT", threads: Optional[int] = None, num_requests: Optional[int] = None
+    device: str, precision: Optional[str], hint: str = "THROUGHPUT", threads: Optional[int] = None,
+    num_requests: Optional[int] = None,
 ) -> dict[str, str]:
     """Properties for compile_model. On CPU the inference precision is set explicitly: otherwise the
     CPU plugin picks bf16 on x86 CPUs with bf16 and f16 on ARMv8.2 (Pi 5), which changes results."""
     props = {"PERFORMANCE_HINT": hint}
     if device == "CPU":
-        props["INFERENCE_PRECISION_HINT"] = precision
+        if precision:  # None: the plugin's own default
+            props["INFERENCE_PRECISION_HINT"] = precision
         if threads:
             props["INFERENCE_NUM_THREADS"] = str(threads)
     if num_requests and hint == "THROUGHPUT":
@@ -135,3 +141,27 @@ def type_name(value: Any) -> str:
     """'f32' for ov.Type f32 (2023+) or the plain string 2022.3 returns."""
     get = getattr(value, "get_type_name", None)
     return str(get()) if callable(get) else str(value)
+
+
+#: OPTIMIZATION_CAPABILITIES entries -> INFERENCE_PRECISION_HINT values
+_CAPABILITY_TO_PRECISION = {"FP32": "f32", "BF16": "bf16", "FP16": "f16"}
+
+
+def cpu_precisions(device: str = "CPU", api: Optional[OpenVinoApi] = None) -> list[str]:
+    """Inference precisions `device` offers here, in order f32, bf16, f16 (f32 always first)."""
+    core = shared_core(api or load_openvino_api())
+    caps = core.get_property(device, "OPTIMIZATION_CAPABILITIES")
+    found = [_CAPABILITY_TO_PRECISION[c] for c in caps if c in _CAPABILITY_TO_PRECISION]
+    return [p for p in ("f32", "bf16", "f16") if p in found or p == "f32"]
+
+
+def default_precision(device: str = "CPU", api: Optional[OpenVinoApi] = None) -> Optional[str]:
+    """The inference precision `device` runs when no hint is set ('bf16' on x86 with bf16, 'f16' on
+    ARMv8.2, else 'f32'); None when the device does not report one."""
+    core = shared_core(api or load_openvino_api())
+    try:
+        value = core.get_property(device, "INFERENCE_PRECISION_HINT")
+    except RuntimeError:
+        return None
+    name = type_name(value)
+    return {"bfloat16": "bf16", "float16": "f16", "float32": "f32"}.get(name, name)

@@ -8,10 +8,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from crackedge.bundle import BundleError
-
-from edge.backends.base import DoneCallback, InferenceBackend
-from edge.backends.openvino_compat import (
+from crackedge.runtime.backends.base import DoneCallback, InferenceBackend
+from crackedge.runtime.backends.openvino_compat import (
     OpenVinoApi,
     check_device,
     compile_properties,
@@ -19,7 +17,8 @@ from edge.backends.openvino_compat import (
     shared_core,
     type_name,
 )
-from edge.errors import InferenceError
+from crackedge.runtime.errors import InferenceError
+from crackedge.runtime.metadata import BundleError
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ class OpenVinoBackend(InferenceBackend):
         self,
         model_path: Path,
         device: str = "CPU",
-        precision: str = "f32",
+        precision: Optional[str] = "f32",
         hint: str = "THROUGHPUT",
         threads: Optional[int] = None,
         num_requests: Optional[int] = None,
@@ -71,7 +70,7 @@ class OpenVinoBackend(InferenceBackend):
                 applied = type_name(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
             except Exception:
                 pass
-            if applied != precision:
+            if precision and applied != precision:
                 log.warning(
                     "asked OpenVINO for %s inference on this CPU but it runs %s (the CPU lacks %s support); "
                     "check the bundle's parity records for %s or set model.precision explicitly",

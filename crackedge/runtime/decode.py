@@ -1,0 +1,55 @@
+"""Network output -> crack probability or mask at the frame's size: the one decoding of every runtime path.
+
+Output layouts (from the bundle's metadata `output`):
+- logits, 2 channels: crack probability = softmax(l)[crack] = sigmoid(l_crack - l_background). The
+  logit margin z is upsampled bilinearly (like the training code upsamples logits) and compared with
+  logit(threshold), which is exactly "softmax probability > threshold" without computing exp per pixel.
+- logits, 1 channel: z = the crack logit.
+- probabilities: the crack channel is upsampled and compared with the threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from crackedge.runtime.metadata import OutputSpec
+
+
+class MaskDecoder:
+    def __init__(self, spec: OutputSpec, threshold: float) -> None:
+        self.spec = spec
+        self.threshold = float(threshold)
+        self.logit_threshold = math.log(self.threshold / (1.0 - self.threshold))
+
+    def score_map(self, output: np.ndarray) -> np.ndarray:
+        """1xCxhxw (or Cxhxw) network output -> hxw float32 map (logit margin or probability)."""
+        out = output[0] if output.ndim == 4 else output
+        if out.ndim != 3:
+            raise ValueError(f"expected a Cxhxw output, got shape {output.shape}")
+        c = self.spec.crack_channel
+        if self.spec.kind == "logits":
+            if out.shape[0] >= 2:
+                return (out[c] - out[1 - c]).astype(np.float32, copy=False)
+            return out[0].astype(np.float32, copy=False)
+        return out[c if out.shape[0] > c else 0].astype(np.float32, copy=False)
+
+    def mask(self, output: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
+        """HxW uint8 {0,1} crack mask at `size_wh` (width, height)."""
+        score = self.score_map(output)
+        if (score.shape[1], score.shape[0]) != tuple(size_wh):
+            score = cv2.resize(score, tuple(int(v) for v in size_wh), interpolation=cv2.INTER_LINEAR)
+        cut = self.logit_threshold if self.spec.kind == "logits" else self.threshold
+        return (score > cut).astype(np.uint8)
+
+    def probability(self, output: np.ndarray, size_wh: Optional[tuple[int, int]] = None) -> np.ndarray:
+        """HxW float32 crack probability (for evaluation)."""
+        score = self.score_map(output)
+        if size_wh is not None and (score.shape[1], score.shape[0]) != tuple(size_wh):
+            score = cv2.resize(score, tuple(int(v) for v in size_wh), interpolation=cv2.INTER_LINEAR)
+        if self.spec.kind == "logits":
+            return (1.0 / (1.0 + np.exp(-np.clip(score, -60, 60)))).astype(np.float32)
+        return np.clip(score, 0.0, 1.0)

@@ -1,1 +1,0 @@
-"""Inference backends. Each one keeps its heavy import (openvino) inside its own module."""
