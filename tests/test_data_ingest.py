@@ -207,9 +207,11 @@ def test_single_folder_pairs_with_other_extensions(tmp_path):
     _write_pair(src / "a.jpg", src / "a_mask.png", 1)
     _write_pair(src / "b.png", src / "b_gt.bmp", 2)
     _write_pair(src / "c.jpg", src / "c_label.tif", 3)
+    d_mask = _write_pair(src / "d.jpg", src / "d.png", 4)  # same stem: the PNG is the mask
     (src / "readme.txt").write_text("x")
     ds = prepare(src, tmp_path / "out", opts=PrepareOptions(ratios=(1, 0, 0)))
-    assert sorted(ds.names("train")) == ["a", "b", "c"]
+    assert sorted(ds.names("train")) == ["a", "b", "c", "d"]
+    assert (ds.read_mask("d") == d_mask).all() and ds.image_path("d").suffix == ".jpg"
     assert [(Path(s["item"]).name, s["reason"].split(" (")[0]) for s in ds.info["skipped"]] == [("readme.txt", "not an image file")]
 
 

@@ -32,7 +32,8 @@ def _uav_set(root: Path, ext: str = ".png", quality: int = 95) -> None:
             mask[0:10] = 204
         mask[30:32, 5:55] = 255
         cv2.imwrite(str(root / "images" / f"deck{i}.jpg"), img)
-        cv2.imwrite(str(root / "masks" / f"deck{i}{ext}"), mask, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        params = [cv2.IMWRITE_JPEG_QUALITY, quality] if ext == ".jpg" else []
+        cv2.imwrite(str(root / "masks" / f"deck{i}{ext}"), mask, params)
 
 
 def test_three_valued_masks_are_flagged_with_values_and_shares(tmp_path):
