@@ -258,3 +258,15 @@ def test_crack500_as_published_jpg_beside_png(tmp_path):
     ds = prepare(src, tmp_path / "out")
     assert {s: len(ds.names(s)) for s in ds.splits} == {"train": 3, "val": 1, "test": 2}
     assert (ds.read_mask("testcrop_1") == crack_pair(61)[1]).all()
+
+
+def test_deepcrack_copy_with_val_folders_and_an_extra_folder(tmp_path):
+    root = tmp_path / "dc"
+    _deepcrack_with_shared_names(root, shared=(), identical=())
+    _write_pair(root / "val_img" / "v0.jpg", root / "val_lab" / "v0.png", 77)
+    (root / "previews").mkdir()
+    ds = prepare(root, tmp_path / "out")
+    assert {s: len(ds.names(s)) for s in ds.splits} == {"train": 4, "val": 1, "test": 4}
+    assert ds.info["split"] == {"kind": "publisher train/val/test"}
+    assert [(Path(s["item"]).name, s["reason"]) for s in ds.info["skipped"]] == [
+        ("previews", "folder not read: not a DeepCrack folder (train_img, train_lab, val_img, val_lab, test_img, test_lab)")]

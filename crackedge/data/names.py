@@ -69,20 +69,19 @@ class NameRegistry:
             return Claim("clash", reason=(
                 f"another {split} item already has the name {base!r} ({same_split[0].source}) with different "
                 "content; rename one of the two files"))
-        renames = []
-        if len(entries) == 1 and entries[0].name == base:  # first collision: prefix the existing item too
-            e = entries[0]
-            new = f"{e.split}_{base}"
-            if new in self._taken:
-                return Claim("clash", reason=f"cannot prefix {base!r}: the name {new!r} is already used; rename the file")
-            renames.append((e.name, new))
-            self._taken.discard(e.name)
-            self._taken.add(new)
-            e.name = new
-            self.renamed.setdefault(base, {})[e.split] = new
+        first = entries[0] if len(entries) == 1 and entries[0].name == base else None  # prefix it too
         name = f"{split}_{base}"
-        if name in self._taken:
-            return Claim("clash", reason=f"cannot prefix {base!r}: the name {name!r} is already used; rename the file")
+        for wanted in [name] + ([f"{first.split}_{base}"] if first else []):
+            if wanted in self._taken:
+                return Claim("clash", reason=f"cannot prefix {base!r}: the name {wanted!r} is already used; rename the file")
+        renames = []
+        if first is not None:
+            new = f"{first.split}_{base}"
+            renames.append((first.name, new))
+            self._taken.discard(first.name)
+            self._taken.add(new)
+            first.name = new
+            self.renamed.setdefault(base, {})[first.split] = new
         entries.append(Entry(name, split, fingerprint, source))
         self._taken.add(name)
         self.renamed.setdefault(base, {})[split] = name

@@ -93,7 +93,8 @@ def run_prepare(args: argparse.Namespace) -> int:
             raise DataError("--format images reads no masks; drop --crack-values/--mask-threshold")
         unl = prepare_unlabeled(args.src, args.out, strict=args.strict)
         print(f"wrote {len(unl)} unlabeled images to {unl.root}; format images (labels: none, no masks, no splits)")
-        print("\n".join(_items(unl.info)) or "", end="\n" if _items(unl.info) else "")
+        for line in _items(unl.info):
+            print(line)
         return 0
     ds = prepare(args.src, args.out, args.format, options_from_args(args))
     counts = ", ".join(f"{s} {len(ds.names(s))}" for s in ds.splits)
