@@ -45,3 +45,16 @@ def test_crack500_converts(shared_data, tmp_path):
         image, mask = ds.read(name)
         assert image.shape[:2] == mask.shape == (448, 448)
     assert _crack_darker_fraction(ds) > 0.95
+    # JPEG-compressed 0/255 masks: two classes, the compression noise is not flagged as a third
+    mv = ds.info["mask_values"]
+    assert mv["extra_values"] == [] and mv["multi_valued_masks"] == [] and "warnings" not in ds.info
+    assert [(r["value"], r["read_as"]) for r in mv["values"]] == [(0, "background"), (255, "crack")]
+
+
+def test_unlabeled_images_of_the_real_sets(shared_data):
+    from crackedge.data.unlabeled import list_unlabeled_images
+
+    c500 = list_unlabeled_images([shared_data / "crack500"])
+    assert len(c500) == 800 and {p.parent.name for p in c500} == {"images"}
+    cfd = list_unlabeled_images([shared_data / "crackforest"])
+    assert len(cfd) == 118 and {p.parent.name for p in cfd} == {"image"}

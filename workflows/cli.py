@@ -10,16 +10,6 @@ from typing import Sequence
 from crackedge.cliutil import add_common_args, run_subcommand
 
 
-def _ratios(text: str) -> tuple[float, float, float]:
-    try:
-        vals = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected three comma-separated numbers like 0.6,0.2,0.2, got {text!r}") from None
-    if len(vals) != 3:
-        raise argparse.ArgumentTypeError(f"expected three numbers (train,val,test), got {text!r}")
-    return vals  # type: ignore[return-value]
-
-
 def _size(text: str) -> tuple[int, int]:
     try:
         parts = [int(v) for v in text.lower().split("x")]
@@ -33,22 +23,9 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    from crackedge.data.formats.options import PrepareOptions
-    from crackedge.data.prepare import prepare
+    from crackedge.data.prepare_cli import run_prepare
 
-    opts = PrepareOptions(strict=args.strict, ratios=args.split_ratios, seed=args.seed, val_fraction=args.val_fraction,
-                          mask_threshold=args.mask_threshold, cfd_label3=args.cfd_label3, cfd_label4=args.cfd_label4)
-    ds = prepare(args.src, args.out, args.format, opts)
-    counts = ", ".join(f"{s} {len(ds.names(s))}" for s in ds.splits)
-    skipped = ds.info.get("skipped", [])
-    print(f"wrote {len(ds)} image/mask pairs to {ds.root} ({counts}); format {ds.info.get('format')}")
-    for note in ds.info.get("notes", []):
-        print(f"note: {note}")
-    if skipped:
-        print(f"skipped {len(skipped)} item(s):")
-        for s in skipped:
-            print(f"  {s['item']}: {s['reason']}")
-    return 0
+    return run_prepare(args)
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -115,27 +92,18 @@ def cmd_bench_report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from crackedge.data.prepare_cli import add_prepare_args
+
     parser = argparse.ArgumentParser(prog="crackedge", description=__doc__)
     add_common_args(parser)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     p = sub.add_parser("prepare", help="convert a published dataset layout into the canonical layout",
-                       description="Convert CrackForest, CRACK500, DeepCrack or a folder of pairs into "
-                                   "images/ + masks/ + splits/ + dataset.yaml. Problem items are skipped and "
-                                   "listed (or fail with --strict).")
-    p.add_argument("src", type=Path, help="the dataset as published")
-    p.add_argument("out", type=Path, help="an empty output folder")
-    p.add_argument("--format", default="auto", choices=["auto", "crackforest", "crack500", "deepcrack", "pairs"])
-    p.add_argument("--strict", action="store_true", help="fail on the first unusable item instead of skipping it")
-    p.add_argument("--split-ratios", type=_ratios, default=(0.6, 0.2, 0.2), metavar="TR,VA,TE",
-                   help="train,val,test ratios for sources without a split (default 0.6,0.2,0.2)")
-    p.add_argument("--val-fraction", type=float, default=0.1, help="DeepCrack: share of train used as val (default 0.1)")
-    p.add_argument("--seed", type=int, default=0, help="seed of generated splits")
-    p.add_argument("--mask-threshold", type=int, default=127, help="grey/JPEG masks: crack = value > this (default 127)")
-    p.add_argument("--cfd-label3", choices=["background", "crack"], default="background",
-                   help="CrackForest label 3 (intact pavement enclosed by cracks); default background")
-    p.add_argument("--cfd-label4", choices=["crack", "background"], default="crack",
-                   help="CrackForest label 4 (faint hairline cracks); default crack")
+                       description="Convert CrackForest, CRACK500, DeepCrack, a folder of image/mask pairs, or a "
+                                   "folder of unlabeled images (--format images) into the canonical layout; see "
+                                   "docs/data.md. Problem items are skipped and listed (or fail with --strict); "
+                                   "a failed run leaves no output folder.")
+    add_prepare_args(p)
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("synth", help="generate a synthetic crack dataset (seeded, exact masks)")

@@ -42,6 +42,10 @@ def _index_images(folder: Path) -> dict[str, Path]:
     return out
 
 
+def _read_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+
 @dataclass
 class CrackDataset:
     """A dataset in the canonical layout. Open with `CrackDataset.open(root)`."""
@@ -58,6 +62,11 @@ class CrackDataset:
         if not root.is_dir():
             raise DataError(f"dataset folder not found: {root}")
         img_dir, mask_dir = root / "images", root / "masks"
+        if img_dir.is_dir() and not mask_dir.is_dir() and "labels: none" in _read_text(root / INFO_NAME):
+            raise DataError(
+                f"{root} is an unlabeled image set (made by `crackedge prepare --format images`): it has no masks, so it "
+                "can feed distillation from unlabeled images (crackedge.data.unlabeled) but not training or evaluation"
+            )
         if not img_dir.is_dir() or not mask_dir.is_dir():
             raise DataError(
                 f"{root} is not a crackedge dataset (needs images/ and masks/ folders); convert a published "

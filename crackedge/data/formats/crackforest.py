@@ -26,7 +26,8 @@ KNOWN_LABELS = {1, 2, 3, 4}
 
 
 def detect(src: Path) -> bool:
-    return (src / "image").is_dir() and (src / "groundTruth").is_dir()
+    """image/ + groundTruth/ holding .mat files (a CrackForest copy with PNG labels is the pairs layout)."""
+    return (src / "image").is_dir() and (src / "groundTruth").is_dir() and any((src / "groundTruth").glob("*.mat"))
 
 
 def read_cfd_labels(mat_path: Path) -> np.ndarray:

@@ -1,60 +1,69 @@
-"""A plain folder of image/mask pairs.
+"""A folder of image/mask pairs (a user's own data, and most small published sets).
 
-Either SRC/images + SRC/masks paired by stem, or one folder where NAME.jpg sits beside a mask named
-NAME_mask.png (also _label, _gt, _lab). Masks are thresholded at `mask_threshold` unless they are
-0/1. A seeded split by `PrepareOptions.ratios` is generated.
+    SRC/images/ + SRC/masks/               paired by stem (also image|img / mask|labels|gt|...)
+    SRC/images/{train,val,test}/ + SRC/masks/{train,val,test}/   the same, with the publisher's split
+    SRC/NAME.jpg + SRC/NAME_mask.png       one folder (also _label, _gt, _lab, any image format)
+    SRC/NAME.jpg + SRC/NAME.png            one folder: the PNG is the mask
+
+A mask is found as NAME.*, NAME_mask.*, NAME_label.*, NAME_gt.* or NAME_lab.*. Without split
+folders a seeded split by `PrepareOptions.ratios` is generated (`--split-ratios 0,0,1` puts every
+pair in test, e.g. to evaluate on it).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from crackedge.data.formats.folders import MASK_SUFFIXES, convert_pairs, list_images
+from crackedge.data.formats.folders import (
+    convert_pairs, convert_side_by_side, image_mask_dirs, list_images, report_unused, side_by_side,
+    split_dirs,
+)
 from crackedge.data.formats.options import PrepareOptions
 from crackedge.data.writer import DatasetWriter, split_by_ratio
-from crackedge.errors import DataError
 
 
 def detect(src: Path) -> bool:
-    return src.is_dir() and any(p.stem.endswith(s) for p in src.iterdir() for s in MASK_SUFFIXES[1:])
+    if image_mask_dirs(src) is not None:
+        return True
+    if not src.is_dir():
+        return False
+    _, masks = side_by_side(src)
+    return bool(masks)
 
 
 def convert(src: Path, writer: DatasetWriter, opts: PrepareOptions) -> dict:
-    if (src / "images").is_dir() and (src / "masks").is_dir():
-        img_dir, mask_dir = src / "images", src / "masks"
-        stems = list(list_images(img_dir))
+    dirs = image_mask_dirs(src)
+    if dirs is not None:
+        img_dir, mask_dir = dirs
+        report_unused(src, {img_dir, mask_dir}, writer, "the image or mask folder")
+        img_splits, mask_splits = split_dirs(img_dir), split_dirs(mask_dir)
+        if img_splits:
+            notes: dict[str, int] = {}
+            for split, folder in img_splits.items():
+                mfolder = mask_splits.get(split, mask_dir / folder.name)
+                for k, v in convert_pairs(folder, mfolder, writer, lambda _n, s=split: s).items():
+                    notes[k] = notes.get(k, 0) + v
+            report_unused(img_dir, set(img_splits.values()), writer, "a split folder (train, val, test)")
+            report_unused(mask_dir, set(mask_splits.values()), writer, "a split folder (train, val, test)")
+            return _info(notes, {"kind": "publisher", "splits": list(img_splits)}, f"{img_dir.name}/ + {mask_dir.name}/ with split folders")
+        split_of = _generated_split(list(list_images(img_dir)), opts)
+        notes = convert_pairs(img_dir, mask_dir, writer, lambda n: split_of.get(n, "train"))
+        layout = f"{img_dir.name}/ + {mask_dir.name}/"
     else:
-        img_dir = mask_dir = src
-        all_stems = list(list_images(src))
-        stems = [s for s in all_stems if not any(s.endswith(suf) for suf in MASK_SUFFIXES[1:])]
-        if not stems:
-            raise DataError(f"{src}: no images found (expected NAME.jpg with NAME_mask.png, or images/ + masks/)")
-    split_of = {n: s for s, names in split_by_ratio(stems, opts.ratios, opts.seed).items() for n in names}
-    if img_dir == mask_dir:
-        mask_only = {s for s in list_images(src) if s not in split_of}
-        notes = _convert_single_folder(src, stems, mask_only, writer, split_of, opts)
-    else:
-        notes = convert_pairs(img_dir, mask_dir, writer, split_of.__getitem__, opts.mask_threshold)
-    return {"format": "pairs", "mask_threshold": opts.mask_threshold, "mask_notes": notes,
-            "split": {"kind": "generated", "ratios": list(opts.ratios), "seed": opts.seed}}
+        images, _ = side_by_side(src)
+        split_of = _generated_split(list(images), opts)
+        notes = convert_side_by_side(src, writer, lambda n: split_of.get(n, "train"))
+        layout = "one folder, NAME.ext beside NAME_mask.ext"
+    split = {"kind": "generated", "ratios": list(opts.ratios), "seed": opts.seed}
+    writer.notes.append(
+        f"the source has no split: generated a seeded {'/'.join(f'{r:g}' for r in opts.ratios)} train/val/test split "
+        f"(seed {opts.seed}); --split-ratios 0,0,1 puts every pair in test")
+    return _info(notes, split, layout)
 
 
-def _convert_single_folder(src, stems, mask_stems, writer, split_of, opts) -> dict[str, int]:
-    from crackedge.data.formats.folders import find_mask, read_binary_mask
+def _generated_split(stems: list[str], opts: PrepareOptions) -> dict[str, str]:
+    return {n: s for s, names in split_by_ratio(sorted(set(stems)), opts.ratios, opts.seed).items() for n in names}
 
-    index = list_images(src)
-    masks = {s: index[s] for s in mask_stems}
-    notes: dict[str, int] = {}
-    for stem in stems:
-        mpath = find_mask(masks, stem)
-        if mpath is None:
-            writer.skip(str(index[stem]), f"no mask NAME{{{','.join(MASK_SUFFIXES[1:])}}}.* beside it")
-            continue
-        try:
-            mask, note = read_binary_mask(mpath, opts.mask_threshold)
-        except DataError as err:
-            writer.skip(str(mpath), str(err))
-            continue
-        notes[note] = notes.get(note, 0) + 1
-        writer.add_file(stem, index[stem], mask, split_of[stem])
-    return notes
+
+def _info(notes: dict[str, int], split: dict, layout: str) -> dict:
+    return {"format": "pairs", "layout": layout, "mask_notes": notes, "split": split}
