@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from crackedge.cli import main
+from workflows.cli import main
 from crackedge.data.formats.options import PrepareOptions
 from crackedge.data.prepare import detect_format, prepare
 from crackedge.data.writer import DatasetWriter

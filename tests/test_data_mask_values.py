@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from crackedge.cli import main
+from workflows.cli import main
 from crackedge.data.formats.options import PrepareOptions
 from crackedge.data.prepare import prepare
 from crackedge.errors import DataError

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from crackedge.cli import main
+from workflows.cli import main
 from crackedge.data.formats.images import open_unlabeled_set
 from crackedge.data.layout import CrackDataset
 from crackedge.data.prepare import prepare_unlabeled
