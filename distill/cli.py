@@ -11,12 +11,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
-from crackedge.cli_options import add_noise, add_out, add_size
+from crackedge.cli_options import add_out, add_size
 from crackedge.cliutil import add_common_args, run_subcommand
+from distill.cli_compare import add_bench_steps, add_compare
 from distill.cli_train import add_train
 
 def cmd_students(args: argparse.Namespace) -> int:
@@ -139,128 +139,6 @@ def _add_eval(sub) -> None:
     p.set_defaults(func=bundle_eval_command)
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
-    from distill.compare import CompareOptions, run_compare
-
-    opts = CompareOptions(
-        data=args.data, out=args.out, teacher_checkpoint=args.teacher_checkpoint, sam_checkpoint=args.sam_checkpoint,
-        teacher_cache=args.teacher_cache, online_teacher=args.online_teacher, student=args.student,
-        backbone_weights=args.backbone_weights, size=args.size, steps=args.steps, max_minutes=args.max_minutes,
-        batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps, eval_every=args.eval_every,
-        seed=args.seed, variants=args.variants, cwd_weight=args.cwd_weight, temperature=args.temperature,
-        int8=args.int8, int8_full_bias_correction=args.int8_full_bias_correction, int8_ranges=args.int8_ranges,
-        calib_images=args.calib_images,
-        parity_images=args.parity_images, split=args.split,
-        noise=tuple(args.noise), limit=args.limit, threads=args.threads, device=args.device,
-        workers=args.workers,
-    )
-    result = run_compare(opts)
-    print(result.table)
-    print(f"written: {args.out / 'compare.md'}, {args.out / 'compare.yaml'}")
-    return 0
-
-
-def _add_compare(sub) -> None:
-    p = sub.add_parser(
-        "compare",
-        help="the same student trained with and without the teacher on one budget, both exported and scored",
-        description="Trains --student twice with identical data order, augmentation, seed, initial weights, steps and "
-        "hyper-parameters: once with CWD against the teacher (its logits cached once into OUT/teacher_cache, so "
-        "the run does not pay for the teacher), once with --teacher none. Exports both to bundles, scores both "
-        "BUNDLES with `distill eval` on --split for every --noise case, scores the teacher the same way (torch f32), "
-        "and prints and writes OUT/compare.md and OUT/compare.yaml. Re-running with the same options reuses "
-        "finished steps and resumes an interrupted training. Example: distill compare --data data/crack500 "
-        "--teacher-checkpoint runs/teacher/best.pt --student hrnet_w18 --size 224 --steps 200 --batch-size 4 "
-        "--out runs/compare",
-    )
-    add_common_args(p)
-    p.add_argument("--data", type=Path, required=True, help="canonical dataset (train, val, test splits)")
-    p.add_argument("--out", type=Path, required=True, help="output folder (reused and resumed when re-run)")
-    p.add_argument("--teacher-checkpoint", type=Path, metavar="PATH", help="teacher checkpoint (teacher train's best.pt)")
-    p.add_argument("--sam-checkpoint", type=Path, metavar="PATH", help="SAM weights of a CrackSAM delta checkpoint")
-    p.add_argument("--teacher-cache", type=Path, metavar="DIR",
-                   help="an existing logit cache of the train split (instead of caching here)")
-    p.add_argument("--online-teacher", action="store_true",
-                   help="run the teacher on every batch instead of caching its logits (slower)")
-    p.add_argument("--student", default="hrnet_w18", help="registered student (default hrnet_w18)")
-    p.add_argument("--backbone-weights", type=Path, metavar="PATH", help="timm classification weights for the backbone")
-    p.add_argument("--size", type=int, default=448, help="square input side of student and teacher (default 448)")
-    p.add_argument("--steps", type=int, default=200, help="optimiser steps of EACH run: the budget (default 200)")
-    p.add_argument("--max-minutes", type=float, help="also stop a run after this many minutes (its steps are reported)")
-    p.add_argument("--batch-size", type=int, default=8, help="batch size (default 8)")
-    p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (default 1e-3)")
-    p.add_argument("--warmup-steps", type=int, help="linear warm-up steps (default steps/10)")
-    p.add_argument("--eval-every", type=int, help="validate every N steps; best.pt by val IoU (default steps/4)")
-    p.add_argument("--seed", type=int, default=0, help="seed of augmentation, sampling and initial weights (default 0)")
-    p.add_argument("--variants", type=int, help="augmentation views per image (default: one per epoch of the budget, <= 8)")
-    p.add_argument("--cwd-weight", type=float, default=5.0, help="CWD loss weight (default 5)")
-    p.add_argument("--temperature", type=float, default=3.0, help="CWD temperature (default 3)")
-    p.add_argument("--int8", action="store_true", help="also export, check and score INT8 models")
-    p.add_argument("--int8-full-bias-correction", action="store_true",
-                   help="NNCF's full bias correction for INT8 (minutes per model instead of seconds)")
-    add_int8_ranges_arg(p)
-    p.add_argument("--calib-images", type=int, default=20, metavar="N", help="INT8 calibration images (default 20)")
-    p.add_argument("--parity-images", type=int, default=8, metavar="N", help="export parity images (default 8)")
-    p.add_argument("--split", default="test", help="split to score (default test)")
-    add_noise(p, ("clean", "dim", "blurry"))
-    p.add_argument("--limit", type=int, metavar="N", help="score only the first N images of the split")
-    p.add_argument("--threads", type=int, help="torch/OpenVINO CPU threads (default: library defaults)")
-    p.add_argument("--device", default="cpu", help="training device: cpu, cuda, auto (default cpu)")
-    p.add_argument("--workers", type=int, default=0, help="data-loader workers (default 0)")
-    p.set_defaults(func=cmd_compare)
-
-
-def cmd_bench_steps(args: argparse.Namespace) -> int:
-    from crackedge.fileio import atomic_write_text
-    from distill.bench_steps import (
-        BenchOptions,
-        bench_steps,
-        format_table,
-        timings_json,
-    )
-
-    opts = BenchOptions(
-        data=args.data, out=args.out, teacher_checkpoint=args.teacher_checkpoint, sam_checkpoint=args.sam_checkpoint,
-        teacher_cache=args.teacher_cache, student=args.student, size=args.size, batch_size=args.batch_size,
-        steps=args.steps, warmup=args.warmup, seed=args.seed, threads=args.threads, device=args.device,
-    )
-    timings = bench_steps(opts)
-    print(format_table(timings, opts))
-    if args.json is not None:
-        atomic_write_text(args.json, json.dumps(timings_json(timings, opts), indent=2) + "\n")
-        print(f"written: {args.json}")
-    return 0
-
-
-def _add_bench_steps(sub) -> None:
-    p = sub.add_parser(
-        "bench-steps",
-        help="per-step training time: student-only vs CWD from a logit cache vs CWD with an online teacher",
-        description="Times --steps training steps (after --warmup) of the same student on the same batches in "
-        "three modes, interleaved step by step: hard loss only; + CWD from a logit cache; + CWD from the teacher "
-        "run on every batch. Prints median and p90 seconds per step, the part spent on the teacher's logits, the "
-        "data-loading time, and the ratio cache / student-only (goal <= 1.2). Without --teacher-cache the cache "
-        "is made from --teacher-checkpoint into OUT/teacher_cache.",
-    )
-    add_common_args(p)
-    p.add_argument("--data", type=Path, required=True, help="canonical dataset (train split)")
-    p.add_argument("--out", type=Path, default=Path("runs/bench-steps"), help="folder for a cache made here")
-    p.add_argument("--json", type=Path, metavar="FILE",
-                   help="also write the timings as JSON (what `crackedge bench-report --bench-steps` reads)")
-    p.add_argument("--teacher-checkpoint", type=Path, metavar="PATH", help="teacher checkpoint (online mode, cache)")
-    p.add_argument("--sam-checkpoint", type=Path, metavar="PATH", help="SAM weights of a CrackSAM delta checkpoint")
-    p.add_argument("--teacher-cache", type=Path, metavar="DIR", help="existing logit cache of the train split")
-    p.add_argument("--student", default="hrnet_w18", help="registered student (default hrnet_w18)")
-    p.add_argument("--size", type=int, default=448, help="square input side (default 448)")
-    p.add_argument("--batch-size", type=int, default=8, help="batch size (default 8)")
-    p.add_argument("--steps", type=int, default=10, help="timed steps per mode (default 10)")
-    p.add_argument("--warmup", type=int, default=2, help="untimed steps per mode first (default 2)")
-    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, auto (default cpu)")
-    p.set_defaults(func=cmd_bench_steps)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="distill", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -272,8 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_train(sub, add_common_args)
     _add_export(sub)
     _add_eval(sub)
-    _add_compare(sub)
-    _add_bench_steps(sub)
+    add_compare(sub, add_common_args)
+    add_bench_steps(sub, add_common_args)
     return parser
 
 

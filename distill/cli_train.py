@@ -31,7 +31,7 @@ DATA_OPTIONS = {
     "--data": "data.root",
     "--train-split": "data.train_split",
     "--variants": "data.variants",
-    "--seed": "data.seed",
+    "--data-seed": "data.seed",
     "--labeled-fraction": "data.labeled_fraction",
     "--unlabeled-share": "data.unlabeled_share",
     "--augment": "data.augment",
@@ -47,6 +47,7 @@ OPTIM_OPTIONS = {
     "--workers": "optim.workers",
     "--amp": "optim.amp",
     "--device": "device",
+    "--seed": "seed",
 }
 TRAIN_OPTIONS = {**STUDENT_OPTIONS, **TEACHER_OPTIONS, **LOSS_OPTIONS, **DATA_OPTIONS, **OPTIM_OPTIONS}
 

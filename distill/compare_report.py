@@ -1,123 +1,155 @@
-"""`distill compare`'s report: compare.yaml (everything measured) and compare.md (the tables)."""
+"""`distill compare`'s report: compare.yaml (everything measured) and compare.md (the tables).
+
+Each figure is given per seed and as mean ± sample standard deviation over the seeds; the
+difference distilled - alone is computed per seed (the two runs of a seed share every random
+choice but the teacher) and then summarised the same way.
+"""
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
     from distill.compare import CompareOptions, RunRecord
+    from distill.compare_runs import TeacherInfo
+    from distill.train_config import DistillTrainConfig
 
 # (key in MetricReport.to_dict(), column title)
-COLUMNS = (("iou", "IoU"), ("f1", "F1"), ("ods_f", "ODS"), ("ois_f", "OIS"), ("miou", "mIoU"))
-CONVENTIONS = ("IoU, F1: CrackSAM convention (crack class, threshold 0.5, per-image mean). "
-               "ODS, OIS, mIoU: DeepCrack convention (threshold sweep; mIoU of crack and background at the "
-               "ODS threshold).")
+COLUMNS = (("iou", "IoU"), ("f1", "F1"), ("ods_f", "ODS"), ("miou", "mIoU"))
+CONVENTIONS = ("IoU, F1: CrackSAM convention (crack class, threshold 0.5, per-image mean), each image scored at its "
+               "own size. ODS, mIoU: DeepCrack convention (threshold sweep; mIoU of crack and background at the "
+               "ODS threshold). mean ± sd: over the seeds (sample standard deviation); kd - alone: per seed, then "
+               "summarised.")
 
 
-def _precision(bundle: Path) -> str:
-    from crackedge.runtime.metadata import load_metadata
-
-    return load_metadata(bundle).inference_precision
-
-
-def build_rows(teacher_name: str, opts: "CompareOptions", bundles: dict[str, Path],
-               runs: dict[str, "RunRecord"]) -> dict[str, dict[str, Any]]:
-    """Row key -> {"model", "runtime", "steps", "wall_s"} for every row the table can have."""
-    rows: dict[str, dict[str, Any]] = {
-        "teacher": {"model": f"teacher {teacher_name}", "runtime": f"torch f32, {opts.size}px"},
-    }
-    titles = {"kd": f"{opts.student} + CWD", "none": f"{opts.student} alone"}
-    for run, title in titles.items():
-        if run not in bundles:
-            continue
-        precision = _precision(bundles[run])
-        rec = runs[run]
-        common = {"steps": rec.steps, "wall_s": rec.wall_s}
-        rows[run] = {"model": title, "runtime": f"bundle IR FP16 at {precision}", **common}
-        rows[f"{run}_int8"] = {"model": f"{title} INT8", "runtime": f"bundle IR INT8 at {precision}", **common}
-    return rows
+def spread(values: list[float]) -> dict[str, Any]:
+    """{"mean", "sd", "values"} of a list (sd 0 for one value)."""
+    return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "values": [round(v, 4) for v in values]}
 
 
-def report_dict(opts: "CompareOptions", teacher_name: str, variants: int, cache: Optional[Path],
-                runs: dict[str, "RunRecord"], bundles: dict[str, Path],
-                metrics: dict[str, dict[str, dict[str, float]]], rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Everything compare.yaml holds: setup, the two runs, the bundles, and the metrics of every row."""
-    n_images = next((int(m["n_images"]) for by_case in metrics.values() for m in by_case.values()), 0)
-    return {
-        "data": str(opts.data),
-        "split": opts.split,
-        "test_images": n_images,
+def summarise(opts: "CompareOptions", metrics: dict[str, dict[str, dict[str, dict[str, float]]]],
+              suffix: str = "") -> dict[str, Any]:
+    """eval set -> case -> metric -> {"kd", "alone", "kd - alone"} spreads over the seeds."""
+    out: dict[str, Any] = {}
+    for s in opts.eval_sets:
+        for case in opts.noise:
+            for key, _ in COLUMNS:
+                kd = [metrics[f"seed{seed}/kd{suffix}"][s.name][case][key] for seed in opts.seeds]
+                alone = [metrics[f"seed{seed}/alone{suffix}"][s.name][case][key] for seed in opts.seeds]
+                out.setdefault(s.name, {}).setdefault(case, {})[key] = {
+                    "kd": spread(kd), "alone": spread(alone), "kd - alone": spread([a - b for a, b in zip(kd, alone)])}
+    return out
+
+
+def _soft_loss(cfg: "DistillTrainConfig") -> str:
+    loss = cfg.loss
+    parts = {"cwd": f"CWD x{loss.cwd_weight:g}", "kl": f"KL x{loss.kl_weight:g}",
+             "cwd+kl": f"CWD x{loss.cwd_weight:g} + KL x{loss.kl_weight:g}"}[loss.soft]
+    warm = f", warm-up {loss.soft_warmup_steps} steps" if loss.soft_warmup_steps else ""
+    return f"{parts}, T {loss.temperature:g}{warm}"
+
+
+def report_dict(opts: "CompareOptions", base: "DistillTrainConfig", cache: Optional[Path], teacher: "TeacherInfo",
+                runs: dict[str, "RunRecord"], metrics: dict[str, Any]) -> dict[str, Any]:
+    """Everything compare.yaml holds: setup, budget, the runs, per-seed metrics and the summaries."""
+    d, o = base.data, base.optim
+    cut = [f"{key} at step {r.steps} of {r.planned_steps}" for key, r in runs.items() if r.stopped_by_budget]
+    n_images = {s.name: int(next(iter(metrics[f"seed{opts.seeds[0]}/kd"][s.name].values()))["n_images"])
+                for s in opts.eval_sets}
+    report = {
+        "student": base.student.name,
+        "size": base.student.size,
+        "data": str(d.root),
+        "eval_sets": [{"name": s.name, "path": str(s.path), "split": s.split or "all", "images": n_images[s.name]}
+                      for s in opts.eval_sets],
         "noise": list(opts.noise),
-        "student": opts.student,
-        "size": opts.size,
-        "teacher": teacher_name,
-        "teacher_checkpoint": str(opts.teacher_checkpoint) if opts.teacher_checkpoint else None,
-        "teacher_signal": "online (teacher runs every batch)" if cache is None else f"logit cache {cache}",
-        "budget": {"steps": opts.steps, "batch_size": opts.batch_size, "max_minutes": opts.max_minutes,
-                   "lr": opts.lr, "seed": opts.seed, "variants": variants,
-                   "cwd_weight": opts.cwd_weight, "temperature": opts.temperature},
-        "runs": {name: rec.to_dict() for name, rec in runs.items()},
-        "bundles": {name: str(path) for name, path in bundles.items()},
-        "rows": {key: {**rows[key], "metrics": metrics[key]} for key in rows if key in metrics},
+        "teacher": teacher.name,
+        "teacher_signal": teacher.signal,
+        "teacher_cache_val_iou": teacher.cache_val,
+        "soft_loss": _soft_loss(base),
+        "budget": {"steps": o.steps, "batch_size": o.batch_size, "lr": o.lr, "warmup_steps": o.warmup_steps,
+                   "max_minutes": o.max_minutes, "seeds": list(opts.seeds), "data_seed": d.seed,
+                   "variants": d.variants, "labeled_fraction": d.labeled_fraction, "unlabeled": list(d.unlabeled),
+                   "unlabeled_share": d.unlabeled_share},
+        "cut_by_max_minutes": cut,
+        "runs": {key: rec.to_dict() for key, rec in runs.items()},
+        "metrics": metrics,
+        "summary": summarise(opts, metrics),
     }
+    if opts.int8:
+        report["summary_int8"] = summarise(opts, metrics, "/int8")
+    return report
 
 
-def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:.1f} min"
+def _fmt(s: dict[str, Any], signed: bool = False) -> str:
+    mean = f"{s['mean']:+.4f}" if signed else f"{s['mean']:.4f}"
+    return f"{mean} ± {s['sd']:.4f}"
 
 
 def _training_table(report: dict[str, Any]) -> list[str]:
-    lines = ["| run | teacher signal | steps x batch | wall time | s/step | best val IoU (step) | resumed |",
-             "|---|---|---|---|---|---|---|"]
-    for name, title in (("kd", "student + CWD"), ("none", "student alone")):
-        rec = report["runs"].get(name)
-        if rec is None:
-            continue
-        signal = report["teacher_signal"] if name == "kd" else "none (hard loss only)"
-        per_step = rec["wall_s"] / max(1, rec["steps"])
-        budget = " (stopped by --max-minutes)" if rec["stopped_by_budget"] else ""
-        lines.append(f"| {title} | {signal} | {rec['steps']} x {rec['batch_size']}{budget} | {_minutes(rec['wall_s'])} "
-                     f"| {per_step:.2f} | {rec['best_val_iou']:.4f} ({rec['best_step']}) | {'yes' if rec['resumed'] else 'no'} |")
+    lines = ["| run | seed | teacher | steps done / asked x batch | wall time | best val IoU (step) |",
+             "|---|---:|---|---|---:|---|"]
+    for key, rec in report["runs"].items():
+        cut = " **cut by --max-minutes**" if rec["stopped_by_budget"] else ""
+        lines.append(f"| {rec['name']} | {rec['seed']} | {rec['teacher'] or 'none'} | {rec['steps']} / "
+                     f"{rec['planned_steps']} x {rec['batch_size']}{cut} | {rec['wall_s'] / 60:.1f} min | "
+                     f"{rec['best_val_iou']:.4f} ({rec['best_step']}) |")
     return lines
 
 
-def _metric_table(report: dict[str, Any], case: str) -> list[str]:
-    head = "| model | runtime | " + " | ".join(title for _, title in COLUMNS) + " |"
-    lines = [head, "|---|---|" + "---|" * len(COLUMNS)]
-    for row in report["rows"].values():
-        m = row["metrics"].get(case)
-        if m is None:
-            continue
-        values = " | ".join(f"{m[key]:.4f}" for key, _ in COLUMNS)
-        lines.append(f"| {row['model']} | {row['runtime']} | {values} |")
-    rows = report["rows"]
-    if "kd" in rows and "none" in rows and case in rows["kd"]["metrics"] and case in rows["none"]["metrics"]:
-        kd, alone = rows["kd"]["metrics"][case], rows["none"]["metrics"][case]
-        diffs = " | ".join(f"{kd[key] - alone[key]:+.4f}" for key, _ in COLUMNS)
-        lines.append(f"| CWD - alone | | {diffs} |")
+def _metric_table(report: dict[str, Any], set_name: str, case: str, summary_key: str = "summary") -> list[str]:
+    summ = report[summary_key][set_name][case]
+    head = "| model | " + " | ".join(title for _, title in COLUMNS) + " |"
+    lines = [head, "|---|" + "---|" * len(COLUMNS)]
+    teacher = report["metrics"].get("teacher", {}).get(set_name, {}).get(case)
+    if teacher and summary_key == "summary":
+        lines.append(f"| teacher {report['teacher']} (torch) | " + " | ".join(f"{teacher[k]:.4f}" for k, _ in COLUMNS) + " |")
+    n = len(report["budget"]["seeds"])
+    for row, title in (("kd", f"{report['student']} distilled"), ("alone", f"{report['student']} alone")):
+        lines.append(f"| {title} (bundle, {n} seeds) | " + " | ".join(_fmt(summ[k][row]) for k, _ in COLUMNS) + " |")
+    lines.append("| **distilled - alone** (paired) | " + " | ".join(_fmt(summ[k]["kd - alone"], True) for k, _ in COLUMNS)
+                 + " |")
+    per_seed = ", ".join(f"{v:+.4f}" for v in summ["iou"]["kd - alone"]["values"])
+    lines += ["", f"IoU difference per seed: {per_seed}"]
     return lines
 
 
 def format_markdown(report: dict[str, Any]) -> str:
-    """compare.md: setup, the training table, one metric table per noise case."""
+    """compare.md: setup, budget warning (if any), the training table, one metric table per set and case."""
     b = report["budget"]
+    signal = report["teacher_signal"]
+    data_note = f"labeled fraction {b['labeled_fraction']:g}"
+    if b["unlabeled"]:
+        data_note += f", unlabeled images from {', '.join(b['unlabeled'])}"
     lines = [
-        f"# distill compare: {report['student']} + CWD from {report['teacher']} vs {report['student']} alone",
+        f"# distill compare: {report['student']} distilled from {report['teacher']} vs {report['student']} alone",
         "",
-        f"Data {report['data']}, scored on split `{report['split']}` ({report['test_images']} images, each at its "
-        f"own resolution); input {report['size']}x{report['size']}. Same budget for both runs: {b['steps']} steps x "
-        f"batch {b['batch_size']}" + (f" (at most {b['max_minutes']} min each)" if b["max_minutes"] else "")
-        + f", AdamW lr {b['lr']}, seed {b['seed']}, {b['variants']} augmentation view(s) per image, "
-        f"CWD weight {b['cwd_weight']}, T {b['temperature']}.",
-        "",
-        "## Training",
-        "",
-        *_training_table(report),
-        "",
-        "Wall time includes the periodic validation.",
+        f"Trained on {report['data']} ({data_note}) at {report['size']}x{report['size']}: {b['steps']} steps x batch "
+        f"{b['batch_size']} for every run, AdamW lr {b['lr']}, {b['warmup_steps']} warm-up steps, data seed "
+        f"{b['data_seed']} ({b['variants']} augmentation views per image), run seeds {', '.join(map(str, b['seeds']))}. "
+        f"Distilled: hard loss on labeled items + {report['soft_loss']} from the {signal}"
+        + (f", unlabeled share of a batch {b['unlabeled_share']:g}" if (b["unlabeled"] or b["labeled_fraction"] < 1)
+           else "") + ". Alone: the hard loss on the same labeled items.",
     ]
-    for case in report["noise"]:
-        lines += ["", f"## Test split, noise `{case}`", "", *_metric_table(report, case)]
+    if report["teacher_cache_val_iou"]:
+        vals = "; ".join(f"{k} {v:.4f}" for k, v in report["teacher_cache_val_iou"].items())
+        lines += ["", f"Teacher validation IoU recorded in the cache: {vals}."]
+    if report["cut_by_max_minutes"]:
+        lines += ["", "**WARNING: the --max-minutes safety net cut " + "; ".join(report["cut_by_max_minutes"])
+                  + ". These runs are shorter than asked: the comparison is not on equal budgets and depends on "
+                  "the machine's speed.**"]
+    lines += ["", "## Training", "", *_training_table(report), "", "Wall time includes the periodic validation."]
+    for s in report["eval_sets"]:
+        for case in report["noise"]:
+            lines += ["", f"## {s['name']} ({s['split']}, {s['images']} images), noise `{case}`", "",
+                      *_metric_table(report, s["name"], case)]
+    if "summary_int8" in report:
+        for s in report["eval_sets"]:
+            case = report["noise"][0]
+            lines += ["", f"## INT8 bundles, {s['name']}, noise `{case}`", "",
+                      *_metric_table(report, s["name"], case, "summary_int8")]
     lines += ["", CONVENTIONS, ""]
     return "\n".join(lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import yaml
 
@@ -38,9 +38,10 @@ def load_checked_teacher(checkpoint: Path, sam_checkpoint: Optional[Path], size:
     return model, name
 
 
-def cache_fits(cache_dir: Path, data: Path, size: int, seed: int, variants: int, checkpoint: Optional[Path]) -> bool:
-    """True when `cache_dir` is a complete cache of `data`'s train split at this size/seed/variants
-    (and, when given, made from `checkpoint`)."""
+def cache_fits(cache_dir: Path, data: Path, size: int, seed: int, variants: int, checkpoint: Optional[Path],
+               unlabeled: Sequence[Path] = (), split: str = "train") -> bool:
+    """True when `cache_dir` is a complete cache of `data`'s `split` (plus the `unlabeled` images) at this
+    size/seed/variants (and, when given, made from `checkpoint`)."""
     import torch
 
     from crackedge.data.layout import CrackDataset
@@ -52,7 +53,8 @@ def cache_fits(cache_dir: Path, data: Path, size: int, seed: int, variants: int,
     try:
         kind = teacher_kind(str(LogitCache.open(cache_dir).meta["teacher"]))
         source = open_cached_teacher(Path(cache_dir), kind, checkpoint, torch.device("cpu"))
-        source.cache.check_matches(CrackDataset.open(data).names("train"), (size, size), seed, variants)
+        names = CrackDataset.open(data).names(split) + [str(Path(p).resolve()) for p in unlabeled]
+        source.cache.check_matches(names, (size, size), seed, variants)
     except (CacheError, ConfigError) as err:
         log.warning("the logit cache in %s does not fit (%s); it is made again", cache_dir, err)
         return False
@@ -60,18 +62,20 @@ def cache_fits(cache_dir: Path, data: Path, size: int, seed: int, variants: int,
 
 
 def ensure_logit_cache(model: Any, checkpoint: Path, data: Path, size: int, seed: int, variants: int,
-                       cache_dir: Path, device: Any = "cpu", workers: int = 0, progress: bool = True) -> Path:
-    """Reuse `cache_dir` when it fits, else run `teacher.cache_logits` (2 channels) into it and record
+                       cache_dir: Path, device: Any = "cpu", workers: int = 0, progress: bool = True,
+                       unlabeled: Sequence[Path] = (), split: str = "train") -> Path:
+    """Reuse `cache_dir` when it fits, else run `teacher.cache_logits` into it and record
     the time it took in cache_dir/cache_time.yaml."""
     from teacher.cache_logits import cache_teacher_logits
 
     cache_dir = Path(cache_dir)
-    if cache_fits(cache_dir, data, size, seed, variants, checkpoint):
+    if cache_fits(cache_dir, data, size, seed, variants, checkpoint, unlabeled, split):
         log.info("reusing the teacher-logit cache %s", cache_dir)
         return cache_dir
     t0 = time.monotonic()
-    cache_teacher_logits(model, checkpoint, data, "train", cache_dir, variants=variants, seed=seed, augment=True,
-                         channels=2, device=device, batch_size=4, workers=workers, progress=progress)
+    cache_teacher_logits(model, checkpoint, data, split, cache_dir, variants=variants, seed=seed, augment=True,
+                         channels=None, device=device, batch_size=4, workers=workers, progress=progress,
+                         unlabeled=unlabeled, val_split=None)
     atomic_write_text(cache_dir / CACHE_TIME_NAME,
                       yaml.safe_dump({"wall_s": round(time.monotonic() - t0, 1), "variants": variants}))
     return cache_dir

@@ -72,7 +72,7 @@ class StudentTask:
             student=self.model.spec.name,
             model={k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
             config=self.cfg.model_dump(mode="json"),
-            training_data=training_data_note(self.cfg, self.train_set),
+            training_data=training_data_note(self.cfg, self.train_set, self.teacher.name is not None),
             teacher=self.teacher.name,
             epoch=int(getattr(self.train_set, "epoch", 0)),
         )
@@ -82,14 +82,15 @@ class StudentTask:
         self.model.load_state_dict(state["model"], strict=True)
 
 
-def training_data_note(cfg: DistillTrainConfig, train_set: Any) -> str:
+def training_data_note(cfg: DistillTrainConfig, train_set: Any, has_teacher: bool) -> str:
     """What the student learned from, as the checkpoint and the bundle record it."""
     d = cfg.data
     labeled = len(train_set.labeled_indices())
     note = f"{d.root} (split {d.train_split}: {labeled} labeled"
     hidden = train_set.n_split - labeled
     if hidden:
-        note += f", {hidden} used without masks (labeled fraction {d.labeled_fraction:g})"
+        use = "used without masks" if has_teacher else "left out (their masks are hidden and there is no teacher)"
+        note += f", {hidden} {use} (labeled fraction {d.labeled_fraction:g})"
     extra = len(train_set) - train_set.n_split
     if extra:
         note += f"; {extra} unlabeled images from {', '.join(d.unlabeled)}"
@@ -134,7 +135,7 @@ def batch_sampler(cfg: DistillTrainConfig, train_set: Any, has_teacher: bool):
     if len(labeled) < cfg.optim.batch_size - (round(cfg.optim.batch_size * cfg.data.unlabeled_share) if unlabeled else 0):
         raise ConfigError(f"{len(labeled)} labeled training items are fewer than one batch's labeled part; "
                           "lower --batch-size or raise --labeled-fraction")
-    return MixedBatchSampler(labeled, unlabeled, cfg.optim.batch_size, cfg.data.unlabeled_share, cfg.data.seed)
+    return MixedBatchSampler(labeled, unlabeled, cfg.optim.batch_size, cfg.data.unlabeled_share, cfg.run_seed)
 
 
 def _cache_meta(cfg: DistillTrainConfig) -> dict:
@@ -207,7 +208,7 @@ def train_student(cfg: DistillTrainConfig, out_dir: Path, resume: bool = False, 
     check_train_config(cfg)
     out_dir = Path(out_dir)
     device = pick_device(cfg.device)
-    seed_everything(cfg.data.seed)
+    seed_everything(cfg.run_seed)
     model = build_student(cfg.student.name, Path(cfg.student.weights) if cfg.student.weights else None)
     side = cfg.student.size or model.spec.input_size[0]
     size = (side, side)
@@ -226,7 +227,7 @@ def train_student(cfg: DistillTrainConfig, out_dir: Path, resume: bool = False, 
     loop_cfg = LoopConfig(
         out_dir=out_dir,
         max_steps=opt.steps or steps_for_epochs(len(sampler.labeled), opt.batch_size - sampler.n_unlabeled, opt.epochs),
-        seed=cfg.data.seed,
+        seed=cfg.run_seed,
         resume=resume,
         title=f"{cfg.student.name} <- {teacher.name or 'ground truth'}",
         progress=progress,

@@ -46,7 +46,7 @@ class DistillDataConfig(StrictModel):
     val_split: Optional[str] = Field("val", description="null: no validation (best.pt = last weights)")
     augment: bool = True
     variants: Optional[int] = Field(None, ge=1, description="augmentation views per image; default: the cache's")
-    seed: int = Field(0, description="augmentation, sampling and initialisation seed")
+    seed: int = Field(0, description="augmentation views and labeled subset (what a logit cache is made for)")
     labeled_fraction: float = Field(1.0, gt=0, le=1, description="share of the training split that keeps its "
                                     "masks (a seeded choice); the rest become unlabeled items")
     unlabeled: list[str] = Field(default_factory=list, description="folders or files of unlabeled images (an "
@@ -73,6 +73,12 @@ class DistillTrainConfig(StrictModel):
     loss: DistillLossConfig = Field(default_factory=DistillLossConfig)
     optim: DistillOptimConfig = Field(default_factory=DistillOptimConfig)
     device: str = Field("auto", description="where torch trains: auto, cpu, cuda or cuda:N")
+    seed: Optional[int] = Field(None, description="initial weights and batch order (default: data.seed); runs that "
+                                "differ only in it measure the spread of a result")
+
+    @property
+    def run_seed(self) -> int:
+        return self.data.seed if self.seed is None else self.seed
 
 
 def check_train_config(cfg: DistillTrainConfig) -> None:

@@ -132,6 +132,7 @@ def cache_teacher_logits(
     tta_views: int = 1,
     unlabeled: Sequence[Path] = (),
     val_split: Optional[str] = "val",
+    sam_checkpoint: Optional[Path] = None,
 ) -> Path:
     """Write the logit cache of `split` (and the `unlabeled` image files) to `out_dir`; returns out_dir.
 
@@ -173,6 +174,8 @@ def cache_teacher_logits(
         "checkpoint": ", ".join(Path(c).name for c in checkpoints),
         "checkpoint_sha256": sha256_file(Path(checkpoints[0])) if len(checkpoints) == 1 else None,
         "checkpoints_sha256": [sha256_file(Path(c)) for c in checkpoints],
+        "checkpoint_paths": [str(Path(c).resolve()) for c in checkpoints],
+        "sam_checkpoint": str(Path(sam_checkpoint).resolve()) if sam_checkpoint else None,
         "dataset": str(Path(data_root).resolve()),
         "split": split,
         "unlabeled_images": len(ds) - ds.n_split,

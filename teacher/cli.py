@@ -35,7 +35,6 @@ from crackedge.cli_options import (
 from crackedge.cliutil import add_common_args, run_subcommand
 from crackedge.config import read_yaml_mapping
 from crackedge.errors import ConfigError
-from teacher.models.parnet_config import PARNET_PRESETS
 from teacher.models.sam_config import SAM_ARCHS, DeltaKind, LoRATarget
 from teacher.tiling import DEFAULT_OVERLAP, MODES
 from teacher.train_config import MODEL_NAMES
@@ -205,6 +204,7 @@ def cmd_cache_logits(args: argparse.Namespace) -> int:
         models, args.checkpoint, args.data, args.split, args.out, args.variants, args.seed, args.augment,
         args.channels, device, args.batch_size, args.amp, args.workers, stored_size=args.stored_size,
         tta_views=8 if args.tta else 1, unlabeled=unlabeled, val_split=None if args.val_split == "none" else args.val_split,
+        sam_checkpoint=args.sam_checkpoint,
     )
     print(f"logit cache: {path}")
     from crackedge.data.logit_cache import LogitCache
