@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml constraints.txt
 demo: setup
 	$(VENV)/bin/crackedge demo --out runs/demo $(DEMO_ARGS)
 
-# The test suite. Data-marked tests run when ../shared/datasets exists and skip otherwise.
+# The layer rules (import-linter contracts in pyproject.toml), then the test suite. Data-marked
+# tests run when ../shared/datasets exists and skip otherwise.
 test: setup
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup

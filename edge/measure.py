@@ -1,21 +1,20 @@
-"""Adapter to the calib package's crack measurement, with a pixel-only fallback.
+"""A frame's crack measurement through calib, with a pixel-only fallback for a frame calib fails on.
 
-calib (written in parallel) provides:
+calib provides:
     calib.calibration.Calibration.load(path)   camera intrinsics + ground-plane scale
     calib.measure.measure_crack(mask HxW, calibration | None, min_component_px=20) -> CrackMeasurement
         .to_dict(): area_px, length_px, mean_width_px, max_width_px, branches, bbox_xywh, components,
                     length_mm, mean_width_mm, max_width_mm, area_mm2 (None without calibration)
 
-Both are imported lazily. When `calib.measure` is not importable, measurements are pixel-only
-(area, bbox, components) and a warning is logged once. The mask is measured at the working image's
-resolution as captured (not undistorted): a calibration maps any frame size with the calibrated
-aspect ratio (it scales its intrinsics), so a reduced-scale JPEG decode measures correctly in mm
-and pixel values refer to `mask_size`.
+The mask is measured at the working image's resolution as captured (not undistorted): a
+calibration maps any frame size with the calibrated aspect ratio (it scales its intrinsics), so a
+reduced-scale JPEG decode measures correctly in mm and pixel values refer to `mask_size`. When
+calib raises on a frame (it must not stop the recording), that frame gets the pixel measurement
+(area, bbox, components) and the failure is counted.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from pathlib import Path
 from typing import Any, Optional
@@ -23,6 +22,8 @@ from typing import Any, Optional
 import cv2
 import numpy as np
 
+from calib.calibration import Calibration
+from calib.measure import measure_crack
 from crackedge.errors import ConfigError, CrackedgeError
 
 log = logging.getLogger(__name__)
@@ -59,35 +60,24 @@ def pixel_measurement(mask: np.ndarray, min_component_px: int = 20) -> dict[str,
 
 
 class Measurer:
-    """Measures crack masks; `method` is 'calib' or 'pixels' (the fallback)."""
+    """Measures crack masks with calib (in mm when a calibration file is given, else in pixels)."""
+
+    method = "calib"
 
     def __init__(self, calib_path: Optional[Path] = None, min_component_px: int = 20) -> None:
         self.min_component_px = min_component_px
         self.calibration: Any = None
-        self._measure_crack: Any = None
-        try:
-            self._measure_crack = importlib.import_module("calib.measure").measure_crack
-        except (ImportError, AttributeError) as err:
-            log.warning("calib.measure is not available (%s): measurements are pixel-only (area, bbox), no mm", err)
         if calib_path is not None:
             calib_path = Path(calib_path)
             if not calib_path.is_file():
                 raise ConfigError(f"measure.calib: calibration file not found: {calib_path} (run `calib` to make one)")
-            if self._measure_crack is None:
-                log.warning("measure.calib is set but calib.measure is unavailable: no measurements in mm")
-            else:
-                self.calibration = self._load_calibration(calib_path)
-        self.method = "calib" if self._measure_crack is not None else "pixels"
+            self.calibration = self._load_calibration(calib_path)
         self.failures = 0
 
     @staticmethod
     def _load_calibration(path: Path) -> Any:
         try:
-            cls = importlib.import_module("calib.calibration").Calibration
-        except (ImportError, AttributeError) as err:
-            raise ConfigError(f"measure.calib is set but calib.calibration cannot be imported: {err}") from None
-        try:
-            return cls.load(path)
+            return Calibration.load(path)
         except CrackedgeError:
             raise
         except Exception as err:
@@ -99,24 +89,17 @@ class Measurer:
 
     def measure(self, mask: np.ndarray) -> dict[str, Any]:
         """Measure a HxW {0,1} crack mask (the frame as captured). Returns a JSON-ready dict."""
-        grid = mask
-        if self._measure_crack is not None:
-            try:
-                result = self._measure_crack(grid, self.calibration, min_component_px=self.min_component_px).to_dict()
-                result = {k: _jsonable(v) for k, v in result.items()}
-            except Exception as err:  # a measurement problem must not stop the vehicle's recording
-                self.failures += 1
-                if self.failures <= 3 or self.failures % 100 == 0:
-                    log.warning("calib.measure failed (%s; %d time(s)); pixel measurement for this frame", err, self.failures)
-                result = pixel_measurement(grid, self.min_component_px)
-                result["method"] = "pixels"
-                result["mask_size"] = [int(grid.shape[1]), int(grid.shape[0])]
-                return result
+        try:
+            result = measure_crack(mask, self.calibration, min_component_px=self.min_component_px).to_dict()
+            result = {k: _jsonable(v) for k, v in result.items()}
             result["method"] = "calib"
-        else:
-            result = pixel_measurement(grid, self.min_component_px)
+        except Exception as err:  # a measurement problem must not stop the vehicle's recording
+            self.failures += 1
+            if self.failures <= 3 or self.failures % 100 == 0:
+                log.warning("calib.measure failed (%s; %d time(s)); pixel measurement for this frame", err, self.failures)
+            result = pixel_measurement(mask, self.min_component_px)
             result["method"] = "pixels"
-        result["mask_size"] = [int(grid.shape[1]), int(grid.shape[0])]
+        result["mask_size"] = [int(mask.shape[1]), int(mask.shape[0])]
         return result
 
 

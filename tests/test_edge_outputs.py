@@ -6,7 +6,6 @@ import errno
 import json
 import os
 import socket
-import sys
 import threading
 import time
 import types
@@ -166,15 +165,20 @@ def test_pixel_measurement_ignores_small_components() -> None:
     assert m["length_mm"] is None
 
 
-def test_measurer_falls_back_to_pixels_when_calib_is_missing(monkeypatch, caplog) -> None:
-    monkeypatch.setitem(sys.modules, "calib.measure", None)
-    with caplog.at_level("WARNING"):
-        m = Measurer(None)
-    assert m.method == "pixels" and "pixel-only" in caplog.text
+def test_measurer_falls_back_to_pixels_for_a_frame_calib_fails_on(monkeypatch, caplog) -> None:
+    import edge.measure
+
+    def broken(*a, **k):
+        raise RuntimeError("skeleton exploded")
+
+    monkeypatch.setattr(edge.measure, "measure_crack", broken)
+    m = Measurer(None)
     mask = np.zeros((20, 20), np.uint8)
     mask[5:15, 9:11] = 1
-    out = m.measure(mask)
+    with caplog.at_level("WARNING"):
+        out = m.measure(mask)
     assert out["area_px"] == 20 and out["method"] == "pixels" and out["mask_size"] == [20, 20]
+    assert m.failures == 1 and "skeleton exploded" in caplog.text
 
 
 def test_measurer_uses_the_calib_api(monkeypatch, tmp_path: Path) -> None:
@@ -199,8 +203,10 @@ def test_measurer_uses_the_calib_api(monkeypatch, tmp_path: Path) -> None:
             seen["loaded"] = Path(path)
             return "CAL"
 
-    monkeypatch.setitem(sys.modules, "calib.measure", types.SimpleNamespace(measure_crack=measure_crack))
-    monkeypatch.setitem(sys.modules, "calib.calibration", types.SimpleNamespace(Calibration=Calibration))
+    import edge.measure
+
+    monkeypatch.setattr(edge.measure, "measure_crack", measure_crack)
+    monkeypatch.setattr(edge.measure, "Calibration", Calibration)
     calib_file = tmp_path / "cam.yaml"
     calib_file.write_text("x: 1\n")
     m = Measurer(calib_file, min_component_px=5)
