@@ -70,7 +70,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         gt = "-" if rec.crack_iou_vs_gt is None else f"{rec.crack_iou_vs_gt:.4f}"
         print(f"{rec.runtime:<30} {rec.images:>6} {rec.max_abs_diff:>10.2e} {rec.mask_iou:>9.4f} {gt:>9}")
     check = meta.notes.get("parity_check", "")
-    if check.startswith("FAILED"):
+    if check.startswith(("FAILED", "UNVERIFIED")):
         print(f"\nWARNING: parity check {check}")
     else:
         print(f"parity check: {check}")

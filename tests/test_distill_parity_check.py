@@ -52,6 +52,48 @@ def test_nan_agreement_fails_and_int8_without_masks_is_not_judged():
     assert "INT8 vs FP32 crack IoU: not checked (the parity images have no masks)" in verdict.summary()
 
 
+def test_agreement_on_empty_masks_is_unverified():
+    empty = [ParityRecord(runtime=r, images=8, max_abs_diff=0.0, mask_iou=1.0, crack_iou_vs_gt=0.0, crack_pixels=0)
+             for r in (TORCH_RUNTIME, "openvino:CPU:f32")]
+    verdict = check_parity(empty, "f32")
+    assert verdict.ok and verdict.unverified
+    summary = verdict.summary()
+    assert summary.startswith("UNVERIFIED: torch marks no crack pixel on any of the 8 parity images")
+    assert "crack pixels marked: torch:CPU:f32 0, openvino:CPU:f32 0" in summary
+    marked = [r.model_copy(update={"crack_pixels": 120}) for r in empty]
+    assert check_parity(marked, "f32").summary().startswith("ok | ")
+
+
+def nothing_checkpoint(path: Path, size: int = 64) -> Path:
+    """A MobileNetV3 student that predicts no crack anywhere (background bias +20)."""
+    model = calibrated_student("mobilenetv3_large_100", size)
+    with torch.no_grad():
+        for conv in (model.head.low_classifier, model.head.high_classifier):
+            conv.weight.zero_()
+            conv.bias.copy_(torch.tensor([10.0, -10.0]))
+    return save_student_checkpoint(path, StudentCheckpoint(student="mobilenetv3_large_100", model=model.state_dict()))
+
+
+def test_a_model_that_predicts_nothing_is_reported_and_refused_when_strict(tmp_path, caplog, capsys):
+    from crackedge.synth import write_synthetic_dataset
+    from distill.cli import main
+
+    data = write_synthetic_dataset(tmp_path / "data", n_train=1, n_val=1, n_test=2, size=(64, 64), seed=5,
+                                   progress=False).root
+    ckpt = nothing_checkpoint(tmp_path / "none.pt")
+    with caplog.at_level(logging.WARNING, logger="distill.export.bundle_export"):
+        meta = export_bundle(ckpt, tmp_path / "b", ExportOptions(input_size=(64, 64), parity_data=data,
+                                                                 parity_images=2, progress=False))
+    records = {r.runtime: r for r in meta.parity}
+    assert records["openvino:CPU:f32"].mask_iou == 1.0 and records[TORCH_RUNTIME].crack_pixels == 0
+    assert records[TORCH_RUNTIME].crack_iou_vs_gt == 0.0
+    assert meta.notes["parity_check"].startswith("UNVERIFIED: torch marks no crack pixel")
+    assert "!!! parity UNVERIFIED" in caplog.text
+    rc = main(["export", str(ckpt), "--out", str(tmp_path / "c"), "--size", "64", "--parity-data", str(data),
+               "--parity-images", "2", "--strict-parity"])
+    assert rc == 2 and "parity UNVERIFIED" in capsys.readouterr().err and not (tmp_path / "c").exists()
+
+
 def perturbed_checkpoint(path: Path, size: int = 64) -> Path:
     """A MobileNetV3 student that FP16 weight storage breaks: both classes get the same classifier weights,
     the crack class a bias 0.2 above the background's at 1000. In float32 every pixel has crack margin

@@ -75,6 +75,7 @@ class ParityRecord(StrictModel):
     max_abs_diff: float  # on crack probability
     mask_iou: float  # IoU between the binarised masks of torch and this runtime (1.0 = identical)
     crack_iou_vs_gt: Optional[float] = None  # when ground truth was available
+    crack_pixels: Optional[int] = None  # output pixels this runtime marks as crack over all parity images
 
 
 class BundleMetadata(StrictModel):

@@ -361,6 +361,11 @@ def _judge_parity(records: list[ParityRecord], declared: str, opts: ExportOption
     ExportError with opts.strict_parity."""
     verdict = check_parity(records, declared, opts.device, opts.min_mask_iou, opts.max_int8_drop)
     notes["parity_check"] = verdict.summary()
+    if verdict.ok and verdict.unverified:
+        message = "parity UNVERIFIED: " + " ".join(verdict.unverified)
+        if opts.strict_parity:
+            raise ExportError(message + " (no bundle written: --strict-parity)")
+        log.warning("!!! %s The bundle is written anyway (--strict-parity refuses it).", message)
     if not verdict.ok:
         message = "parity check FAILED: " + " ".join(verdict.failures)
         if opts.strict_parity:

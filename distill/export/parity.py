@@ -76,6 +76,7 @@ def parity_record(run: RuntimeRun, reference: Sequence[np.ndarray], masks: Seque
         max_abs_diff=max_abs_diff(reference, run.outputs),
         mask_iou=mask_agreement(reference, run.outputs, decoder.threshold),
         crack_iou_vs_gt=iou_vs_ground_truth(run.outputs, masks, decoder),
+        crack_pixels=int(sum(int((o > decoder.threshold).sum()) for o in run.outputs)),
     )
 
 

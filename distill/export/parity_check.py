@@ -5,6 +5,9 @@
 - The INT8 IR must lose at most `max_int8_drop` (0.02) crack IoU against ground truth relative
   to the FP32 torch model, at every precision it was measured at (pooled IoU on the parity
   images; needs masks, i.e. a canonical dataset or synthetic images).
+- Agreement on empty masks proves nothing: when torch marks no crack pixel on any parity image,
+  every mask IoU is 1.0 by definition, so the verdict is UNVERIFIED (a warning; a failure with
+  `--strict-parity`) and says how many crack pixels each runtime marked.
 
 `distill export` records the verdict in the bundle's notes (`parity_check`), warns when it
 fails, and with `--strict-parity` refuses to write the bundle.
@@ -28,14 +31,18 @@ class ParityVerdict:
 
     failures: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)  # why agreement proves nothing (empty masks)
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
     def summary(self) -> str:
-        """One line for the bundle's notes: 'ok: ...' or 'FAILED: ...' followed by every check."""
-        head = "ok" if self.ok else "FAILED: " + " ".join(self.failures)
+        """One line for the bundle's notes: 'ok', 'UNVERIFIED: ...' or 'FAILED: ...', then every check."""
+        if not self.ok:
+            head = "FAILED: " + " ".join(self.failures)
+        else:
+            head = "UNVERIFIED: " + " ".join(self.unverified) if self.unverified else "ok"
         return f"{head} | " + "; ".join(self.checks) if self.checks else head
 
 
@@ -61,7 +68,22 @@ def check_parity(records: Sequence[ParityRecord], declared: str, device: str = "
     int8 = [r for name, r in recs.items() if name.startswith(f"openvino-int8:{device}:")]
     if int8:
         _check_int8(int8, recs.get(TORCH_RUNTIME), max_int8_drop, verdict)
+    _check_not_empty(recs, verdict)
     return verdict
+
+
+def _check_not_empty(recs: dict[str, ParityRecord], verdict: ParityVerdict) -> None:
+    """Mark the verdict UNVERIFIED when the torch reference marks no crack pixel on any parity image."""
+    torch_rec = recs.get(TORCH_RUNTIME)
+    if torch_rec is None or torch_rec.crack_pixels is None:
+        return
+    counts = ", ".join(f"{name} {r.crack_pixels}" for name, r in recs.items() if r.crack_pixels is not None)
+    verdict.checks.append(f"crack pixels marked: {counts}")
+    if torch_rec.crack_pixels == 0:
+        verdict.unverified.append(
+            f"torch marks no crack pixel on any of the {torch_rec.images} parity images, so every mask IoU compares "
+            "two empty masks and proves nothing; the model may predict no crack at all (check its IoU against "
+            "ground truth) or the parity images hold no crack (pass --parity-data with crack images).")
 
 
 def _check_int8(int8: list[ParityRecord], reference: Optional[ParityRecord], max_drop: float,
