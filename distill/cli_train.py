@@ -35,6 +35,7 @@ DATA_OPTIONS = {
     "--labeled-fraction": "data.labeled_fraction",
     "--unlabeled-share": "data.unlabeled_share",
     "--augment": "data.augment",
+    "--batch-dihedral": "data.batch_dihedral",
 }
 OPTIM_OPTIONS = {
     "--steps": "optim.steps",

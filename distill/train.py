@@ -48,6 +48,10 @@ class StudentTask:
         x = batch["image"].to(self.device, non_blocking=True)
         y = batch["mask"].to(self.device, non_blocking=True)
         teacher_logits = self.teacher.logits(batch, x)  # no gradient: computed under no_grad or read from disk
+        if self.cfg.data.augment and self.cfg.data.batch_dihedral:
+            from crackedge.training.batch_dihedral import random_dihedral
+
+            x, y, teacher_logits = random_dihedral([x, y, teacher_logits], self.cfg.run_seed, self.step)
         loss = self.cfg.loss
         out = distillation_loss(self.model(x), y, teacher_logits, loss.cwd_weight, loss.temperature, loss.soft,
                                 loss.kl_weight, batch.get("labeled"), soft_weight_at(self.step, loss.soft_warmup_steps))

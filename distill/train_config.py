@@ -45,6 +45,8 @@ class DistillDataConfig(StrictModel):
     train_split: str = Field("train", description="training split")
     val_split: Optional[str] = Field("val", description="null: no validation (best.pt = last weights)")
     augment: bool = True
+    batch_dihedral: bool = Field(True, description="also turn/flip each training sample at random on the fly "
+                                 "(image, mask and teacher logits alike: more views at no teacher cost)")
     variants: Optional[int] = Field(None, ge=1, description="augmentation views per image; default: the cache's")
     seed: int = Field(0, description="augmentation views and labeled subset (what a logit cache is made for)")
     labeled_fraction: float = Field(1.0, gt=0, le=1, description="share of the training split that keeps its "
