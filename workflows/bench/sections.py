@@ -23,7 +23,7 @@ HOW_TO_MEASURE = {
     "edge": f"{CMD} --only inference,edge",
     "distill": (f"distill bench-steps --data DATA --teacher-checkpoint TEACHER.pt --json benchmarks/bench_steps.json "
                 f"&& {CMD} --only distill --bench-steps benchmarks/bench_steps.json"),
-    "accuracy": (f"distill compare --data DATA --teacher-checkpoint TEACHER.pt --out runs/compare "
+    "accuracy": (f"distill compare --data DATA --teacher-checkpoint TEACHER.pt --steps N --seeds 0 1 2 --out runs/compare "
                  f"&& {CMD} --only accuracy --compare runs/compare"),
 }
 
