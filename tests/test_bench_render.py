@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from crackedge.errors import ConfigError, DataError
+from tests.compare_fixture import write_compare_yaml
 from workflows.bench.accuracy import accuracy_section
 from workflows.bench.distill_cost import distill_cost_section
 from workflows.bench.render import goal_rows, inference_summary_rows, render_report
@@ -85,37 +86,6 @@ def bench_steps_json(path: Path, cache_s: float = 2.5) -> Path:
     return path
 
 
-def compare_yaml(folder: Path) -> Path:
-    """A compare.yaml in the layout `distill compare` writes (distill/compare_report.py report_dict)."""
-    def m(iou):
-        return {"iou": iou, "f1": iou + 0.1, "precision": 0.7, "recall": 0.7, "ods_f": iou + 0.12, "ois_f": iou + 0.14,
-                "miou": 0.8, "n_images": 20}
-
-    report = {
-        "data": str(folder / "no-such-dataset"), "split": "test", "test_images": 20, "noise": ["clean", "dim", "blurry"],
-        "student": "hrnet_w18", "size": 448, "teacher": "cracksam-vit_h-adapter", "teacher_checkpoint": "t.pt",
-        "teacher_signal": "logit cache runs/compare/teacher_cache",
-        "budget": {"steps": 200, "batch_size": 8, "max_minutes": 30.0, "lr": 0.001, "seed": 0, "variants": 4,
-                   "cwd_weight": 5.0, "temperature": 3.0},
-        "runs": {"kd": {"name": "kd", "steps": 200, "batch_size": 8, "wall_s": 1500.0, "best_val_iou": 0.5,
-                        "best_step": 150, "stopped_by_budget": False, "resumed": False},
-                 "none": {"name": "none", "steps": 200, "batch_size": 8, "wall_s": 1200.0, "best_val_iou": 0.45,
-                          "best_step": 200, "stopped_by_budget": False, "resumed": False}},
-        "bundles": {"kd": "runs/compare/kd/bundle", "none": "runs/compare/none/bundle"},
-        "rows": {
-            "teacher": {"model": "teacher cracksam-vit_h-adapter", "runtime": "torch f32, 448px",
-                        "metrics": {"clean": m(0.64), "dim": m(0.55), "blurry": m(0.47)}},
-            "kd": {"model": "hrnet_w18 + CWD", "runtime": "bundle IR FP16 at f32", "steps": 200, "wall_s": 1500.0,
-                   "metrics": {"clean": m(0.60), "dim": m(0.50), "blurry": m(0.44)}},
-            "none": {"model": "hrnet_w18 alone", "runtime": "bundle IR FP16 at f32", "steps": 200, "wall_s": 1200.0,
-                     "metrics": {"clean": m(0.55), "dim": m(0.46), "blurry": m(0.40)}},
-        },
-    }
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "compare.yaml").write_text(yaml.safe_dump(report, sort_keys=False))
-    return folder
-
-
 def _table_line(md: str, first_cell: str) -> str:
     return next(line for line in md.splitlines() if line.startswith(f"| {first_cell} |"))
 
@@ -183,20 +153,80 @@ def test_distill_cost_from_bench_steps_json(tmp_path):
 
 
 def test_accuracy_from_compare_yaml(tmp_path):
-    folder = compare_yaml(tmp_path / "compare")
+    folder = write_compare_yaml(tmp_path / "compare")
     section = accuracy_section(folder, tmp_path / "masks.png")
-    assert [r["key"] for r in section["rows"]] == ["teacher", "kd", "none"]
-    assert section["figure"]["path"] is None and "not found" in section["figure"]["reason"]
+    assert [s["name"] for s in section["eval_sets"]] == ["crack500", "crackforest"]
+    assert section["summary"]["crack500"]["clean"]["iou"]["kd"]["values"] == [0.6, 0.62, 0.58]
+    assert section["teacher_metrics"]["crackforest"]["dim"]["iou"] == pytest.approx(0.34)
+    assert "summary_int8" not in section and section["cut_by_max_minutes"] == []
+    assert section["figure"]["path"] is None and "crack500" in section["figure"]["reason"]
+    assert "not found" in section["figure"]["reason"]
     assert not (tmp_path / "masks.png").exists()
     md = render_report({"accuracy": {**_envelope(), **section}}, {})
-    for case in ("clean", "dim", "blurry"):
-        assert f"Noise case `{case}`:" in md
-    assert "| hrnet_w18 + CWD | bundle IR FP16 at f32 | 0.6000 | 0.7000 | 0.7200 | 0.7400 | 0.8000 |" in md
-    assert "| CWD - alone |  | 0.0500 | 0.0500 | 0.0500 | 0.0500 | 0.0000 |" in md
-    assert "200 steps x batch 8, at most 30.0 min per run" in md and "kd 200 steps in 25.0 min" in md
-    assert "_mask figure not drawn: dataset" in md
+    for name, split, n in (("crack500", "test", 20), ("crackforest", "all", 10)):
+        for case in ("clean", "dim", "blurry"):
+            assert f"Evaluation set `{name}` ({folder / ('no-such-dataset' if n == 20 else 'cfd')}, split `{split}`, " \
+                   f"{n} images), noise `{case}`:" in md
+    # the clean table of the first set, row by row (fixture numbers in tests/compare_fixture.py)
+    clean = md.split("split `test`, 20 images), noise `clean`:")[1].split("split `test`, 20 images), noise `dim`")[0]
+    assert "| model | runtime | IoU | F1 | ODS F | mIoU |" in clean
+    assert "| teacher cracksam-vit_h-adapter | torch f32 | 0.6400 | 0.7400 | 0.7600 | 0.8000 |" in clean
+    assert ("| hrnet_w18 distilled, 3 seeds | OpenVINO, FP16 IR | 0.6000 ± 0.0200 | 0.7000 ± 0.0200 | 0.7200 ± 0.0200 "
+            "| 0.8000 ± 0.0000 |") in clean
+    assert ("| hrnet_w18 alone, 3 seeds | OpenVINO, FP16 IR | 0.5500 ± 0.0100 | 0.6500 ± 0.0100 | 0.6700 ± 0.0100 "
+            "| 0.8000 ± 0.0000 |") in clean
+    assert ("| **distilled - alone** (paired) | OpenVINO, FP16 IR | +0.0500 ± 0.0100 | +0.0500 ± 0.0100 "
+            "| +0.0500 ± 0.0100 | +0.0000 ± 0.0000 |") in clean
+    assert "IoU distilled - alone per seed (0, 1, 2): +0.0500, +0.0600, +0.0400" in clean
+    assert "INT8 IR" not in md and "WARNING" not in md
+    # seeds, soft loss, budget
+    assert "**3 seeds** (0, 1, 2)" in md and "soft loss KL x1, T 3 against the teacher cracksam-vit_h-adapter" in md
+    assert ("Budget: **200 steps x batch 8** for every run (AdamW lr 0.001, 20 warm-up steps); labeled fraction 0.5; "
+            "unlabeled images: frames/; unlabeled share of a distilled batch 0.5; data seed 0 (4 augmentation views "
+            "per image); safety net --max-minutes 30 per run.") in md
+    assert "distilled 25.0 min, alone 20.0 min" in md
+    assert "Teacher validation IoU recorded in its logit cache: mean 0.6512." in md
+    assert "| seed1/alone | 200 / 200 x 8 | 20.0 | 0.5400 | 150 |" in md
+    assert "student + CWD" not in md and "_mask figure not drawn: evaluation set crack500" in md
     with pytest.raises(DataError, match="distill compare"):
         accuracy_section(tmp_path / "empty")
+
+
+def test_accuracy_cut_budget_int8_rows_and_one_seed(tmp_path):
+    section = accuracy_section(write_compare_yaml(tmp_path / "cut", cut=True, int8=True, noise=("clean",)))
+    md = render_report({"accuracy": {**_envelope(), **section}}, {"accuracy": "bench/accuracy.png"})
+    head = md.split("## 4. Accuracy under a fixed CPU budget")[1].lstrip("\n")
+    assert head.startswith("**WARNING: the --max-minutes safety net cut seed0/kd at step 120 of 200. These runs are "
+                           "shorter than asked: the comparison is not on equal budgets")
+    assert "| seed0/kd | 120 / 200 x 8 **cut by --max-minutes** | 25.0 | 0.5800 | 150 |" in md
+    assert ("| hrnet_w18 distilled, INT8, 3 seeds | OpenVINO, INT8 IR | 0.5900 ± 0.0200 | 0.6900 ± 0.0200 "
+            "| 0.7100 ± 0.0200 | 0.8000 ± 0.0000 |") in md
+    assert "| **distilled - alone**, INT8 (paired) | OpenVINO, INT8 IR | +0.0500 ± 0.0100 |" in md
+    assert "![crack IoU per noise case, mean ± sd over the seeds](bench/accuracy.png)" in md
+
+    one = accuracy_section(write_compare_yaml(tmp_path / "one", seeds=(2,), noise=("clean",), teacher=False))
+    md = render_report({"accuracy": {**_envelope(), **one}}, {})
+    assert "**1 seed** (2)" in md and "_One seed: no spread is given" in md
+    assert "| hrnet_w18 distilled, 1 seed | OpenVINO, FP16 IR | 0.5800 | 0.6800 | 0.7000 | 0.8000 |" in md
+    assert "| **distilled - alone** (paired) | OpenVINO, FP16 IR | +0.0400 | +0.0400 | +0.0400 | +0.0000 |" in md
+    assert "| teacher" not in md and "| seed2/kd |" in md
+
+
+def test_accuracy_plot_and_old_compare_format(tmp_path):
+    from workflows.bench.plots import plot_accuracy
+
+    section = accuracy_section(write_compare_yaml(tmp_path / "c"))
+    assert plot_accuracy(section, tmp_path / "acc.png").stat().st_size > 5000
+    # a compare.yaml of the single-seed compare is refused with what to run; a cached old section says so
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "compare.yaml").write_text(yaml.safe_dump({"data": "d", "rows": {"kd": {}}}))
+    with pytest.raises(DataError, match="old single-seed .*--seeds"):
+        accuracy_section(tmp_path / "old")
+    old = {**_envelope(), "source": "x/compare.yaml", "rows": [{"key": "kd", "metrics": {}}]}
+    assert plot_accuracy(old, tmp_path / "old.png") is None
+    md = render_report({"accuracy": old}, {})
+    assert "_not measured: the cached result is in the old single-seed `distill compare` format: run `distill compare" \
+        in md
 
 
 def test_result_store_round_trip(tmp_path):

@@ -1,10 +1,13 @@
-"""Report section `accuracy`: teacher vs student + CWD vs student alone, read from `distill compare`.
+"""Report section `accuracy`: teacher vs distilled student vs student alone, read from `distill compare`.
 
-Nothing is trained here: `distill compare` trains the student with and without the teacher under
-one budget, exports both, scores both bundles and the teacher on the test split for every noise
-case, and writes OUT/compare.yaml. This module reads it and, when the two bundles and the dataset
-are still there, draws a figure of a few test images: image | ground truth | student + CWD |
-student alone (the bundles run by OpenVINO at their declared precision, as `distill eval` does).
+Nothing is trained here: `distill compare` trains the student with and without the teacher on several
+seeds under one budget, exports every run to a bundle, scores the bundles and the teacher on every
+evaluation set for every noise case, and writes OUT/compare.yaml (`distill.compare_report.report_dict`):
+per-seed metrics, and per set and case the mean ± sd over the seeds of the distilled run, of the run
+alone and of their paired difference. This module reads it and, when the first seed's two bundles
+(OUT/seed<S>/kd/bundle, OUT/seed<S>/alone/bundle) and the first evaluation set are still there, draws
+a figure of a few of its images: image | ground truth | distilled | alone (the bundles run by OpenVINO
+at their declared precision, as `distill eval` does).
 """
 
 from __future__ import annotations
@@ -20,18 +23,31 @@ from crackedge.errors import DataError
 
 log = logging.getLogger(__name__)
 
-METRIC_KEYS = ("iou", "f1", "precision", "recall", "ods_f", "ois_f", "miou")
-FIGURE_RUNS = (("kd", "student + CWD"), ("none", "student alone"))
+TEACHER_KEYS = ("iou", "f1", "precision", "recall", "ods_f", "ois_f", "miou")
+FIGURE_RUNS = (("kd", "distilled"), ("alone", "alone"))
+REQUIRED = ("student", "eval_sets", "noise", "budget", "runs", "metrics", "summary")
+# copied as they are from compare.yaml into the section
+COPIED = ("student", "size", "data", "eval_sets", "noise", "teacher", "teacher_signal", "teacher_cache_val_iou",
+          "soft_loss", "budget", "cut_by_max_minutes", "runs", "summary")
 
 
 def read_compare(compare_dir: Path) -> dict[str, Any]:
-    """compare.yaml of a `distill compare` output folder (DataError naming what to run when absent)."""
+    """compare.yaml of a `distill compare` output folder (DataError naming what to run when absent or old)."""
     path = Path(compare_dir) / "compare.yaml"
+    again = f"run `distill compare --out {compare_dir} ...`"
     if not path.is_file():
-        raise DataError(f"--compare {compare_dir}: no compare.yaml there (run `distill compare --out {compare_dir} ...` first)")
+        raise DataError(f"--compare {compare_dir}: no compare.yaml there ({again} first)")
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or not isinstance(data.get("rows"), dict):
-        raise DataError(f"{path}: not a `distill compare` report (no 'rows' mapping)")
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: not a `distill compare` report (not a mapping)")
+    if "rows" in data and "summary" not in data:
+        raise DataError(f"{path}: written by the old single-seed `distill compare` (a 'rows' mapping, no 'summary'); "
+                        f"{again} again with --seeds")
+    missing = [k for k in REQUIRED if k not in data]
+    if missing:
+        raise DataError(f"{path}: not a `distill compare` report (no {', '.join(repr(k) for k in missing)})")
+    if not data["eval_sets"] or not isinstance(data["summary"], dict):
+        raise DataError(f"{path}: no evaluation set or no 'summary' mapping")
     return data
 
 
@@ -39,17 +55,23 @@ def _existing(candidates: list[Path]) -> Optional[Path]:
     return next((p for p in candidates if p.exists()), None)
 
 
+def first_seed(compare: dict[str, Any]) -> int:
+    """The seed the mask figure shows: the first of budget.seeds."""
+    seeds = (compare.get("budget") or {}).get("seeds") or [0]
+    return int(seeds[0])
+
+
 def resolve_paths(compare: dict[str, Any], compare_dir: Path) -> tuple[Optional[Path], dict[str, Optional[Path]]]:
-    """(dataset folder, {run: bundle folder}) as recorded, else relative to the compare folder; None when gone."""
+    """(first evaluation set's folder, {"kd"|"alone": bundle folder of the first seed}); the set as recorded,
+    else relative to the compare folder; the bundles under the compare folder; None for what is gone."""
     compare_dir = Path(compare_dir)
-    data = compare.get("data")
-    data_dir = _existing([Path(data), compare_dir / data]) if data else None
-    bundles = {}
+    recorded = (compare.get("eval_sets") or [{}])[0].get("path")
+    data_dir = _existing([Path(recorded), compare_dir / recorded]) if recorded else None
+    seed = first_seed(compare)
+    bundles: dict[str, Optional[Path]] = {}
     for run, _ in FIGURE_RUNS:
-        recorded = (compare.get("bundles") or {}).get(run)
-        cands = ([Path(recorded), compare_dir / recorded] if recorded else []) + [compare_dir / run / "bundle"]
-        found = _existing(cands)
-        bundles[run] = found if found is not None and (found / "metadata.yaml").is_file() else None
+        bundle = compare_dir / f"seed{seed}" / run / "bundle"
+        bundles[run] = bundle if (bundle / "metadata.yaml").is_file() else None
     return data_dir, bundles
 
 
@@ -62,8 +84,10 @@ def _predictor(bundle: Path):
     return BundlePredictor(load_bundle(bundle), RuntimeOptions(model="ir_fp16", performance_hint="LATENCY", num_requests=1))
 
 
-def mask_figure(data_dir: Path, split: str, bundles: dict[str, Path], out_png: Path, n_images: int = 4) -> list[str]:
-    """Draw n test images: image | ground truth | one column per bundle (errors coloured); returns the names."""
+def mask_figure(data_dir: Path, split: Optional[str], columns: dict[str, Path], out_png: Path,
+                n_images: int = 4) -> list[str]:
+    """Draw n images of `split` (None or "all": every image): image | ground truth | one column per bundle
+    ({column title: bundle folder}, errors coloured); returns the image names."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -78,14 +102,13 @@ def mask_figure(data_dir: Path, split: str, bundles: dict[str, Path], out_png: P
     if not names:
         raise DataError(f"{data_dir}: split {split!r} is empty")
     picks = [names[i] for i in np.linspace(0, len(names) - 1, min(n_images, len(names))).round().astype(int)]
-    predictors = {run: _predictor(bundles[run]) for run, _ in FIGURE_RUNS}
-    cols = 2 + len(FIGURE_RUNS)
+    predictors = {title: _predictor(bundle) for title, bundle in columns.items()}
+    cols = 2 + len(predictors)
     fig, axes = plt.subplots(len(picks), cols, figsize=(3.2 * cols, 3.0 * len(picks)), squeeze=False)
     for r, name in enumerate(picks):
         image, gt = ds.read(name)
         panels = [(image, name), (blend_mask(image, gt), "ground truth")]
-        for run, title in FIGURE_RUNS:
-            predict = predictors[run]
+        for title, predict in predictors.items():
             pred = predict(image)[0] > predict.threshold
             iou = prf(confusion_counts(pred, gt.astype(bool))).iou
             panels.append((error_overlay(image, pred, gt), f"{title}  IoU {iou:.3f}"))
@@ -101,34 +124,40 @@ def mask_figure(data_dir: Path, split: str, bundles: dict[str, Path], out_png: P
     return picks
 
 
+def _figure(compare: dict[str, Any], compare_dir: Path, figure_png: Path, n_images: int) -> dict[str, Any]:
+    """{"path", "images", "seed", "eval_set", "reason"}: the mask figure, or why it was not drawn."""
+    first = compare["eval_sets"][0]
+    seed = first_seed(compare)
+    figure: dict[str, Any] = {"path": None, "seed": seed, "eval_set": first.get("name"), "reason": None}
+    data_dir, bundles = resolve_paths(compare, compare_dir)
+    missing = [f"seed{seed}/{run}/bundle" for run, path in bundles.items() if path is None]
+    if data_dir is None:
+        figure["reason"] = f"evaluation set {first.get('name')} ({first.get('path')}) not found"
+    elif missing:
+        figure["reason"] = f"{', '.join(missing)} not found under {compare_dir}"
+    else:
+        columns = {f"{title} (seed {seed})": bundles[run] for run, title in FIGURE_RUNS}
+        try:
+            names = mask_figure(data_dir, first.get("split"), columns, Path(figure_png), n_images)
+            figure.update(path=str(figure_png), images=names)
+        except Exception as err:  # a figure is a bonus: report why it is missing
+            log.exception("accuracy figure failed")
+            figure["reason"] = f"{type(err).__name__}: {err}"[:300]
+    return figure
+
+
 def accuracy_section(compare_dir: Path, figure_png: Optional[Path] = None, n_images: int = 4) -> dict[str, Any]:
-    """The `accuracy` section from `distill compare`'s compare.yaml (+ the mask figure when possible)."""
+    """The `accuracy` section from `distill compare`'s compare.yaml (+ the mask figure when possible):
+    its setup, budget, runs and summaries as written, and the teacher's metrics."""
     compare_dir = Path(compare_dir)
     compare = read_compare(compare_dir)
-    rows = []
-    for key, row in compare["rows"].items():
-        metrics = {case: {k: m.get(k) for k in METRIC_KEYS if k in m} for case, m in (row.get("metrics") or {}).items()}
-        rows.append({"key": key, "model": row.get("model", key), "runtime": row.get("runtime"),
-                     "steps": row.get("steps"), "wall_s": row.get("wall_s"), "metrics": metrics})
+    teacher = {name: {case: {k: m[k] for k in TEACHER_KEYS if k in m} for case, m in cases.items()}
+               for name, cases in ((compare.get("metrics") or {}).get("teacher") or {}).items()}
     figure: dict[str, Any] = {"path": None, "reason": "no figure requested"}
     if figure_png is not None:
-        data_dir, bundles = resolve_paths(compare, compare_dir)
-        missing = [run for run, path in bundles.items() if path is None]
-        if data_dir is None:
-            figure["reason"] = f"dataset {compare.get('data')} not found"
-        elif missing:
-            figure["reason"] = f"bundle(s) of run(s) {', '.join(missing)} not found under {compare_dir}"
-        else:
-            try:
-                names = mask_figure(data_dir, compare.get("split", "test"), bundles, Path(figure_png), n_images)
-                figure = {"path": str(figure_png), "images": names, "reason": None}
-            except Exception as err:  # a figure is a bonus: report why it is missing
-                log.exception("accuracy figure failed")
-                figure["reason"] = f"{type(err).__name__}: {err}"[:300]
-    return {
-        "source": str(compare_dir / "compare.yaml"),
-        **{k: compare.get(k) for k in ("data", "split", "test_images", "noise", "student", "size", "teacher",
-                                       "teacher_signal", "budget", "runs")},
-        "rows": rows,
-        "figure": figure,
-    }
+        figure = _figure(compare, compare_dir, Path(figure_png), n_images)
+    section = {"source": str(compare_dir / "compare.yaml"), **{k: compare.get(k) for k in COPIED},
+               "teacher_metrics": teacher, "figure": figure}
+    if compare.get("summary_int8"):
+        section["summary_int8"] = compare["summary_int8"]
+    return section

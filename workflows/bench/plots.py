@@ -144,19 +144,33 @@ def plot_distill(distill: Optional[dict[str, Any]], path: Path) -> Optional[Path
 
 
 def plot_accuracy(accuracy: Optional[dict[str, Any]], path: Path) -> Optional[Path]:
-    """Crack IoU (CrackSAM convention) of every compared model for every noise case."""
-    rows = [r for r in (accuracy or {}).get("rows", []) if r.get("metrics")]
-    if not rows:
+    """Crack IoU (CrackSAM convention) per noise case on the first evaluation set: the teacher, and the distilled
+    student and the student alone as mean with sd error bars over the seeds."""
+    acc = accuracy or {}
+    sets, summary = acc.get("eval_sets") or [], acc.get("summary") or {}
+    first = sets[0].get("name") if sets else None
+    cases = [c for c in acc.get("noise") or [] if c in (summary.get(first) or {})]
+    if not cases:
         return None
+    teacher = (acc.get("teacher_metrics") or {}).get(first) or {}
+    n = len((acc.get("budget") or {}).get("seeds") or [])
+    bars = []  # (label, means, sds)
+    if all(c in teacher for c in cases):
+        bars.append((f"teacher {acc.get('teacher')}", [teacher[c].get("iou") or 0 for c in cases], None))
+    for run, title in (("kd", "distilled"), ("alone", "alone")):
+        spreads = [summary[first][c]["iou"][run] for c in cases]
+        bars.append((f"{acc.get('student')} {title}", [s["mean"] for s in spreads],
+                     [s["sd"] for s in spreads] if n > 1 else None))
     plt = _plt()
-    cases = list(dict.fromkeys(c for r in rows for c in r["metrics"]))
     fig, ax = plt.subplots(figsize=(8, 4))
-    width = 0.8 / len(rows)
-    for i, r in enumerate(rows):
-        xs = [k + i * width for k, c in enumerate(cases) if c in r["metrics"]]
-        ax.bar(xs, [r["metrics"][c].get("iou") or 0 for c in cases if c in r["metrics"]], width=width, label=r["model"])
+    width = 0.8 / len(bars)
+    for i, (label, means, sds) in enumerate(bars):
+        ax.bar([k + i * width for k in range(len(cases))], means, width=width, yerr=sds, capsize=4 if sds else 0,
+               label=label)
     ax.set_xticks([k + 0.4 - width / 2 for k in range(len(cases))], cases)
     ax.set_ylabel("crack IoU (CrackSAM convention)")
+    ax.set_title(f"evaluation set {first} ({sets[0].get('split')}): bars = mean, whiskers = sd over {n} "
+                 f"seed{'s' if n != 1 else ''}", fontsize=9)
     ax.legend(fontsize=7)
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, path)

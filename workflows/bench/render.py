@@ -10,32 +10,10 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from workflows.bench.markdown import fmt, not_measured, table, verdict
-
-CMD = "crackedge bench-report"
-PIPELINE_GOAL = 0.9
-MEMORY_GOAL_MB = 400.0  # the running daemon with the HRNet-W18 IR
-MEMORY_GOAL_STUDENT = "hrnet_w18"
-CACHE_GOAL = 1.2
-SECTION_TITLES = {
-    "inference": "1. Inference: students",
-    "teachers": "1b. Inference: teachers, for scale",
-    "edge": "2. Edge pipeline efficiency",
-    "distill": "3. Distillation cost per training step",
-    "accuracy": "4. Accuracy under a fixed CPU budget",
-}
-HOW_TO_MEASURE = {
-    "inference": f"{CMD} --only inference",
-    "teachers": f"{CMD} --only teachers",
-    "edge": f"{CMD} --only inference,edge",
-    "distill": (f"distill bench-steps --data DATA --teacher-checkpoint TEACHER.pt --json benchmarks/bench_steps.json "
-                f"&& {CMD} --only distill --bench-steps benchmarks/bench_steps.json"),
-    "accuracy": (f"distill compare --data DATA --teacher-checkpoint TEACHER.pt --out runs/compare "
-                 f"&& {CMD} --only accuracy --compare runs/compare"),
-}
-
-
-def _ms(timing: Optional[dict[str, Any]], key: str = "median_ms") -> Optional[float]:
-    return None if not timing else timing.get(key)
+from workflows.bench.render_accuracy import accuracy_lines
+from workflows.bench.render_edge import edge_lines
+from workflows.bench.sections import (CACHE_GOAL, CMD, HOW_TO_MEASURE, MEMORY_GOAL_MB, MEMORY_GOAL_STUDENT,
+                                      PIPELINE_GOAL, SECTION_TITLES, daemon_rss, ms)
 
 
 def _is_quick(results: dict[str, Optional[dict[str, Any]]]) -> bool:
@@ -93,11 +71,6 @@ def _machine(results: dict[str, Optional[dict[str, Any]]]) -> list[str]:
     return lines
 
 
-def _daemon_rss(bench: dict[str, Any]) -> Optional[float]:
-    daemon = bench.get("daemon") or {}
-    return None if "error" in daemon else daemon.get("rss_peak_mb")
-
-
 def goal_rows(results: dict[str, Optional[dict[str, Any]]]) -> list[list[Any]]:
     """[goal, what, measured, PASS/MISS/–] rows: pipeline efficiency, daemon memory, distillation cost."""
     rows: list[list[Any]] = []
@@ -110,10 +83,10 @@ def goal_rows(results: dict[str, Optional[dict[str, Any]]]) -> list[list[Any]]:
     if not benches:
         rows.append([f"pipeline FPS / raw async inference FPS >= {PIPELINE_GOAL}", "not measured", None, "–"])
     memory_goal = f"daemon resident memory, {MEMORY_GOAL_STUDENT} IR <= {MEMORY_GOAL_MB:.0f} MB"
-    measured = [b for b in benches if b.get("student") == MEMORY_GOAL_STUDENT and _daemon_rss(b) is not None]
+    measured = [b for b in benches if b.get("student") == MEMORY_GOAL_STUDENT and daemon_rss(b) is not None]
     for b in measured:
         what = f"{b.get('student')} ({(b.get('inference') or {}).get('precision')}, edge run)"
-        rows.append([memory_goal, what, _daemon_rss(b), verdict(_daemon_rss(b), MEMORY_GOAL_MB, False)])
+        rows.append([memory_goal, what, daemon_rss(b), verdict(daemon_rss(b), MEMORY_GOAL_MB, False)])
     if not measured:
         rows.append([memory_goal, "not measured", None, "–"])
     ratio = (results.get("distill") or {}).get("cache_vs_student_only")
@@ -161,11 +134,11 @@ def inference_summary_rows(section: dict[str, Any]) -> list[list[Any]]:
         rows = s.get("rows", [])
         t_ms, layout = _torch_best(rows)
         ort = next((r for r in rows if r["runtime"] == "ONNX Runtime" and "latency" in r), None)
-        cells = [s["student"], s.get("params_m"), s.get("gflops"), t_ms, layout, _ms((ort or {}).get("latency"))]
+        cells = [s["student"], s.get("params_m"), s.get("gflops"), t_ms, layout, ms((ort or {}).get("latency"))]
         for model in ("FP16 IR", "INT8 IR"):
             for precision in ("f32", default):
                 r = _find(rows, model, precision)
-                cells.append(_ms((r or {}).get("latency")))
+                cells.append(ms((r or {}).get("latency")))
         fps = [r["throughput_fps"] for r in rows if r.get("throughput_fps")]
         cells.append(max(fps) if fps else None)
         out.append(cells)
@@ -208,8 +181,8 @@ def _inference(section: Optional[dict[str, Any]], plots: dict[str, str]) -> list
     for s in section["students"]:
         for r in s.get("rows", []):
             lat = r.get("latency")
-            detail.append([s["student"], r["runtime"], r["model"], _precision_label(r, default), _ms(lat),
-                           _ms(lat, "p90_ms"), (lat or {}).get("n"), r.get("throughput_fps"), r.get("requests"),
+            detail.append([s["student"], r["runtime"], r["model"], _precision_label(r, default), ms(lat),
+                           ms(lat, "p90_ms"), (lat or {}).get("n"), r.get("throughput_fps"), r.get("requests"),
                            r.get("error", "")])
     lines += ["<details><summary>All runtime settings</summary>", "",
               table(["student", "runtime", "model", "precision", "median (ms)", "p90 (ms)", "runs", "async FPS",
@@ -224,7 +197,7 @@ def _teachers(section: Optional[dict[str, Any]], plots: dict[str, str]) -> list[
         return lines + [not_measured(HOW_TO_MEASURE["teachers"]), ""]
     su = section["setup"]
     h, w = su["size"]
-    rows = [[t.get("title"), t.get("params_m"), t.get("gflops"), _ms(t.get("latency")), _ms(t.get("latency"), "p90_ms"),
+    rows = [[t.get("title"), t.get("params_m"), t.get("gflops"), ms(t.get("latency")), ms(t.get("latency"), "p90_ms"),
              (t.get("latency") or {}).get("n"), t.get("error", "")] for t in section["teachers"]]
     lines += [
         f"{su['runtime']} at {h}x{w}, {su['threads']} threads, {su['weights']}. Each model: one forward counted for "
@@ -236,77 +209,6 @@ def _teachers(section: Optional[dict[str, Any]], plots: dict[str, str]) -> list[
     ]
     if plots.get("scale"):
         lines += [f"![latency vs FLOPs, students and teachers]({plots['scale']})", ""]
-    return lines
-
-
-# ---------------------------------------------------------------- 2. edge
-
-
-def _decode_rows(decode: dict[str, Any]) -> list[list[Any]]:
-    edge_dec = decode.get("edge_decoder") or {}
-    rows = []
-    for e in decode.get("entries", []):
-        used = e["library"] == edge_dec.get("library") and e["scale"] == edge_dec.get("scale")
-        rows.append([e["library"], f"1/{e['scale']}", f"{e['output'][0]}x{e['output'][1]}", _ms(e["decode"]),
-                     _ms(e["decode"], "p90_ms"), _ms(e["decode_resize"]),
-                     "yes" if e.get("below_model_input") else "", "**edge uses this**" if used else ""])
-    return rows
-
-
-def edge_rows(section: dict[str, Any]) -> list[list[Any]]:
-    out = []
-    for b in section.get("bundles", []):
-        if "error" in b:
-            out.append([b.get("bundle"), None, None, None, None, None, "–", None, None, None, None, b["error"]])
-            continue
-        inf = b.get("inference") or {}
-        out.append([b.get("student"), f"{inf.get('precision')}, {inf.get('requests')} req",
-                    _ms(b.get("single_inference_ms")), b.get("raw_async_fps"), b.get("pipeline_fps"),
-                    b.get("pipeline_vs_raw"), verdict(b.get("pipeline_vs_raw"), PIPELINE_GOAL, True),
-                    _ms(b.get("end_to_end_ms")), b.get("end_to_end_vs_single"), b.get("rss_mb_peak_during_pipeline"),
-                    _daemon_rss(b), (b.get("daemon") or {}).get("error", "")])
-    return out
-
-
-def _edge(section: Optional[dict[str, Any]], plots: dict[str, str]) -> list[str]:
-    lines = [f"## {SECTION_TITLES['edge']}", ""]
-    if not section:
-        return lines + [not_measured(HOW_TO_MEASURE["edge"]), ""]
-    su, dec = section["setup"], section.get("decode") or {}
-    lines += [
-        f"`edge bench` in its own process (no torch) on {su['device']}, "
-        f"{su['frames']} frames per run, {su['rounds']} alternating raw/pipeline rounds (medians), source: "
-        f"{su['source']}, bundle precision setting `{su['precision']}`. Raw async FPS: the same preprocessed blob "
-        "submitted back to back with the optimal number of requests. Pipeline FPS: the daemon's pipeline (JPEG decode "
-        "at reduced scale -> preprocess -> async infer -> postprocess, overlay, preview encode; saving off), dropping "
-        "nothing. End-to-end latency: capture to postprocessed result with the stream fed as a live camera at half "
-        "the pipeline rate. Bench RSS: peak resident memory of the `edge bench` process while the pipeline runs (it "
-        "also holds the test frames and every round's results, so it is an upper bound). Daemon RSS: peak resident "
-        "memory (VmHWM) of `edge run` on the same bundle and settings, replaying 100 of the frames from JPEG files as "
-        "fast as it processes them (saving on, preview off): the vehicle's figure.",
-        "",
-    ]
-    if section.get("bundles"):
-        lines += [table(["student", "precision, requests", "single inference (ms)", "raw async FPS", "pipeline FPS",
-                         "pipeline / raw", f"goal >= {PIPELINE_GOAL}", "end-to-end (ms)", "e2e / single", "bench RSS peak (MB)",
-                         "daemon RSS peak (MB)",
-                         "error"], edge_rows(section)), ""]
-    else:
-        lines += [not_measured(HOW_TO_MEASURE["edge"], "no bundle was benchmarked"), ""]
-    if dec:
-        fw, fh = dec["frame"]
-        lines += [
-            f"JPEG decode of one {fw}x{fh} q{dec['quality']} synthetic road frame ({dec['bytes'] / 1024:.0f} KiB), "
-            f"alone and with the linear resize to the {dec['model_input'][0]}x{dec['model_input'][1]} model input. "
-            f"Reduced scales use libjpeg's DCT scaling. The daemon picks {dec['edge_decoder']['library']} at "
-            f"1/{dec['edge_decoder']['scale']} ({dec['edge_decoder']['rule']}). OpenCV rows include BGR->RGB.",
-            "",
-            table(["decoder", "scale", "output", "decode (ms)", "p90 (ms)", "decode + resize (ms)",
-                   "smaller than model input", ""], _decode_rows(dec)),
-            "",
-        ]
-    if plots.get("decode"):
-        lines += [f"![JPEG decode cost]({plots['decode']})", ""]
     return lines
 
 
@@ -337,57 +239,6 @@ def _distill(section: Optional[dict[str, Any]], plots: dict[str, str]) -> list[s
     ]
     if plots.get("distill"):
         lines += [f"![seconds per training step]({plots['distill']})", ""]
-    return lines
-
-
-# ---------------------------------------------------------------- 4. accuracy
-
-METRIC_COLUMNS = (("iou", "IoU"), ("f1", "F1"), ("ods_f", "ODS F"), ("ois_f", "OIS F"), ("miou", "mIoU"))
-
-
-def accuracy_rows(section: dict[str, Any], case: str) -> list[list[Any]]:
-    out = []
-    for r in section["rows"]:
-        m = r["metrics"].get(case)
-        if m is not None:
-            out.append([r["model"], r.get("runtime")] + [m.get(k) for k, _ in METRIC_COLUMNS])
-    by_key = {r["key"]: r for r in section["rows"]}
-    if "kd" in by_key and "none" in by_key and case in by_key["kd"]["metrics"] and case in by_key["none"]["metrics"]:
-        kd, alone = by_key["kd"]["metrics"][case], by_key["none"]["metrics"][case]
-        out.append(["CWD - alone", ""] + [(kd.get(k) - alone.get(k)) if kd.get(k) is not None and alone.get(k) is not None
-                                          else None for k, _ in METRIC_COLUMNS])
-    return out
-
-
-def _accuracy(section: Optional[dict[str, Any]], plots: dict[str, str]) -> list[str]:
-    lines = [f"## {SECTION_TITLES['accuracy']}", ""]
-    if not section:
-        return lines + [not_measured(HOW_TO_MEASURE["accuracy"]), ""]
-    b = section.get("budget") or {}
-    runs = section.get("runs") or {}
-    walls = ", ".join(f"{name} {r.get('steps')} steps in {r.get('wall_s', 0) / 60:.1f} min" for name, r in runs.items())
-    lines += [
-        f"From `distill compare` ({section['source']}): {section.get('student')} trained with CWD from "
-        f"{section.get('teacher')} ({section.get('teacher_signal')}) and without a teacher, on the same CPU budget: "
-        f"{b.get('steps')} steps x batch {b.get('batch_size')}"
-        + (f", at most {b['max_minutes']} min per run" if b.get("max_minutes") else "")
-        + f" ({walls}). Input {section.get('size')}px; scored on `{section.get('data')}` split `{section.get('split')}` "
-        f"({section.get('test_images')} images) with the bundles on OpenVINO, the teacher in torch f32.",
-        "",
-        "IoU and F1: CrackSAM convention (crack class, threshold 0.5, mean over images). ODS F, OIS F, mIoU: DeepCrack "
-        "convention (threshold sweep; mIoU of crack and background at the ODS threshold).",
-        "",
-    ]
-    for case in section.get("noise") or []:
-        lines += [f"Noise case `{case}`:", "", table(["model", "runtime"] + [t for _, t in METRIC_COLUMNS],
-                                                      accuracy_rows(section, case), digits=4), ""]
-    if plots.get("accuracy"):
-        lines += [f"![crack IoU per noise case]({plots['accuracy']})", ""]
-    fig = section.get("figure") or {}
-    if plots.get("accuracy_masks"):
-        lines += [f"![test images: image, ground truth, student + CWD, student alone]({plots['accuracy_masks']})", ""]
-    elif fig.get("reason"):
-        lines += [f"_mask figure not drawn: {fig['reason']}_", ""]
     return lines
 
 
@@ -458,8 +309,8 @@ def render_report(results: dict[str, Optional[dict[str, Any]]], plots: dict[str,
     lines = _header(results, full_budget_min) + _machine(results) + _goals(results)
     lines += _inference(results.get("inference"), plots)
     lines += _teachers(results.get("teachers"), plots)
-    lines += _edge(results.get("edge"), plots)
+    lines += edge_lines(results.get("edge"), plots)
     lines += _distill(results.get("distill"), plots)
-    lines += _accuracy(results.get("accuracy"), plots)
+    lines += accuracy_lines(results.get("accuracy"), plots)
     lines += _pi_note(results)
     return "\n".join(lines).rstrip() + "\n"

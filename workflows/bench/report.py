@@ -5,7 +5,7 @@
     teachers    SAM ViT-B/L/H image encoders and PARNet at 448, torch eager      (teachers.py)
     edge        JPEG decode cost; `edge bench` per bundle: pipeline vs raw FPS, latency, RSS (pipeline.py)
     distill     per-step cost of distillation, read from `distill bench-steps` JSON (distill_cost.py)
-    accuracy    teacher / student + CWD / student alone, read from `distill compare` (accuracy.py)
+    accuracy    teacher / distilled student / student alone over several seeds, read from `distill compare` (accuracy.py)
 
 Each section's result is saved as OUT/results/<section>.json with the machine, date and duration,
 so the markdown can be re-rendered without measuring (`--render-only`) and one section measured

@@ -1,0 +1,38 @@
+"""What the report's renderers share: the command, section titles, how to measure a missing section,
+the goals, and small readers of result dicts."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+CMD = "crackedge bench-report"
+PIPELINE_GOAL = 0.9
+MEMORY_GOAL_MB = 400.0  # the running daemon with the HRNet-W18 IR
+MEMORY_GOAL_STUDENT = "hrnet_w18"
+CACHE_GOAL = 1.2
+SECTION_TITLES = {
+    "inference": "1. Inference: students",
+    "teachers": "1b. Inference: teachers, for scale",
+    "edge": "2. Edge pipeline efficiency",
+    "distill": "3. Distillation cost per training step",
+    "accuracy": "4. Accuracy under a fixed CPU budget",
+}
+HOW_TO_MEASURE = {
+    "inference": f"{CMD} --only inference",
+    "teachers": f"{CMD} --only teachers",
+    "edge": f"{CMD} --only inference,edge",
+    "distill": (f"distill bench-steps --data DATA --teacher-checkpoint TEACHER.pt --json benchmarks/bench_steps.json "
+                f"&& {CMD} --only distill --bench-steps benchmarks/bench_steps.json"),
+    "accuracy": (f"distill compare --data DATA --teacher-checkpoint TEACHER.pt --steps N --seeds 0 1 2 --out runs/compare "
+                 f"&& {CMD} --only accuracy --compare runs/compare"),
+}
+
+
+def ms(timing: Optional[dict[str, Any]], key: str = "median_ms") -> Optional[float]:
+    return None if not timing else timing.get(key)
+
+
+def daemon_rss(bench: dict[str, Any]) -> Optional[float]:
+    daemon = bench.get("daemon") or {}
+    return None if "error" in daemon else daemon.get("rss_peak_mb")
+
