@@ -92,6 +92,18 @@ def test_cache_run_never_runs_the_teacher(setup, monkeypatch):
     assert all(h["loss_cwd"] > 0 for h in _history(out) if "loss" in h)
 
 
+def test_a_student_below_the_teachers_resolution_learns_from_its_cache(setup):
+    """The teacher cached the views at 64 px; the student trains on the same views at 32 px and KL
+    compares them at the teacher's resolution (the student's logits upsampled)."""
+    out = setup["tmp"] / "lowres"
+    cfg = _cfg(setup, cache=str(setup["cache"]))
+    cfg = cfg.model_copy(update={"student": cfg.student.model_copy(update={"size": 32}),
+                                 "loss": cfg.loss.model_copy(update={"soft": "kl"})})
+    train_student(cfg, out, progress=False)
+    assert all(h["loss_kl"] > 0 and h["loss_cwd"] == 0 for h in _history(out) if "loss" in h)
+    assert load_student_checkpoint(out / "best.pt").teacher == "cracksam-tiny-none"
+
+
 def test_cached_logits_are_the_live_teachers(setup):
     """The cache returns (after upsampling) what the teacher computes on the same augmented view."""
     from crackedge.data.torch_dataset import CrackSegDataset

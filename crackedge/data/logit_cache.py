@@ -125,19 +125,21 @@ class LogitCache:
         return np.asarray(self._arr[row])
 
     def check_matches(self, names: list[str], size: tuple[int, int], seed: int, variants: int | None) -> None:
-        """CacheError unless the cache was made for exactly this data order, size, seed and variants."""
+        """CacheError unless the cache was made for exactly this data order, seed and variants, at this
+        aspect ratio (the teacher may have seen the same views at a higher resolution than `size`)."""
         problems = []
-        if list(self.meta["size"]) != list(size):
-            problems.append(f"size {self.meta['size']} vs training size {list(size)}")
+        cached = [int(v) for v in self.meta["size"]]
+        if cached[0] * size[1] != cached[1] * size[0]:  # a teacher may see the views at a higher resolution
+            problems.append(f"shape {cached[0]}x{cached[1]} vs training size {size[0]}x{size[1]} (another aspect ratio)")
         if int(self.meta["seed"]) != int(seed):
             problems.append(f"augmentation seed {self.meta['seed']} vs {seed}")
         if variants is not None and int(self.meta["variants"]) != int(variants):
             problems.append(f"variants {self.meta['variants']} vs {variants}")
-        cached = [self._names.get(i) for i in range(len(names))]
-        if cached != list(names):
+        cached_names = [self._names.get(i) for i in range(len(names))]
+        if cached_names != list(names):
             problems.append("the image list differs (different dataset or split)")
         if problems:
             raise CacheError(
                 f"logit cache {self.root} does not match this run: {'; '.join(problems)}. "
-                "Re-run `teacher cache-logits` with the same --data/--split/--size/--seed/--variants"
+                "Re-run `teacher cache-logits` with the same --data/--split/--seed/--variants/--unlabeled"
             )
