@@ -162,3 +162,37 @@ def test_cli_train_then_export(setup, capsys):
     assert meta.teacher == "cracksam-tiny-none" and "iou" in meta.validation_metrics
     assert main(["train", "--data", str(setup["data"]), "--out", str(out), "--student", "nonet"]) == 2
     assert "unknown student 'nonet'" in capsys.readouterr().err
+
+
+def test_unlabeled_frames_of_an_edge_run_are_cached_and_distilled(setup, capsys):
+    """An `edge run` folder: raw frames (NNNNNNNN_raw.jpg) beside annotated ones and sidecars. The teacher's
+    logits are cached for the raw frames too; the student gets the soft loss on them."""
+    import cv2
+
+    from crackedge.data.logit_cache import LogitCache
+    from crackedge.synth import generate_sample
+    from teacher.cli import main as teacher_main
+
+    run = setup["tmp"] / "drive" / "runs" / "20261130-101500"
+    run.mkdir(parents=True)
+    for i in range(3):
+        image, _ = generate_sample(100 + i, (SIZE + 16, SIZE + 40))
+        cv2.imwrite(str(run / f"{i:08d}_raw.jpg"), image[..., ::-1])
+        cv2.imwrite(str(run / f"{i:08d}.jpg"), image[..., ::-1] // 2)  # annotated: must not be used
+        (run / f"{i:08d}.json").write_text("{}")
+    cache = setup["tmp"] / "cache_u"
+    assert teacher_main(["cache-logits", str(setup["teacher"]), "--data", str(setup["data"]), "--out", str(cache),
+                         "--unlabeled", str(run), "--variants", "2", "--val-split", "none", "--device", "cpu"]) == 0
+    meta = LogitCache.open(cache).meta
+    assert meta["unlabeled_images"] == 3 and len(meta["entries"]) == (4 + 3) * 2
+    assert all(e["name"].endswith("_raw.jpg") for e in meta["entries"] if e["index"] >= 4)
+    out = setup["tmp"] / "unl"
+    assert main(["train", "--data", str(setup["data"]), "--teacher-cache", str(cache), "--unlabeled", str(run),
+                 "--student", STUDENT, "--size", str(SIZE), "--steps", "2", "--batch-size", "4", "--unlabeled-share",
+                 "0.5", "--warmup-steps", "1", "--eval-every", "2", "--device", "cpu", "--out", str(out)]) == 0
+    ckpt = load_student_checkpoint(out / "best.pt")
+    assert "4 labeled" in ckpt.training_data and "3 unlabeled images" in ckpt.training_data
+    # unlabeled images without a teacher are a configuration error
+    assert main(["train", "--data", str(setup["data"]), "--teacher", "none", "--unlabeled", str(run),
+                 "--student", STUDENT, "--size", str(SIZE), "--steps", "1", "--out", str(out / "x")]) == 2
+    assert "--unlabeled images have no masks: they need a teacher" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Channel-wise distillation loss: a hand-computed golden value and its defining properties."""
+"""Distillation losses: CWD (golden values, invariances, precision), pixel-wise KL, labeled and unlabeled items, warm-up."""
 
 from __future__ import annotations
 
@@ -135,3 +135,58 @@ def test_total_loss_is_hard_plus_weighted_cwd():
 
     alone = distillation_loss(student, target, None)
     assert alone["cwd"].item() == 0.0 and alone["loss"].item() == pytest.approx(hard.item(), rel=1e-6)
+
+
+def test_pixel_kl_matches_hand_computed_values():
+    """KL(teacher || student) of the 2-class softmax at each pixel, averaged over pixels, times T^2."""
+    import math
+
+    from distill.losses import kl_per_sample
+
+    s = torch.tensor([[[[0.0, 1.0]], [[1.0, -1.0]]]])  # 1 x 2 x 1 x 2: two pixels
+    t = torch.tensor([[[[2.0, 0.0]], [[0.0, 0.0]]]])
+    for temp in (1.0, 2.0):
+        want = 0.0
+        for i in range(2):
+            zs = [float(s[0, c, 0, i]) / temp for c in range(2)]
+            zt = [float(t[0, c, 0, i]) / temp for c in range(2)]
+            ps = [math.exp(z) / sum(math.exp(v) for v in zs) for z in zs]
+            pt = [math.exp(z) / sum(math.exp(v) for v in zt) for z in zt]
+            want += sum(p * (math.log(p) - math.log(q)) for p, q in zip(pt, ps))
+        want = want / 2 * temp**2
+        assert kl_per_sample(s, t, temp).item() == pytest.approx(want, rel=1e-5)
+    assert kl_per_sample(t.clone(), t).abs().max().item() < 1e-6
+
+
+def test_unlabeled_items_get_the_soft_loss_only():
+    from crackedge.training.losses import ce_dice_loss
+    from distill.losses import distillation_loss, kl_per_sample
+
+    g = torch.Generator().manual_seed(2)
+    student = torch.randn(3, 2, 8, 8, generator=g)
+    teacher = torch.randn(3, 2, 16, 16, generator=g)
+    target = (torch.rand(3, 16, 16, generator=g) > 0.8).long()
+    labeled = torch.tensor([True, False, True])
+    out = distillation_loss(student, target, teacher, kind="kl", kl_weight=2.0, labeled=labeled)
+    up = torch.nn.functional.interpolate(student[labeled], size=(16, 16), mode="bilinear", align_corners=False)
+    assert out["hard"].item() == pytest.approx(ce_dice_loss(up, target[labeled]).item(), rel=1e-6)
+    assert out["kl"].item() == pytest.approx(kl_per_sample(student, teacher, 3.0).mean().item(), rel=1e-6)
+    assert out["cwd"].item() == 0.0
+    assert out["loss"].item() == pytest.approx(out["hard"].item() + 2.0 * out["kl"].item(), rel=1e-6)
+    # a batch without labels: soft only
+    none = distillation_loss(student, target, teacher, kind="kl", labeled=torch.zeros(3, dtype=torch.bool))
+    assert none["hard"].item() == 0.0 and none["loss"].item() == pytest.approx(none["kl"].item(), rel=1e-6)
+    # both soft losses, and the warm-up factor scales only the soft part
+    both = distillation_loss(student, target, teacher, kind="cwd+kl", soft_factor=0.25)
+    assert both["cwd"].item() > 0 and both["kl"].item() > 0
+    soft = 5.0 * both["cwd"].item() + 1.0 * both["kl"].item()
+    assert both["loss"].item() == pytest.approx(both["hard"].item() + 0.25 * soft, rel=1e-6)
+    with pytest.raises(ValueError, match="unknown soft loss 'mse'"):
+        distillation_loss(student, target, teacher, kind="mse")
+
+
+def test_soft_weight_ramps_linearly_over_the_warm_up():
+    from distill.losses import soft_weight_at
+
+    assert [soft_weight_at(s, 4) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert soft_weight_at(0, 0) == 1.0
