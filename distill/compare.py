@@ -140,10 +140,13 @@ def run_config(base: "DistillTrainConfig", run: str, seed: int, cache: Optional[
     update: dict[str, Any] = {"seed": seed}
     if run == "kd":
         update["teacher"] = base.teacher.model_copy(update={"cache": str(cache) if cache else None})
-    else:
+    else:  # the soft-loss settings mean nothing without a teacher: defaults, so one alone run serves every variant
+        from distill.train_config import DistillLossConfig
+
         update["teacher"] = base.teacher.model_copy(update={"kind": "none", "checkpoint": None, "cache": None,
                                                             "sam_checkpoint": None})
         update["data"] = base.data.model_copy(update={"unlabeled": []})
+        update["loss"] = DistillLossConfig()
     return base.model_copy(update=update)
 
 

@@ -71,6 +71,7 @@ def test_every_seed_trains_both_runs_on_one_cache(compared):
     alone = yaml.safe_load((out / "seed1/alone/config.yaml").read_text())
     assert kd["teacher"]["cache"] == str(out / "teacher_cache") and alone["teacher"]["kind"] == "none"
     assert kd["seed"] == alone["seed"] == 1 and kd["data"] == alone["data"] and kd["optim"] == alone["optim"]
+    assert kd["loss"]["soft"] == "kl" and alone["loss"]["soft"] == "cwd"  # the default: alone has no soft loss
     # two seeds start from different weights
     w0 = load_student_checkpoint(out / "seed0/alone/best.pt").model
     w1 = load_student_checkpoint(out / "seed1/alone/best.pt").model
