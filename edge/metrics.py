@@ -127,7 +127,8 @@ class Metrics:
         self.run_dir: Optional[str] = None
         self.stages: dict[str, StageStats] = {}
         self.queues: list[Any] = []  # StageQueue objects (have .name and .snapshot())
-        self.source = Counters(kind=None, state="starting", frames=0, corrupt=0, reconnects=0, stalls=0, last_error=None)
+        self.source = Counters(kind=None, state="starting", frames=0, corrupt=0, reconnects=0, stalls=0, frame_timeouts=0,
+                               last_error=None, last_outage_s=None, outage_s_total=0.0)
         self.saved = Counters(frames=0, raw=0, bytes=0, skipped_threshold=0, skipped_disk=0, write_errors=0)
         self.disk = Counters(free_mb=None, floor_mb=None, policy=None, saving_paused=False, runs_deleted=0)
         self.inference = Counters()
