@@ -158,7 +158,11 @@ class DiskConfig(StrictModel):
     policy: Literal["stop", "rotate"] = Field(
         default="rotate", description="below the floor: rotate = delete the oldest runs first; stop = stop saving"
     )
-    check_interval_s: float = Field(default=5.0, gt=0)
+    check_interval_s: float = Field(default=5.0, gt=0, description="free space measured (and rotation run) this often")
+    resume_margin_mb: float = Field(
+        default=50.0, ge=0,
+        description="hysteresis: saving paused at the floor resumes only above min_free_mb + this (rotation frees as much)",
+    )
 
 
 class GpsConfig(StrictModel):
@@ -183,6 +187,12 @@ class PreviewConfig(StrictModel):
     token: Optional[str] = Field(default=None, min_length=8, description="required as ?token= or X-Token header")
     max_fps: float = Field(default=5.0, gt=0, description="annotated frames encoded for the preview per second")
     width: int = Field(default=640, ge=64, description="preview frames are scaled down to this width")
+    workers: int = Field(default=8, ge=2, le=64, description="threads serving requests (streams use at most half)")
+    max_connections: int = Field(
+        default=32, ge=4, le=1024,
+        description="open connections at most; when full the oldest one still sending its request is dropped",
+    )
+    request_timeout_s: float = Field(default=5.0, gt=0, le=60, description="a request head must arrive within this")
 
 
 class WatchdogConfig(StrictModel):
