@@ -67,6 +67,7 @@ class CaptureWorker(threading.Thread):
         self._corrupt_logged = 0
         self._outage_since: Optional[float] = None  # first failure of the current outage
         self._attempts = 0
+        self._open_failures = 0
 
     def _wait(self, seconds: float) -> bool:
         """Wait `seconds` (stop-aware), stamping the heartbeat at least every BEAT_S. True when stopped."""
@@ -103,6 +104,7 @@ class CaptureWorker(threading.Thread):
                         self.hb.idle()
                         if self.stopping:
                             break
+                        self._open_failures += 1
                         self._failed(f"cannot open {name}: {err}", backoff)
                         if self._wait(backoff):
                             break
@@ -110,6 +112,12 @@ class CaptureWorker(threading.Thread):
                         continue
                     opened = True
                     last_good = time.monotonic()
+                    if self._open_failures:
+                        # the camera is back after an outage: do not let the outage's long backoff
+                        # punish the next single bad frame (a server that accepts and then fails
+                        # every time still escalates, failure by failure)
+                        backoff = self.opt.reconnect_initial_s
+                    self._open_failures = 0
                     if ever_opened:
                         counters.add("reconnects")
                         outage = last_good - self._outage_since if self._outage_since is not None else 0.0

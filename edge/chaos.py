@@ -13,7 +13,7 @@ Each part it sends is one *event*:
     disconnect  close the connection
 
 `script` plays fixed events on every new connection (then `then` forever); `mix` instead draws each
-event at random with the given weights (seeded). Every wait checks the stop event, every connection
+event at random with the given weights (seeded); `inject(event)` makes it the next part sent. Every wait checks the stop event, every connection
 is a daemon thread, and `stop()` ends them all within a second.
 """
 
@@ -23,7 +23,7 @@ import random
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from typing import Optional, Sequence
 
 BOUNDARY = "chaosboundary"
@@ -75,6 +75,7 @@ class ChaosMjpegServer:
         self.large_rate_bps = large_rate_bps
         self.oversize_bytes = oversize_bytes
         self.sent: Counter[str] = Counter()
+        self._forced: deque[str] = deque()
         self.connections = 0
         self.stopping = threading.Event()
         self._lock = threading.Lock()
@@ -120,7 +121,17 @@ class ChaosMjpegServer:
                 self.connections += 1
             threading.Thread(target=self._serve, args=(conn,), name="chaos-conn", daemon=True).start()
 
+    def inject(self, event: str) -> None:
+        """Send `event` as the next part (on whichever connection asks first)."""
+        if event not in EVENTS:
+            raise ValueError(f"unknown chaos event {event!r} (one of {', '.join(EVENTS)})")
+        with self._lock:
+            self._forced.append(event)
+
     def _next_event(self, played: int) -> str:
+        with self._lock:
+            if self._forced:
+                return self._forced.popleft()
         if played < len(self.script):
             return self.script[played]
         if self.mix:
