@@ -251,9 +251,14 @@ def _make_handler(server: PreviewServer) -> type[HeadHandler]:
                     if wants_json(parts.path, query, self.headers.get("Accept")):
                         self._send(200, json.dumps(snap, default=str).encode("utf-8"), JSON_TYPE)
                     else:
-                        from edge.prometheus import exposition
+                        try:
+                            from edge.prometheus import exposition
 
-                        body, ctype = exposition(snap)
+                            body, ctype = exposition(snap)
+                        except ImportError:
+                            self._send(503, b"prometheus_client is not installed (pip install 'crackedge[edge]'); "
+                                            b"JSON: /metrics.json\n", "text/plain; charset=utf-8")
+                            return
                         self._send(200, body, ctype)
                 elif parts.path == "/snapshot.jpg":
                     server.hub.touch()
@@ -281,9 +286,7 @@ def _make_handler(server: PreviewServer) -> type[HeadHandler]:
                 self.send_response(200)
                 self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
                 self.send_header("Cache-Control", "no-store")
-                self.send_header("Connection", "close")
-                self.end_headers()
-                self.close_connection = True
+                self.end_headers()  # adds Connection: close
                 seen = -1
                 while not server.closing.is_set():
                     server.hub.touch()
