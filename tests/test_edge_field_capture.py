@@ -23,7 +23,7 @@ from edge.chaos import ChaosMjpegServer
 from tests.edge_bundle_fixture import build_test_bundle, encode_jpeg, synthetic_frame
 from tests.test_edge_sdnotify_watchdog import NotifySocket
 
-WATCHDOG_USEC = 1_000_000  # WatchdogSec=1: the daemon pings every 0.5 s
+WATCHDOG_USEC = 2_000_000  # WatchdogSec=2: the daemon pings every second
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,7 @@ def test_trickling_stream_or_one_slow_large_part_does_not_hang_capture(bundle, t
     assert "no complete frame within frame_timeout_s=1.5 s" in src["last_error"]
     assert src["frames"] >= 2  # the first good frame of each connection got through
     gaps = _ping_gaps(notify)
-    assert len(gaps) >= 8 and max(gaps) < WATCHDOG_USEC / 1e6, gaps
+    assert len(gaps) >= 4 and max(gaps) < WATCHDOG_USEC / 1e6, gaps
 
 
 def test_camera_down_keeps_the_watchdog_fed_and_records_the_outage(bundle, tmp_path, notify, caplog) -> None:
@@ -130,7 +130,7 @@ def test_camera_down_keeps_the_watchdog_fed_and_records_the_outage(bundle, tmp_p
     assert code == 0, caplog.text
     assert "is hung" not in caplog.text and daemon.watchdog.hang_events == 0
     gaps = _ping_gaps(notify)
-    assert len(gaps) >= 10 and max(gaps) < WATCHDOG_USEC / 1e6, gaps
+    assert len(gaps) >= 5 and max(gaps) < WATCHDOG_USEC / 1e6, gaps
     src = daemon.metrics.source.snapshot()
     assert src["reconnects"] == 0  # never connected before: the first open is not a reconnect
     assert src["frames"] >= 5 and src["state"] in ("connected", "stopped")
