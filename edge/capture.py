@@ -6,6 +6,12 @@
   counted (source.stalls, source.reconnects, source.state, source.last_error);
 - a finite source that ends sends END downstream so the pipeline drains and stops.
 The loop waits on the stop event (never sleeps blindly), and the source is always closed.
+
+A camera that is down is not a hung daemon: the backoff waits (up to reconnect_max_s) are cut into
+slices of at most BEAT_S, each stamping the heartbeat, so the watchdog keeps pinging systemd while
+capture waits for its camera. The outage (first failure to the next good open) is logged and
+reported (source.last_outage_s, source.outage_s_total). A read cut short by shutdown is not a
+failure: nothing is logged or retried then.
 """
 
 from __future__ import annotations
@@ -19,10 +25,12 @@ from typing import Callable, Optional
 from edge.frames import Frame
 from edge.metrics import Metrics
 from edge.queues import StageQueue
-from edge.sources.base import CorruptFrame, Source, SourceEnded, SourceError, SourceStalled
+from edge.sources.base import CorruptFrame, FrameTimeout, Source, SourceEnded, SourceError, SourceStalled
 from edge.watchdog import Heartbeat
 
 log = logging.getLogger(__name__)
+
+BEAT_S = 1.0  # longest wait without a heartbeat
 
 
 @dataclass
@@ -57,6 +65,24 @@ class CaptureWorker(threading.Thread):
         self.seq = 0
         self.ended = False
         self._corrupt_logged = 0
+        self._outage_since: Optional[float] = None  # first failure of the current outage
+        self._attempts = 0
+        self._open_failures = 0
+
+    def _wait(self, seconds: float) -> bool:
+        """Wait `seconds` (stop-aware), stamping the heartbeat at least every BEAT_S. True when stopped."""
+        end = time.monotonic() + seconds
+        while True:
+            self.hb.beat()
+            left = end - time.monotonic()
+            if left <= 0:
+                return self.stop_event.is_set()
+            if self.stop_event.wait(min(BEAT_S, left)):
+                return True
+
+    @property
+    def stopping(self) -> bool:
+        return self.stop_event.is_set() or self.abort.is_set()
 
     def run(self) -> None:
         counters = self.metrics.source
@@ -76,18 +102,32 @@ class CaptureWorker(threading.Thread):
                         self.hb.idle()
                     except SourceError as err:
                         self.hb.idle()
+                        if self.stopping:
+                            break
+                        self._open_failures += 1
                         self._failed(f"cannot open {name}: {err}", backoff)
-                        if self.stop_event.wait(backoff):
+                        if self._wait(backoff):
                             break
                         backoff = min(backoff * 2, self.opt.reconnect_max_s)
                         continue
                     opened = True
                     last_good = time.monotonic()
+                    if self._open_failures:
+                        # the camera is back after an outage: do not let the outage's long backoff
+                        # punish the next single bad frame (a server that accepts and then fails
+                        # every time still escalates, failure by failure)
+                        backoff = self.opt.reconnect_initial_s
+                    self._open_failures = 0
                     if ever_opened:
                         counters.add("reconnects")
-                        log.warning("source %s reconnected", name)
+                        outage = last_good - self._outage_since if self._outage_since is not None else 0.0
+                        counters.set(last_outage_s=round(outage, 1))
+                        counters.add("outage_s_total", round(outage, 1))
+                        log.warning("source %s reconnected after a %.1f s outage (%d attempt(s))", name, outage, self._attempts)
                     else:
                         log.info("source %s opened", name)
+                    self._outage_since = None
+                    self._attempts = 0
                     ever_opened = True
                     counters.set(state="connected")
                     continue
@@ -113,11 +153,17 @@ class CaptureWorker(threading.Thread):
                     break
                 except SourceError as err:
                     self.hb.idle()
+                    if self.stopping:  # the read was cut short by shutdown (interrupt): not a failure
+                        break
+                    if isinstance(err, FrameTimeout):
+                        counters.add("frame_timeouts")
                     opened = self._reopen(str(err), backoff, stalled=isinstance(err, SourceStalled))
                     backoff = min(backoff * 2, self.opt.reconnect_max_s)
                     continue
                 except Exception as err:  # a source bug must not kill capture: reopen like a failure
                     self.hb.idle()
+                    if self.stopping:
+                        break
                     log.exception("unexpected error reading %s", name)
                     opened = self._reopen(f"unexpected {type(err).__name__}: {err}", backoff, stalled=False)
                     backoff = min(backoff * 2, self.opt.reconnect_max_s)
@@ -148,6 +194,9 @@ class CaptureWorker(threading.Thread):
                 self.hb.finish()
 
     def _failed(self, message: str, backoff: float) -> None:
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+        self._attempts += 1
         self.metrics.source.set(state="reconnecting", last_error=message)
         log.warning("%s; retrying in %.1f s", message, backoff)
 
@@ -160,7 +209,7 @@ class CaptureWorker(threading.Thread):
             self.source.close()
         except Exception:
             log.exception("closing the source failed")
-        self.stop_event.wait(backoff)
+        self._wait(backoff)
         return False
 
     def interrupt(self) -> None:

@@ -1,4 +1,10 @@
-"""`edge check-config`: everything the daemon checks before READY=1, without starting anything."""
+"""`edge check-config`: everything the daemon checks before READY=1, without starting anything.
+
+With the device check (the default) the model is read and compiled on the configured device with
+the configured settings, exactly as `edge run` does, then released: a bundle whose hashes match but
+whose weights OpenVINO rejects (a truncated model.bin re-hashed by hand, a wrong opset for the
+installed OpenVINO) fails here, not on the vehicle.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,10 @@ import os
 from pathlib import Path
 
 from crackedge.errors import ConfigError
+from crackedge.runtime.backends import create_backend
 from crackedge.runtime.bundle import load_bundle
-from edge.config import (
-    HttpMjpegSource,
-    ImageFolderSource,
-    VideoFileSource,
-    is_live,
-    load_edge_config,
-)
+from edge.config import HttpMjpegSource, ImageFolderSource, VideoFileSource, is_live, load_edge_config
+from edge.httpserve import is_loopback
 
 
 def check_config(path: Path, check_device: bool = True) -> str:
@@ -53,10 +55,22 @@ def check_config(path: Path, check_device: bool = True) -> str:
         key = choose_model_key(m, api.generation, cfg.model.model)
         devices = [str(d) for d in api.Core().available_devices]
         _check(cfg.model.device, devices, api.version)
-        lines.append(f"  openvino {api.version} ({api.module}): devices {', '.join(devices)}; will run {m.models[key]} on {cfg.model.device}")
+        backend, key = create_backend(cfg.model, bundle)  # read + compile, as `edge run` does
+        try:
+            info = dict(backend.info)
+        finally:
+            backend.close()
+        lines.append(
+            f"  openvino {api.version} ({api.module}): devices {', '.join(devices)}; compiled {m.models[key]} on "
+            f"{cfg.model.device} (precision {info.get('precision')}, {info.get('requests')} infer requests)"
+        )
     lines.append(f"  saving to {out}/runs/<start time>/ (floor {cfg.disk.min_free_mb:.0f} MB free, policy {cfg.disk.policy})")
     if cfg.preview.enabled:
         lines.append(f"  preview: http://{cfg.preview.host}:{cfg.preview.port}/{' (token required)' if cfg.preview.token else ''}")
+        if not cfg.preview.token and not is_loopback(cfg.preview.host):
+            lines.append(f"  WARNING: the preview listens on {cfg.preview.host} without a token: anyone on that network can "
+                         "watch the stream; set preview.token")
     if isinstance(src, HttpMjpegSource):
-        lines.append(f"  stream timeouts: connect {src.connect_timeout_s} s, read {src.read_timeout_s} s")
+        lines.append(f"  stream timeouts: connect {src.connect_timeout_s} s, read {src.read_timeout_s} s, "
+                     f"whole frame {src.frame_timeout_s} s")
     return "\n".join(lines)

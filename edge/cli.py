@@ -4,6 +4,8 @@
   edge check-config edge.yaml          validate a config, the bundle's hashes and the device; start nothing
   edge bench BUNDLE                    pipeline FPS vs raw async inference FPS, latency, memory
   edge eval BUNDLE --data DATASET      OpenVINO metrics on a canonical dataset split
+  edge soak BUNDLE --out DIR           run the daemon for a long time against a hostile camera, a
+                                       filling disk and preview floods, systemd watchdog emulated
 """
 
 from __future__ import annotations
@@ -60,6 +62,16 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     )
     run_bench(opts)
     return 0
+
+
+def _cmd_soak(args: argparse.Namespace) -> int:
+    from edge.soak import SoakOptions, run_soak
+
+    report = run_soak(SoakOptions(
+        bundle=Path(args.bundle), out=Path(args.out), duration_s=args.duration, seed=args.seed, fps=args.fps,
+        watchdog_sec=args.watchdog_sec, json_out=Path(args.json) if args.json else None,
+    ))
+    return 0 if report["passed"] else 1
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -126,6 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
                        "decoded at each image's size) in both metric conventions; the same command as `distill eval`.")
     add_bundle_eval_arguments(p)
     p.set_defaults(func=bundle_eval_command)
+
+    p = sub.add_parser("soak", help="run the daemon against a hostile camera, a filling disk and preview floods; report")
+    p.add_argument("bundle", help="model bundle folder (a small one is fine: the soak tests the daemon, not the model)")
+    p.add_argument("--out", required=True, help="working folder (config, daemon.log, data/runs)")
+    p.add_argument("--duration", type=float, default=1800.0, help="seconds (default 1800)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the chaos (default 0)")
+    p.add_argument("--fps", type=float, default=10.0, help="camera frame rate (default 10)")
+    p.add_argument("--watchdog-sec", type=float, default=30.0, help="emulated WatchdogSec (default 30, like the unit)")
+    p.add_argument("--json", help="also write the report to this JSON file")
+    p.set_defaults(func=_cmd_soak)
 
     p = sub.add_parser("simcam", help="serve a simulated mjpg-streamer camera (synthetic road frames or a folder)")
     p.add_argument("--images", help="stream these images (looped) instead of synthetic road frames")

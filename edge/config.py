@@ -63,6 +63,11 @@ class HttpMjpegSource(_JpegSourceCommon):
     url: str = Field(description="e.g. http://127.0.0.1:8080/?action=stream")
     connect_timeout_s: float = Field(default=5.0, gt=0)
     read_timeout_s: float = Field(default=5.0, gt=0, description="socket timeout while reading the stream")
+    frame_timeout_s: float = Field(
+        default=10.0, gt=0,
+        description="deadline for one whole frame (headers and body): a server that trickles bytes or sends one "
+        "huge part slowly is disconnected and reconnected. Must stay below watchdog.stage_timeout_s",
+    )
     max_part_bytes: int = Field(default=16 * 1024 * 1024, gt=1024, description="a larger part is counted corrupt")
 
     @model_validator(mode="after")
@@ -143,7 +148,11 @@ class DiskConfig(StrictModel):
     policy: Literal["stop", "rotate"] = Field(
         default="rotate", description="below the floor: rotate = delete the oldest runs first; stop = stop saving"
     )
-    check_interval_s: float = Field(default=5.0, gt=0)
+    check_interval_s: float = Field(default=5.0, gt=0, description="free space measured (and rotation run) this often")
+    resume_margin_mb: float = Field(
+        default=50.0, ge=0,
+        description="hysteresis: saving paused at the floor resumes only above min_free_mb + this (rotation frees as much)",
+    )
 
 
 class GpsConfig(StrictModel):
@@ -168,6 +177,12 @@ class PreviewConfig(StrictModel):
     token: Optional[str] = Field(default=None, min_length=8, description="required as ?token= or X-Token header")
     max_fps: float = Field(default=5.0, gt=0, description="annotated frames encoded for the preview per second")
     width: int = Field(default=640, ge=64, description="preview frames are scaled down to this width")
+    workers: int = Field(default=8, ge=2, le=64, description="threads serving requests (streams use at most half)")
+    max_connections: int = Field(
+        default=32, ge=4, le=1024,
+        description="open connections at most; when full the oldest one still sending its request is dropped",
+    )
+    request_timeout_s: float = Field(default=5.0, gt=0, le=60, description="a request head must arrive within this")
 
 
 class WatchdogConfig(StrictModel):
@@ -188,6 +203,25 @@ class EdgeConfig(StrictModel):
     preview: PreviewConfig = PreviewConfig()
     watchdog: WatchdogConfig = WatchdogConfig()
     status_interval_s: float = Field(default=10.0, gt=0, description="STATUS= to systemd and a log line this often")
+
+    @model_validator(mode="after")
+    def _capture_waits_fit_the_watchdog(self) -> "EdgeConfig":
+        """Every single wait of the capture stage must end before the watchdog calls it hung."""
+        limit = self.watchdog.stage_timeout_s
+        src = self.source
+        waits: list[tuple[str, float]] = []
+        if isinstance(src, HttpMjpegSource):
+            waits = [("source.frame_timeout_s", src.frame_timeout_s),
+                     ("source.connect_timeout_s + source.read_timeout_s", src.connect_timeout_s + src.read_timeout_s)]
+        elif isinstance(src, PicameraSource):
+            waits = [("source.capture_timeout_s", src.capture_timeout_s)]
+        for key, value in waits:
+            if value >= limit:
+                raise ValueError(
+                    f"{key} = {value:g} s must be below watchdog.stage_timeout_s = {limit:g} s, or a slow camera "
+                    f"looks like a hung daemon: lower {key.split(' ')[0]} or raise watchdog.stage_timeout_s"
+                )
+        return self
 
 
 def load_edge_config(path: str | Path) -> EdgeConfig:

@@ -1,8 +1,9 @@
 """`edge run`: the unattended daemon. Start order, signals, systemd notification, clean exit.
 
 Start (every check before READY=1, each failure a clear error and exit status 2):
-  config -> model bundle (hashes) -> OpenVINO device -> calibration -> run folder -> disk guard ->
-  GPS -> preview server -> pipeline -> READY=1 -> watchdog.
+  config -> model bundle (hashes) -> OpenVINO device -> calibration -> preview port -> run folder ->
+  recovery scan of runs that did not end cleanly (edge.recovery) -> disk guard (measure only) ->
+  GPS -> pipeline -> maintenance thread (disk rotation, temperatures) -> watchdog -> READY=1.
 SIGTERM / SIGINT only set the stop event. The main thread then stops capture, lets in-flight frames
 drain (pipeline.drain_timeout_s), flushes the saver, writes summary.json and returns 0.
 A hung stage stops the WATCHDOG=1 pings (systemd restarts the service) and, still hung after
@@ -28,10 +29,12 @@ from crackedge.runtime.preprocess import Preprocessor
 from edge.capture import CaptureOptions
 from edge.config import EdgeConfig, is_live
 from edge.diskguard import DiskGuard, make_run_dir
+from edge.maintenance import Maintenance
 from edge.measure import Measurer
 from edge.metrics import Metrics
 from edge.pipeline import Pipeline, PipelineOptions
 from edge.preview import FrameHub, PreviewServer
+from edge.recovery import recover_runs
 from edge.saver import FrameSaver, write_json
 from edge.sdnotify import SdNotifier
 from edge.sources import make_source
@@ -67,6 +70,7 @@ def status_line(m: dict[str, Any]) -> str:
     disk = m["disk"]
     return (
         f"capture {fps('capture'):.1f} fps, infer {fps('infer'):.1f} fps, saved {m['saved']['frames']}, "
+        f"write errors {m['saved'].get('write_errors', 0)}, "
         f"drops {m['drops']}, corrupt {m['source']['corrupt']}, reconnects {m['source']['reconnects']}, "
         f"source {m['source']['state']}, disk free {disk['free_mb']} MB{' (saving paused)' if disk['saving_paused'] else ''}"
     )
@@ -87,6 +91,8 @@ class Daemon:
         self.gps: Any = None
         self.run_dir: Optional[Path] = None
         self.watchdog: Optional[Watchdog] = None
+        self.maintenance: Optional[Maintenance] = None
+        self.saver: Optional[FrameSaver] = None
 
     # ---- start -----------------------------------------------------------------------------
     def setup(self) -> None:
@@ -113,7 +119,11 @@ class Daemon:
         if cfg.preview.enabled:  # bind before creating the run folder: a busy port leaves nothing behind
             hub = FrameHub(cfg.preview.max_fps)
             try:
-                self.preview = PreviewServer(hub, self.metrics_snapshot, cfg.preview.host, cfg.preview.port, cfg.preview.token)
+                self.preview = PreviewServer(
+                    hub, self.metrics_snapshot, cfg.preview.host, cfg.preview.port, cfg.preview.token,
+                    workers=cfg.preview.workers, max_connections=cfg.preview.max_connections,
+                    request_timeout_s=cfg.preview.request_timeout_s, counters=self.metrics.preview,
+                )
             except OSError as err:
                 raise ConfigError(
                     f"preview: cannot listen on {cfg.preview.host}:{cfg.preview.port}: {err.strerror or err} "
@@ -148,12 +158,18 @@ class Daemon:
                 "source": source.describe(),
             },
         )
-        guard = DiskGuard(cfg.save.out_dir, self.run_dir, cfg.disk.min_free_mb, cfg.disk.policy, cfg.disk.check_interval_s, self.metrics.disk)
-        guard.may_save()  # report free space (and rotate/pause) right away
+        try:
+            recover_runs(cfg.save.out_dir, self.run_dir)  # debris of runs killed earlier (kill -9, power cut)
+        except OSError as err:
+            log.error("scanning earlier runs in %s failed: %s", cfg.save.out_dir, err)
+        guard = DiskGuard(cfg.save.out_dir, self.run_dir, cfg.disk.min_free_mb, cfg.disk.policy, cfg.disk.check_interval_s,
+                          self.metrics.disk, resume_margin_mb=cfg.disk.resume_margin_mb)
+        guard.check()  # report free space and pause right away; rotation runs on the maintenance thread
         if cfg.gps is not None:
             from edge.gps import make_gps
 
             self.gps = make_gps(cfg.gps, self.stop)
+            self.gps.heartbeat = self.registry.register("gps")
             self.gps.start()
             self.metrics.gps_provider = self.gps.snapshot
         saver = None
@@ -162,6 +178,9 @@ class Daemon:
                 self.run_dir, guard, self.metrics.saved, model_info, cfg.save.save_raw, cfg.save.fsync, threshold,
                 position=self.gps.latest if self.gps is not None else None,
             )
+        self.saver = saver
+        self.maintenance = Maintenance(self.stop, self.registry.register("maintenance"), self.metrics,
+                                       guard if cfg.save.enabled else None, saver, cfg.disk.check_interval_s)
         self.pipeline = Pipeline(
             source, backend, Preprocessor(bundle.meta.input), MaskDecoder(bundle.meta.output, threshold), measurer,
             self.metrics, self.registry, pipeline_options(cfg), saver=saver, hub=hub,
@@ -201,6 +220,8 @@ class Daemon:
         if install_signals:
             self._install_signals()
         self.pipeline.start()
+        if self.maintenance is not None:
+            self.maintenance.start()
         wcfg = self.cfg.watchdog
         ping_every = self.notifier.watchdog_interval_s() or wcfg.check_interval_s
         self.watchdog = Watchdog(
@@ -239,6 +260,10 @@ class Daemon:
             self.preview.stop()
         if self.gps is not None:
             self.gps.join(timeout=2.0)
+        if self.maintenance is not None and self.maintenance.is_alive():
+            self.maintenance.join(timeout=2.0)
+        if self.saver is not None:
+            self.saver.flush_error_log(force=True)
         summary = self.metrics.snapshot()
         summary["exit"] = {"drained": drained, "hung": hung, "reason": self.fatal_reason}
         if self.run_dir is not None:

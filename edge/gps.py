@@ -3,7 +3,10 @@
 NMEA is read from a serial port (opened raw with termios, no pyserial), a pty, or any readable file
 (followed like `tail -f`). Sentences are checksum-validated; a bad checksum is counted and ignored.
 Both readers run in a named thread, reconnect with backoff, and never block the pipeline: frames
-ask `latest()` for the newest fix younger than `max_age_s`.
+ask `latest()` for the newest fix younger than `max_age_s`. The thread stamps a heartbeat ("gps",
+watched like every stage) at least every second, also while it waits to reconnect; any exception
+(not only OSError) is logged with its traceback once per kind and retried, never a silent death.
+Line buffers are bounded (MAX_LINE_BYTES): a peer that sends no newline is cut off and counted.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from typing import Any, Optional
 log = logging.getLogger(__name__)
 
 KNOT_MPS = 0.514444
+MAX_LINE_BYTES = 65536  # gpsd JSON lines are a few hundred bytes; NMEA sentences at most 82
+BEAT_S = 1.0
 
 
 def nmea_checksum_ok(sentence: str) -> bool:
@@ -108,6 +113,7 @@ class GpsReader(threading.Thread):
 
     def __init__(self, stop: threading.Event, max_age_s: float = 5.0, backoff_max_s: float = 30.0) -> None:
         super().__init__(name=f"gps-{self.kind}", daemon=True)
+        self.heartbeat: Any = None  # an edge.watchdog.Heartbeat, set by the daemon before start()
         self.stop_event = stop
         self.max_age_s = max_age_s
         self.backoff_max_s = backoff_max_s
@@ -118,6 +124,33 @@ class GpsReader(threading.Thread):
         self.sentences = 0
         self.bad_checksums = 0
         self.reconnects = 0
+        self.overruns = 0
+        self.errors = 0
+        self._logged_errors: set[str] = set()
+
+    def beat(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.beat()
+
+    def _wait(self, seconds: float) -> bool:
+        """Stop-aware wait that keeps the heartbeat; True when stopped."""
+        end = time.monotonic() + seconds
+        while True:
+            self.beat()
+            left = end - time.monotonic()
+            if left <= 0:
+                return self.stop_event.is_set()
+            if self.stop_event.wait(min(BEAT_S, left)):
+                return True
+
+    def _bounded(self, buf: bytes) -> bytes:
+        """Drop a buffer that grew past MAX_LINE_BYTES without a newline (counted)."""
+        if len(buf) > MAX_LINE_BYTES:
+            self.overruns += 1
+            if self.overruns == 1:
+                log.warning("GPS (%s): %d bytes without a line end; discarded (counted in gps.overruns)", self.kind, len(buf))
+            return b""
+        return buf
 
     def _update(self, **fields: Any) -> None:
         with self._lock:
@@ -144,6 +177,8 @@ class GpsReader(threading.Thread):
             "sentences": self.sentences,
             "bad_checksums": self.bad_checksums,
             "reconnects": self.reconnects,
+            "overruns": self.overruns,
+            "errors": self.errors,
         }
 
     def _session(self) -> None:
@@ -151,18 +186,31 @@ class GpsReader(threading.Thread):
 
     def run(self) -> None:
         backoff = 0.5
-        while not self.stop_event.is_set():
-            try:
-                self._session()
-                backoff = 0.5
-            except (OSError, ValueError) as err:
-                if self.state != "error":
-                    log.warning("GPS (%s) unavailable: %s; retrying with backoff", self.kind, err)
-                self.state = "error"
-            if self.stop_event.wait(backoff):
-                break
-            self.reconnects += 1
-            backoff = min(backoff * 2, self.backoff_max_s)
+        try:
+            while not self.stop_event.is_set():
+                self.beat()
+                try:
+                    self._session()
+                    backoff = 0.5
+                except (OSError, ValueError) as err:
+                    if self.state != "error":
+                        log.warning("GPS (%s) unavailable: %s; retrying with backoff", self.kind, err)
+                    self.state = "error"
+                except Exception as err:  # a parser or driver bug: report it, keep the thread alive
+                    self.errors += 1
+                    self.state = "error"
+                    key = f"{type(err).__name__}: {err}"
+                    if key not in self._logged_errors and len(self._logged_errors) < 20:
+                        self._logged_errors.add(key)
+                        log.exception("GPS (%s) reader failed unexpectedly; retrying with backoff", self.kind)
+                if self._wait(backoff):
+                    break
+                self.reconnects += 1
+                backoff = min(backoff * 2, self.backoff_max_s)
+        finally:
+            self.state = "stopped" if self.stop_event.is_set() else self.state
+            if self.heartbeat is not None:
+                self.heartbeat.finish()
 
 
 _BAUD = {n: getattr(termios, f"B{n}") for n in (4800, 9600, 19200, 38400, 57600, 115200) if hasattr(termios, f"B{n}")}
@@ -226,6 +274,7 @@ class NmeaGps(GpsReader):
         buf = b""
         try:
             while not self.stop_event.is_set():
+                self.beat()
                 if not regular:
                     ready, _, _ = select.select([fd], [], [], 0.5)
                     if not ready:
@@ -236,6 +285,7 @@ class NmeaGps(GpsReader):
                     continue
                 if not chunk:
                     if regular:
+                        self.beat()
                         self.stop_event.wait(0.2)  # follow a growing file
                         continue
                     raise OSError(f"{self.path}: end of stream (device unplugged?)")
@@ -243,8 +293,7 @@ class NmeaGps(GpsReader):
                 while b"\n" in buf:
                     raw, buf = buf.split(b"\n", 1)
                     self.feed_line(raw.decode("ascii", "replace").strip())
-                if len(buf) > 4096:
-                    buf = b""
+                buf = self._bounded(buf)
         finally:
             os.close(fd)
 
@@ -294,6 +343,7 @@ class GpsdGps(GpsReader):
             buf = b""
             silent_since = time.monotonic()
             while not self.stop_event.is_set():
+                self.beat()
                 try:
                     chunk = sock.recv(65536)
                 except socket.timeout:
@@ -307,6 +357,7 @@ class GpsdGps(GpsReader):
                 while b"\n" in buf:
                     raw, buf = buf.split(b"\n", 1)
                     self.feed_json(raw.decode("utf-8", "replace"))
+                buf = self._bounded(buf)
 
 
 def make_gps(cfg: Any, stop: threading.Event) -> GpsReader:

@@ -2,18 +2,21 @@
 
 `/metrics` JSON keys (documented, tested):
     time, uptime_s, run_dir, rss_mb, rss_peak_mb (VmHWM),
-    source:       kind, state (starting|connected|reconnecting|ended), frames, corrupt, reconnects,
-                  stalls, last_error
+    source:       kind, state (starting|connected|reconnecting|ended|stopped), frames, corrupt,
+                  reconnects, stalls, frame_timeouts, last_error, last_outage_s, outage_s_total
     stages:       name -> {count, fps, latency_ms_mean, latency_ms_p95, errors}
     queues:       name -> {depth, maxsize, policy, drops, puts}
     drops:        total frames dropped by the queues
     latency_ms:   end_to_end_mean, end_to_end_p95 (capture -> postprocessed)
     inference:    api, version, device, model_file, precision, requests
     saved:        frames, raw, bytes, skipped_threshold, skipped_disk, write_errors
-    disk:         free_mb, floor_mb, policy, saving_paused, runs_deleted
-    gps:          null, or the latest fix {lat, lon, ...} with age_s
-    temperatures_c: sensor name -> degrees C (empty when none is readable)
-    watchdog:     hung (stage -> seconds stuck), heartbeat_age_s
+    disk:         free_mb, floor_mb, resume_mb, policy, saving_paused, runs_deleted, rotate_failures
+    gps:          null, or {state, fix (the latest fix {lat, lon, ...} with age_s, or null), ...}
+    temperatures_c: sensor name -> degrees C (empty when none is readable; refreshed by the
+                  maintenance thread, never read inside a request)
+    watchdog:     hung (stage -> seconds stuck), hang_events, pings, heartbeat_age_s
+    preview:      open, accepted, served, rejected, evicted, timeouts, unauthorized (connections)
+The Prometheus text format of the same numbers: edge.prometheus.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ METRIC_KEYS = (
     "gps",
     "temperatures_c",
     "watchdog",
+    "preview",
 )
 
 
@@ -127,9 +131,11 @@ class Metrics:
         self.run_dir: Optional[str] = None
         self.stages: dict[str, StageStats] = {}
         self.queues: list[Any] = []  # StageQueue objects (have .name and .snapshot())
-        self.source = Counters(kind=None, state="starting", frames=0, corrupt=0, reconnects=0, stalls=0, last_error=None)
+        self.source = Counters(kind=None, state="starting", frames=0, corrupt=0, reconnects=0, stalls=0, frame_timeouts=0,
+                               last_error=None, last_outage_s=None, outage_s_total=0.0)
         self.saved = Counters(frames=0, raw=0, bytes=0, skipped_threshold=0, skipped_disk=0, write_errors=0)
-        self.disk = Counters(free_mb=None, floor_mb=None, policy=None, saving_paused=False, runs_deleted=0)
+        self.disk = Counters(free_mb=None, floor_mb=None, policy=None, saving_paused=False, runs_deleted=0, rotate_failures=0)
+        self.preview = Counters()
         self.inference = Counters()
         self.e2e = StageStats("end_to_end")
         self.gps_provider: Optional[Callable[[], Optional[dict]]] = None
@@ -159,9 +165,14 @@ class Metrics:
             "saved": self.saved.snapshot(),
             "disk": self.disk.snapshot(),
             "gps": self.gps_provider() if self.gps_provider else None,
-            "temperatures_c": self._temps.read(),
+            "temperatures_c": self._temps.cached(),
             "watchdog": self.watchdog_provider() if self.watchdog_provider else {},
+            "preview": self.preview.snapshot(),
         }
+
+    def refresh_temperatures(self) -> None:
+        """Read the sensors (sysfs, and vcgencmd when present): the maintenance thread calls this."""
+        self._temps.read()
 
 
 def rss_mb(field: str = "VmRSS") -> Optional[float]:
@@ -176,7 +187,11 @@ def rss_mb(field: str = "VmRSS") -> Optional[float]:
 
 
 class TemperatureReader:
-    """SoC temperatures from /sys/class/thermal and `vcgencmd measure_temp` (when present), cached."""
+    """SoC temperatures from /sys/class/thermal and `vcgencmd measure_temp` (when present), cached.
+
+    `read()` may start a subprocess (vcgencmd): call it from a background thread; request handlers
+    use `cached()`, which never does I/O.
+    """
 
     def __init__(self, thermal_glob: str = "/sys/class/thermal/thermal_zone*", max_age_s: float = 5.0) -> None:
         self.thermal_glob = thermal_glob
@@ -184,6 +199,9 @@ class TemperatureReader:
         self._cache: dict[str, float] = {}
         self._at = -1e9
         self._vcgencmd = shutil.which("vcgencmd")
+
+    def cached(self) -> dict[str, float]:
+        return dict(self._cache)
 
     def read(self) -> dict[str, float]:
         if time.monotonic() - self._at < self.max_age_s:

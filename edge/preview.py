@@ -1,12 +1,19 @@
-"""Live preview over HTTP (stdlib only): MJPEG stream, status page, JSON metrics.
+"""Live preview over HTTP: MJPEG stream, status page, Prometheus and JSON metrics.
 
-    /             status page: the stream plus metrics polled once a second (plain HTML + a little JS)
-    /stream.mjpg  multipart/x-mixed-replace MJPEG of the annotated frames (scaled to preview.width)
-    /snapshot.jpg the latest annotated frame
-    /metrics      JSON (keys documented in edge.metrics)
+    /              status page: the stream plus metrics polled once a second (plain HTML + a little JS)
+    /stream.mjpg   multipart/x-mixed-replace MJPEG of the annotated frames (scaled to preview.width)
+    /snapshot.jpg  the latest annotated frame
+    /metrics       Prometheus text exposition format (prometheus_client; edge.prometheus)
+    /metrics.json  JSON (keys documented in edge.metrics)
 
-Bound to 127.0.0.1 unless configured otherwise. With a token configured every request must carry
-it as `?token=...` or an `X-Token:` / `Authorization: Bearer ...` header (401 otherwise).
+`/metrics` still answers JSON to a request that asks for it (`Accept: application/json`,
+`?format=json`) or sends no Accept header at all (scripts written when /metrics was JSON); every
+Prometheus scraper, browser and curl sends an Accept header and gets the text format.
+
+Bound to 127.0.0.1 unless configured otherwise (a warning is logged when it listens beyond
+localhost without a token). With a token configured every request must carry it as `?token=...`
+or an `X-Token:` / `Authorization: Bearer ...` header (401 otherwise, answered before any worker
+thread is used). Connections, request heads and worker threads are bounded: see edge.httpserve.
 """
 
 from __future__ import annotations
@@ -17,13 +24,16 @@ import json
 import logging
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 from urllib.parse import parse_qs, quote, urlsplit
+
+from edge.httpserve import BoundedHttpServer, HeadHandler, is_loopback
+from edge.metrics import Counters
 
 log = logging.getLogger(__name__)
 
 MAX_STREAM_CLIENTS = 4
+JSON_TYPE = "application/json"
 
 
 class FrameHub:
@@ -104,7 +114,7 @@ const tok = q.get('token') ? '?token=' + encodeURIComponent(q.get('token')) : ''
 function set(id, v) { document.getElementById(id).textContent = v; }
 async function poll() {
   try {
-    const r = await fetch('metrics' + tok, {cache: 'no-store'});
+    const r = await fetch('metrics.json' + tok, {cache: 'no-store'});
     if (!r.ok) throw new Error('HTTP ' + r.status);
     const m = await r.json();
     const hung = Object.keys((m.watchdog || {}).hung || {});
@@ -145,17 +155,29 @@ class PreviewServer:
         host: str = "127.0.0.1",
         port: int = 8080,
         token: Optional[str] = None,
+        workers: int = 8,
+        max_connections: int = 32,
+        request_timeout_s: float = 5.0,
+        counters: Optional[Counters] = None,
     ) -> None:
         self.hub = hub
         self.metrics = metrics
         self.token = token
         self.closing = threading.Event()
         self.stream_clients = 0
+        self.max_stream_clients = max(1, min(MAX_STREAM_CLIENTS, workers // 2))
         self._lock = threading.Lock()
-        handler = _make_handler(self)
-        self.httpd = ThreadingHTTPServer((host, port), handler)
-        self.httpd.daemon_threads = True
-        self._thread: Optional[threading.Thread] = None
+        self.httpd = BoundedHttpServer(
+            _make_handler(self), host, port, workers=workers, max_connections=max_connections,
+            request_timeout_s=request_timeout_s, authorize=self._authorize_head, counters=counters,
+        )
+        self.counters = self.httpd.counters
+        if not token and not is_loopback(host):
+            log.warning(
+                "preview listens on %s:%s without a token: anyone on that network can watch the stream and read "
+                "the metrics; set preview.token (or preview.host: 127.0.0.1)", host, self.httpd.server_address[1],
+            )
+        self._started = False
 
     @property
     def url(self) -> str:
@@ -163,28 +185,42 @@ class PreviewServer:
         return f"http://{host}:{port}/"
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.25}, name="preview-http", daemon=True)
-        self._thread.start()
+        self.httpd.start()
+        self._started = True
 
     def stop(self) -> None:
         self.closing.set()
-        if self._thread is not None:  # shutdown() would wait forever for a loop that never ran
-            self.httpd.shutdown()
-            self._thread.join(timeout=2.0)
-        self.httpd.server_close()
+        if self._started:
+            self.httpd.stop()
+        else:
+            self.httpd._listen.close()
+
+    def _authorize_head(self, target: str, headers: Mapping[str, str]) -> bool:
+        return self.authorized(parse_qs(urlsplit(target).query), headers)
 
     def authorized(self, query: dict[str, list[str]], headers: Any) -> bool:
         if not self.token:
             return True
-        given = (query.get("token") or [None])[0] or headers.get("X-Token")
-        auth = headers.get("Authorization") or ""
+        given = (query.get("token") or [None])[0] or headers.get("X-Token") or headers.get("x-token")
+        auth = headers.get("Authorization") or headers.get("authorization") or ""
         if not given and auth.lower().startswith("bearer "):
             given = auth[7:].strip()
         return bool(given) and hmac.compare_digest(str(given), self.token)
 
 
-def _make_handler(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def wants_json(path: str, query: dict[str, list[str]], accept: Optional[str]) -> bool:
+    """Whether a metrics request gets JSON: /metrics.json, ?format=json, Accept: application/json,
+    or no Accept header at all (clients written when /metrics was JSON)."""
+    if path == "/metrics.json" or (query.get("format") or [""])[0] == "json":
+        return True
+    if accept is None:
+        return True
+    accept = accept.lower()
+    return JSON_TYPE in accept and "text/plain" not in accept and "openmetrics" not in accept
+
+
+def _make_handler(server: PreviewServer) -> type[HeadHandler]:
+    class Handler(HeadHandler):
         server_version = "crackedge-edge"
         protocol_version = "HTTP/1.1"
 
@@ -210,9 +246,20 @@ def _make_handler(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
                     tok = (query.get("token") or [""])[0]
                     suffix = html.escape("?token=" + quote(tok)) if tok else ""
                     self._send(200, PAGE.replace("__TOKEN__", suffix).encode("utf-8"), "text/html; charset=utf-8")
-                elif parts.path == "/metrics":
-                    body = json.dumps(server.metrics(), default=str).encode("utf-8")
-                    self._send(200, body, "application/json")
+                elif parts.path in ("/metrics", "/metrics.json"):
+                    snap = server.metrics()
+                    if wants_json(parts.path, query, self.headers.get("Accept")):
+                        self._send(200, json.dumps(snap, default=str).encode("utf-8"), JSON_TYPE)
+                    else:
+                        try:
+                            from edge.prometheus import exposition
+
+                            body, ctype = exposition(snap)
+                        except ImportError:
+                            self._send(503, b"prometheus_client is not installed (pip install 'crackedge[edge]'); "
+                                            b"JSON: /metrics.json\n", "text/plain; charset=utf-8")
+                            return
+                        self._send(200, body, ctype)
                 elif parts.path == "/snapshot.jpg":
                     server.hub.touch()
                     _, jpeg = server.hub.latest()
@@ -226,12 +273,12 @@ def _make_handler(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
                     self._stream()
                 else:
                     self._send(404, b"not found\n", "text/plain; charset=utf-8")
-            except (BrokenPipeError, ConnectionResetError):
+            except (BrokenPipeError, ConnectionResetError, TimeoutError):
                 pass
 
         def _stream(self) -> None:
             with server._lock:
-                if server.stream_clients >= MAX_STREAM_CLIENTS:
+                if server.stream_clients >= server.max_stream_clients:
                     self._send(503, b"too many stream clients\n", "text/plain; charset=utf-8")
                     return
                 server.stream_clients += 1
@@ -239,9 +286,7 @@ def _make_handler(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
                 self.send_response(200)
                 self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
                 self.send_header("Cache-Control", "no-store")
-                self.send_header("Connection", "close")
-                self.end_headers()
-                self.close_connection = True
+                self.end_headers()  # adds Connection: close
                 seen = -1
                 while not server.closing.is_set():
                     server.hub.touch()

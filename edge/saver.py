@@ -4,12 +4,19 @@
       run.json                  config, model, start time (written at start)
       00000042.jpg              annotated frame (mask, contours, caption)
       00000042_raw.jpg          optional: the original full-resolution JPEG bytes when available
-      00000042.json             sidecar, written LAST, so every sidecar's images exist
+      00000042.json             sidecar: the frame's commit record
       summary.json              final metrics (written at a clean exit)
+      recovery.json             only after a crash: what the startup scan cleaned (edge.recovery)
 
-Every file is written atomically (temp file + fsync + rename): after a power cut a file is either
-complete or absent. A write that fails with ENOSPC/EDQUOT is counted, partial outputs of that frame
-are removed, and the disk guard rotates or pauses saving; the daemon keeps running.
+A frame is committed in this order, so that it is either whole or absent:
+  1. every file (image, raw, sidecar) is written to a hidden temp file `.NAME.XXXX.tmp` and fsynced;
+  2. the images are renamed into place, then the sidecar LAST: a frame exists iff its sidecar does;
+  3. the folder is fsynced (with save.fsync), making the renames durable.
+A kill or power cut in step 1 leaves temp files only; in step 2, images without a sidecar. The
+startup scan (edge.recovery) deletes the temp files and moves such orphans to `incomplete/`.
+A write that fails with ENOSPC/EDQUOT is counted, the frame's files are removed, and the disk guard
+pauses saving (the maintenance thread rotates); the daemon keeps running. Other write errors are
+logged individually up to ERRORS_LOGGED_EACH, then as one count per ERROR_LOG_INTERVAL_S.
 """
 
 from __future__ import annotations
@@ -18,6 +25,10 @@ import datetime as _dt
 import errno
 import json
 import logging
+import os
+import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -32,6 +43,42 @@ from edge.metrics import Counters
 log = logging.getLogger(__name__)
 
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
+ERRORS_LOGGED_EACH = 20
+ERROR_LOG_INTERVAL_S = 60.0
+TEMP_SUFFIX = ".tmp"
+
+
+def write_temp(folder: Path, name: str, data: bytes, fsync: bool = True) -> Path:
+    """Write `data` to a hidden temp file `.NAME.XXXX.tmp` in `folder` (fsynced); returns its path."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=TEMP_SUFFIX, dir=folder)
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+    except BaseException:
+        _unlink(Path(tmp))
+        raise
+    return Path(tmp)
+
+
+def fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as err:
+        log.warning("could not remove %s: %s", path, err)
 
 
 def iso_time(t_wall: float) -> str:
@@ -60,6 +107,10 @@ class FrameSaver:
         self.threshold = threshold
         self.position = position
         self._errors_logged = 0
+        self._errors_unlogged = 0
+        self._errors_log_at = 0.0
+        self._last_error = ""
+        self._error_lock = threading.Lock()
 
     def sidecar(self, result: Result, image_name: str, raw_name: Optional[str]) -> dict[str, Any]:
         f = result.frame
@@ -91,42 +142,69 @@ class FrameSaver:
         stem = f"{result.frame.seq:08d}"
         image_name = f"{stem}.jpg"
         raw_name = f"{stem}_raw.jpg" if self.save_raw else None
-        written: list[Path] = []
+        files: list[tuple[str, bytes]] = [(image_name, result.annotated_jpeg)]
+        if raw_name is not None:
+            cap = result.frame.capture
+            files.append((raw_name, cap.jpeg if cap.jpeg is not None else encode_image(cap.image, ".jpg", jpeg_quality=95)))
+        doc = self.sidecar(result, image_name, raw_name)
+        files.append((f"{stem}.json", json.dumps(doc, indent=1, default=_json_default).encode("utf-8")))
         try:
-            self._write(image_name, result.annotated_jpeg, written)
-            if raw_name is not None:
-                cap = result.frame.capture
-                raw = cap.jpeg if cap.jpeg is not None else encode_image(cap.image, ".jpg", jpeg_quality=95)
-                self._write(raw_name, raw, written)
-            doc = self.sidecar(result, image_name, raw_name)
-            self._write(f"{stem}.json", json.dumps(doc, indent=1, default=_json_default).encode("utf-8"), written)
+            self.commit(files)
         except OSError as err:
-            self._failed(err, written)
+            self._failed(err)
             return False
         self.counters.add("frames")
+        self.counters.add("bytes", sum(len(data) for _, data in files))
         if raw_name is not None:
             self.counters.add("raw")
         return True
 
-    def _write(self, name: str, data: bytes, written: list[Path]) -> None:
-        path = self.run_dir / name
-        atomic_write_bytes(path, data, fsync=self.fsync)
-        written.append(path)
-        self.counters.add("bytes", len(data))
+    def commit(self, files: list[tuple[str, bytes]]) -> None:
+        """Write (name, bytes) pairs as one frame: all to temp files, then renamed in order, the
+        last one (the sidecar) last. On any error nothing of the frame is left behind."""
+        temps: list[tuple[Path, Path]] = []
+        placed: list[Path] = []
+        try:
+            for name, data in files:
+                temps.append((write_temp(self.run_dir, name, data, self.fsync), self.run_dir / name))
+            for tmp, final in temps:
+                os.replace(tmp, final)
+                placed.append(final)
+            if self.fsync:
+                fsync_dir(self.run_dir)
+        except BaseException:
+            for tmp, _ in temps:
+                _unlink(tmp)
+            for final in reversed(placed):  # sidecar first: the frame stops existing at once
+                _unlink(final)
+            raise
 
-    def _failed(self, err: OSError, written: list[Path]) -> None:
+    def _failed(self, err: OSError) -> None:
         self.counters.add("write_errors")
-        for path in written:  # keep the run consistent: no images without their sidecar
-            try:
-                path.unlink()
-            except OSError:
-                pass
         if err.errno in _DISK_FULL:
             log.error("disk full while saving (%s): %s", err.strerror, self.run_dir)
             self.guard.disk_full()
-        elif self._errors_logged < 20:
+            return
+        if self._errors_logged < ERRORS_LOGGED_EACH:
             self._errors_logged += 1
-            log.error("saving a frame to %s failed: %s", self.run_dir, err)
+            self._errors_log_at = time.monotonic()
+            more = "; further errors are logged as a count once a minute" if self._errors_logged == ERRORS_LOGGED_EACH else ""
+            log.error("saving a frame to %s failed: %s%s", self.run_dir, err, more)
+            return
+        with self._error_lock:
+            self._errors_unlogged += 1
+            self._last_error = str(err)
+        self.flush_error_log()
+
+    def flush_error_log(self, force: bool = False) -> None:
+        """Log the count of save errors not logged one by one (at most once per ERROR_LOG_INTERVAL_S)."""
+        with self._error_lock:
+            if not self._errors_unlogged or not (force or time.monotonic() - self._errors_log_at >= ERROR_LOG_INTERVAL_S):
+                return
+            log.error("%d more frame(s) could not be saved to %s since the last report (%d write errors in all); last: %s",
+                      self._errors_unlogged, self.run_dir, self.counters.get("write_errors"), self._last_error)
+            self._errors_unlogged = 0
+            self._errors_log_at = time.monotonic()
 
 
 def _json_default(v: Any) -> Any:

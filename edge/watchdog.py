@@ -56,8 +56,10 @@ class Heartbeat:
             return float("inf")
         if self.finished:
             return 0.0
-        silent = now - self.last_beat
-        busy = now - self.busy_since if self.busy_since is not None else 0.0
+        # read each stamp once: the worker may set busy_since to None between two reads
+        last_beat, busy_since = self.last_beat, self.busy_since
+        silent = now - last_beat
+        busy = now - busy_since if busy_since is not None else 0.0
         return max(silent, busy)
 
 
@@ -79,7 +81,8 @@ class HeartbeatRegistry:
     def hung(self, timeout_s: float, now: Optional[float] = None) -> dict[str, float]:
         """name -> seconds stuck, for every worker stuck longer than `timeout_s`."""
         now = time.monotonic() if now is None else now
-        return {hb.name: _age(hb.stuck_for(now)) for hb in self.all() if hb.stuck_for(now) > timeout_s}
+        stuck = {hb.name: hb.stuck_for(now) for hb in self.all()}  # one reading per worker
+        return {name: _age(age) for name, age in stuck.items() if age > timeout_s}
 
     def ages(self) -> dict[str, float]:
         now = time.monotonic()

@@ -90,14 +90,14 @@ def test_saver_survives_enospc_and_leaves_no_partial_frame(tmp_path: Path, monke
     counters = Counters(frames=0, write_errors=0, skipped_disk=0, bytes=0)
     guard_counters = Counters()
     guard = DiskGuard(tmp_path, run, min_free_mb=10, policy="stop", usage=FakeUsage(1000), counters=guard_counters)
-    real = saver_mod.atomic_write_bytes
+    real = saver_mod.write_temp
 
-    def failing(path, data, fsync=True):
-        if str(path).endswith(".json"):
+    def failing(folder, name, data, fsync=True):
+        if name.endswith(".json"):
             raise OSError(errno.ENOSPC, "No space left on device")
-        real(path, data, fsync=fsync)
+        return real(folder, name, data, fsync=fsync)
 
-    monkeypatch.setattr(saver_mod, "atomic_write_bytes", failing)
+    monkeypatch.setattr(saver_mod, "write_temp", failing)
     saver = FrameSaver(run, guard, counters, {}, save_raw=True)
     assert saver.save(_result(3, jpeg=encode_test_jpeg(synthetic_frame(64, 48)))) is False
     assert counters.get("write_errors") == 1
@@ -122,8 +122,12 @@ def test_disk_guard_rotates_oldest_runs_then_stops(tmp_path: Path, caplog) -> No
         return FakeUsage(100 + 50 * deleted)(path)
 
     counters = Counters()
-    guard = DiskGuard(tmp_path, current, min_free_mb=180, policy="rotate", counters=counters, usage=usage_fn)
+    guard = DiskGuard(tmp_path, current, min_free_mb=180, policy="rotate", counters=counters, usage=usage_fn,
+                      resume_margin_mb=20)
     with caplog.at_level("WARNING"):
+        assert guard.may_save() is False  # the save thread only measures and pauses: it never deletes
+        assert (runs / "2026-01-01T00-00-00").exists() and guard.wake.is_set()
+        guard.maintain()  # the maintenance thread rotates up to the resume level (200 MB)
         assert guard.may_save()
     assert not (runs / "2026-01-01T00-00-00").exists() and not (runs / "2026-01-02T00-00-00").exists()
     assert (runs / "2026-01-03T00-00-00").exists() and (runs / "keep-me").exists() and current.exists()
@@ -132,14 +136,17 @@ def test_disk_guard_rotates_oldest_runs_then_stops(tmp_path: Path, caplog) -> No
     # floor above what rotation can free: saving stops, the current run survives, and it is said
     guard2 = DiskGuard(tmp_path, current, min_free_mb=10_000, policy="rotate", counters=counters, usage=usage_fn)
     with caplog.at_level("ERROR"):
+        guard2.maintain()
         assert guard2.may_save() is False
     assert counters.get("saving_paused") is True and current.exists() and (runs / "keep-me").exists()
-    assert "saving stopped" in caplog.text
+    assert "saving stopped" in caplog.text and "nothing left to delete" in caplog.text
 
 
 def test_disk_guard_stop_policy_resumes_when_space_returns(tmp_path: Path) -> None:
     usage = FakeUsage(50)
     guard = DiskGuard(tmp_path, make_run_dir(tmp_path), min_free_mb=100, policy="stop", check_interval_s=0.0, usage=usage)
+    assert guard.may_save() is False and guard.paused
+    usage.free_mb = 120  # above the floor but inside the 50 MB hysteresis: still paused
     assert guard.may_save() is False and guard.paused
     usage.free_mb = 500
     assert guard.may_save() is True and not guard.paused

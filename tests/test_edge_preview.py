@@ -1,4 +1,4 @@
-"""The live preview: /metrics JSON with the documented keys, the MJPEG stream, the token, and the
+"""The live preview: /metrics.json with the documented keys, the MJPEG stream, the token, and the
 status page rendered by a headless Chromium."""
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _get(url: str, headers: dict | None = None, timeout: float = 5.0):
 
 
 def test_metrics_json_has_the_documented_keys(server) -> None:
-    with _get(server.url + "metrics") as r:
+    with _get(server.url + "metrics.json") as r:
         assert r.headers["Content-Type"] == "application/json"
         m = json.loads(r.read())
     for key in METRIC_KEYS:

@@ -5,9 +5,9 @@ Only the configured source's module is imported, so picamera2 is imported only f
 
 from __future__ import annotations
 
-from edge.sources.base import CorruptFrame, Source, SourceEnded, SourceError, SourceStalled
+from edge.sources.base import CorruptFrame, FrameTimeout, Source, SourceEnded, SourceError, SourceStalled
 
-__all__ = ["CorruptFrame", "Source", "SourceEnded", "SourceError", "SourceStalled", "make_source"]
+__all__ = ["CorruptFrame", "FrameTimeout", "Source", "SourceEnded", "SourceError", "SourceStalled", "make_source"]
 
 
 def make_source(cfg: object, model_wh: tuple[int, int]) -> Source:
@@ -27,7 +27,8 @@ def make_source(cfg: object, model_wh: tuple[int, int]) -> Source:
         from edge.sources.http_mjpeg import HttpMjpegSource
 
         return HttpMjpegSource(
-            cfg.url, model_wh, cfg.connect_timeout_s, cfg.read_timeout_s, cfg.max_part_bytes, cfg.decode_scale
+            cfg.url, model_wh, cfg.connect_timeout_s, cfg.read_timeout_s, cfg.max_part_bytes, cfg.decode_scale,
+            frame_timeout_s=cfg.frame_timeout_s,
         )
     if kind == "video":
         from edge.sources.files import VideoFileSource

@@ -22,6 +22,11 @@ class SourceStalled(SourceError):
     """The source delivered nothing within its timeout."""
 
 
+class FrameTimeout(SourceStalled):
+    """Bytes kept arriving but no complete frame did within the per-frame deadline (a trickling
+    server, or one huge part): the connection is useless, close it and reopen."""
+
+
 class SourceEnded(Exception):
     """A finite source (file, folder) has no more frames."""
 

@@ -2,8 +2,15 @@
 
 The body is `multipart/x-mixed-replace; boundary=B`: parts separated by `--B` lines, each with
 headers (Content-Type, usually Content-Length) and one JPEG. Parts are cut by Content-Length; a part
-without it is cut at the JPEG markers (FFD8 ... FFD9). Socket timeouts turn a silent server into a
-SourceStalled; the capture stage then reconnects with exponential backoff.
+without it is cut at the JPEG markers (FFD8 ... FFD9).
+
+Two clocks bound every wait, so no server can keep the capture stage busy for long:
+- `read_timeout_s` per socket read: a silent server is a SourceStalled;
+- `frame_timeout_s` per frame, covering the whole part (headers and body): a server that trickles
+  one byte every few seconds, or sends one huge part slowly, never trips the per-read timeout but
+  trips this one (FrameTimeout). Opening (connect, request, response headers) is bounded by
+  `connect_timeout_s + read_timeout_s` in total.
+The capture stage then closes the connection and reconnects with exponential backoff.
 """
 
 from __future__ import annotations
@@ -11,12 +18,13 @@ from __future__ import annotations
 import base64
 import http.client
 import socket
+import threading
 import time
 from typing import Callable, Optional, Union
 from urllib.parse import unquote, urlsplit
 
 from edge.frames import Capture
-from edge.sources.base import CorruptFrame, Source, SourceError, SourceStalled
+from edge.sources.base import CorruptFrame, FrameTimeout, Source, SourceError, SourceStalled
 from edge.sources.jpegframes import JpegFrameMaker
 
 _SOI = b"\xff\xd8"
@@ -26,6 +34,10 @@ _MAX_HEADER_LINE = 8192
 
 class PartTooLarge(Exception):
     """A part grew past the size limit (lost sync or not a JPEG stream)."""
+
+
+class _DeadlinePassed(Exception):
+    """The per-frame deadline passed while reading one part."""
 
 
 class MultipartJpegReader:
@@ -158,6 +170,22 @@ class MultipartJpegReader:
         return self._read_by_markers()
 
 
+def _expire(sock: socket.socket, expired: threading.Event) -> None:
+    expired.set()
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def conn_close(conn: Optional[http.client.HTTPConnection]) -> None:
+    if conn is not None:
+        try:
+            conn.close()
+        except OSError:
+            pass
+
+
 def parse_boundary(content_type: str) -> Optional[bytes]:
     """The boundary parameter of a multipart Content-Type header, without quotes."""
     for param in content_type.split(";")[1:]:
@@ -179,12 +207,15 @@ class HttpMjpegSource(Source):
         read_timeout_s: float = 5.0,
         max_part_bytes: int = 16 << 20,
         decode_scale: Union[str, int] = "auto",
+        frame_timeout_s: float = 10.0,
     ) -> None:
         super().__init__(model_wh)
         self.url = url
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
+        self.frame_timeout_s = frame_timeout_s
         self.max_part_bytes = max_part_bytes
+        self._deadline = float("inf")
         self.maker = JpegFrameMaker(model_wh, decode_scale)
         self._conn: Optional[http.client.HTTPConnection] = None
         self._resp: Optional[http.client.HTTPResponse] = None
@@ -203,6 +234,10 @@ class HttpMjpegSource(Source):
         if parts.username is not None:
             cred = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(cred).decode()
+        open_budget = self.connect_timeout_s + self.read_timeout_s
+        timer: Optional[threading.Timer] = None
+        expired = threading.Event()
+        conn: Optional[http.client.HTTPConnection] = None
         try:
             conn = conn_cls(parts.hostname, parts.port, timeout=self.connect_timeout_s)
             conn.request("GET", path, headers=headers)  # connects (connect timeout)
@@ -211,9 +246,23 @@ class HttpMjpegSource(Source):
             sock = conn.sock
             if sock is not None:
                 sock.settimeout(self.read_timeout_s)
+                # a server trickling its response headers resets the per-read timeout with every
+                # byte: the whole open gets one budget, enforced by shutting the socket down
+                timer = threading.Timer(open_budget, _expire, args=(sock, expired))
+                timer.daemon = True
+                timer.start()
             resp = conn.getresponse()
         except (OSError, http.client.HTTPException) as err:
+            conn_close(conn)
+            if expired.is_set():
+                raise SourceStalled(f"{self.describe()}: no complete response header within {open_budget:.1f} s") from None
             raise SourceError(f"cannot connect to {self.describe()}: {err}") from None
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if expired.is_set():
+            conn.close()
+            raise SourceStalled(f"{self.describe()}: no complete response header within {open_budget:.1f} s")
         if resp.status != 200:
             conn.close()
             raise SourceError(f"{self.describe()} answered HTTP {resp.status} {resp.reason}")
@@ -225,22 +274,45 @@ class HttpMjpegSource(Source):
                 "(for mjpg-streamer use the ?action=stream URL, not ?action=snapshot)"
             )
         self._conn, self._resp, self._sock = conn, resp, sock
-        self._reader = MultipartJpegReader(lambda: resp.read1(65536), parse_boundary(ctype), self.max_part_bytes)
+        self._reader = MultipartJpegReader(self._read_chunk, parse_boundary(ctype), self.max_part_bytes)
+
+    def _read_chunk(self) -> bytes:
+        """The next bytes of the body, never waiting past the frame's deadline."""
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise _DeadlinePassed
+        sock, resp = self._sock, self._resp
+        if resp is None:
+            raise EOFError("stream closed")
+        if sock is not None:
+            sock.settimeout(min(self.read_timeout_s, left))
+        return resp.read1(65536)
 
     def read(self) -> Capture:
         if self._reader is None:
             raise SourceError("stream not open")
+        self._deadline = time.monotonic() + self.frame_timeout_s
         try:
             data = self._reader.next_part()
         except PartTooLarge as err:
             raise CorruptFrame(str(err)) from None
+        except _DeadlinePassed:
+            raise FrameTimeout(self._deadline_message()) from None
         except (socket.timeout, TimeoutError):
+            if time.monotonic() >= self._deadline - 0.05:
+                raise FrameTimeout(self._deadline_message()) from None
             raise SourceStalled(f"{self.describe()}: no data for {self.read_timeout_s:.1f} s") from None
         except EOFError:
             raise SourceError(f"{self.describe()}: server closed the stream") from None
         except (OSError, http.client.HTTPException) as err:
             raise SourceError(f"{self.describe()}: {err}") from None
         return self.maker.make(data, time.time(), time.monotonic())
+
+    def _deadline_message(self) -> str:
+        return (
+            f"{self.describe()}: no complete frame within frame_timeout_s={self.frame_timeout_s:.1f} s "
+            "(the server trickles data or sends an oversized part)"
+        )
 
     def interrupt(self) -> None:
         """Unblock a read in progress from another thread (shutdown): shut the socket down."""

@@ -10,6 +10,26 @@ from edge.jpeg import CorruptJpeg, JpegDecoder, choose_scale, jpeg_size, trim_pa
 from edge.sources.base import CorruptFrame
 
 
+_MAGIC = {
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"GIF87a": "GIF",
+    b"GIF89a": "GIF",
+    b"BM": "BMP",
+    b"RIFF": "RIFF/WebP",
+    b"\x00\x00\x00": "ISO media (HEIF/AVIF?)",
+}
+
+
+def not_jpeg_reason(data: bytes) -> str | None:
+    """Why `data` is not a JPEG at all (another image format, text, ...); None when it starts like one."""
+    if data.startswith(b"\xff\xd8"):
+        return None
+    for magic, name in _MAGIC.items():
+        if data.startswith(magic):
+            return f"a {name} image, not a JPEG ({len(data)} bytes; the camera must send JPEG parts)"
+    return f"not a JPEG: starts with {data[:8].hex(' ') or 'nothing'} ({len(data)} bytes)"
+
+
 class JpegFrameMaker:
     """Decode JPEG bytes at the scale the model needs; the full-res bytes travel along for saving."""
 
@@ -27,7 +47,11 @@ class JpegFrameMaker:
         """Raises CorruptFrame for corrupt or truncated JPEG bytes."""
         t_wall = time.time() if t_wall is None else t_wall
         t_mono = time.monotonic() if t_mono is None else t_mono
-        data = trim_padding(bytes(data))
+        data = bytes(data)
+        reason = not_jpeg_reason(data)
+        if reason is not None:
+            raise CorruptFrame(reason)
+        data = trim_padding(data)
         size = jpeg_size(data)
         if size is None:
             raise CorruptFrame(f"JPEG without a frame header ({len(data)} bytes)")
