@@ -201,7 +201,7 @@ def _metrics_url(log_path: Path, timeout: float) -> str | None:
     while time.monotonic() < deadline:
         m = re.search(r"http://127\.0\.0\.1:(\d+)", log_path.read_text(errors="replace")) if log_path.exists() else None
         if m:
-            return f"http://127.0.0.1:{m.group(1)}/metrics"
+            return f"http://127.0.0.1:{m.group(1)}/metrics.json"
         time.sleep(0.5)
     return None
 
