@@ -13,7 +13,9 @@ from crackedge.cli_options import (
     add_seed,
     add_size,
     add_threads,
+    add_torch_device,
     parse_runtime_device,
+    square_size,
 )
 from crackedge.cliutil import add_common_args, run_subcommand
 
@@ -57,13 +59,17 @@ def cmd_check_data(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from workflows.demo import DemoConfig, run_demo
 
-    cfg = DemoConfig(out=args.out, data=args.data, seed=args.seed, size=args.size, student=args.student,
-                     device=args.device)
+    cfg = DemoConfig(out=args.out, data=args.data, seed=args.seed, student=args.student, device=args.device,
+                     max_minutes=args.max_minutes)
+    if args.size:
+        cfg.size = args.size
     if args.quick:  # a smoke run: minutes, not a result
-        cfg.n_train, cfg.n_val, cfg.n_test, cfg.size = 8, 4, 4, 96
-        cfg.teacher_steps, cfg.student_steps, cfg.edge_frames = 20, 10, 6
-    summary = run_demo(cfg)
-    print("\n".join(["", "crackedge demo summary:"] + [f"  {ln}" for ln in summary.lines]))
+        cfg.n_train, cfg.n_val, cfg.n_test, cfg.n_unlabeled, cfg.size = 8, 4, 4, 4, 96
+        cfg.teacher_steps, cfg.student_steps, cfg.edge_frames, cfg.variants = 20, 10, 6, 1
+    res = run_demo(cfg)
+    print("\n".join(["", "crackedge demo summary:"] + [f"  {ln}" for ln in res.lines]))
+    for warning in res.warnings:
+        print(f"WARNING: {warning}")
     return 0
 
 
@@ -115,14 +121,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_data(p)
     p.set_defaults(func=cmd_check_data)
 
-    p = sub.add_parser("demo", help="run the main job end to end on built-in synthetic data (or --data DIR)")
-    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="result folder (default runs/demo)")
-    p.add_argument("--data", type=Path, default=None, help="a canonical dataset instead of synthetic data")
-    p.add_argument("--size", type=int, default=256, help="teacher/student input size (default 256 for CPU speed)")
+    p = sub.add_parser("demo", help="run the main job end to end on built-in synthetic data (or --data DIR)",
+                       description="Synthetic crack images (and unlabeled frames) -> a PARNet teacher -> its logits "
+                       "cached -> an HRNet student distilled -> a model bundle -> both scored on held-back images -> "
+                       "the edge daemon on a simulated camera. Budgets are in steps; --max-minutes is a safety net "
+                       "per training stage that the summary reports loudly when it cuts.")
+    add_out(p, default=Path("runs/demo"), help="result folder")
+    add_data(p, required=False, help="a canonical dataset instead of synthetic data")
+    p.add_argument("--size", type=square_size, default=None, metavar="N",
+                   help="teacher/student input side (default 256, for CPU speed)")
     p.add_argument("--student", default="hrnet_w18", help="student to distill (default hrnet_w18)")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    add_torch_device(p, default="cpu")
+    p.add_argument("--max-minutes", type=float, default=30.0,
+                   help="safety net per training stage (default 30); budgets are in steps")
     p.add_argument("--quick", action="store_true", help="tiny smoke run (a few minutes; numbers mean nothing)")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser(
