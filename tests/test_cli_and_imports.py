@@ -73,3 +73,16 @@ def test_pi_side_runs_without_torch(tmp_path):
     out = run_python_without_torch(code)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("1.0")
+
+
+def test_harmless_third_party_warnings_are_dropped_and_others_kept(caplog):
+    import logging
+
+    from crackedge.cliutil import setup_logging
+
+    setup_logging()
+    log = logging.getLogger("torch.utils.cpp_extension")
+    with caplog.at_level(logging.WARNING):
+        log.warning("No CUDA runtime is found, using CUDA_HOME='%s'", "/usr/local/cuda")
+        log.warning("something else")
+    assert "No CUDA runtime" not in caplog.text and "something else" in caplog.text
