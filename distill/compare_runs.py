@@ -58,7 +58,11 @@ def prepare_teacher(opts: "CompareOptions") -> tuple["DistillTrainConfig", Optio
     base = resolve_teacher_kind(opts.train)
     t, d = base.teacher, base.data
     size = base.student.size or 448
-    if t.cache is not None:
+    if t.cache is not None:  # both runs see the cache's augmentation views (the alone run included)
+        from crackedge.data.logit_cache import LogitCache
+
+        variants = d.variants or int(LogitCache.open(t.cache).meta["variants"])
+        base = base.model_copy(update={"data": d.model_copy(update={"variants": variants})})
         return base, Path(t.cache), _cached_teacher_info(Path(t.cache))
     checkpoint = Path(t.checkpoint)  # type: ignore[arg-type]
     sam = Path(t.sam_checkpoint) if t.sam_checkpoint else None

@@ -194,3 +194,17 @@ def test_bench_steps_prints_the_three_modes(setup, tmp_path, capsys):
     assert section["context"]["size"] == SIZE and section["context"]["batch_size"] == 2
     printed = float(out.split("cache / student-only step time:")[1].split("x")[0])
     assert section["cache_vs_student_only"] == pytest.approx(printed, abs=0.006)
+
+
+def test_a_given_cache_sets_the_views_of_both_runs(setup, compared, tmp_path):
+    from crackedge.data.logit_cache import LogitCache
+
+    out, _ = compared
+    cache = out / "teacher_cache"
+    train = _train(setup)
+    train = train.model_copy(update={"teacher": train.teacher.model_copy(update={"checkpoint": None,
+                                                                                  "cache": str(cache)})})
+    run_compare(_opts(setup, tmp_path / "given", train, seeds=(0,), noise=("clean",)))
+    views = LogitCache.open(cache).meta["variants"]
+    for run in ("kd", "alone"):
+        assert yaml.safe_load((tmp_path / "given" / "seed0" / run / "config.yaml").read_text())["data"]["variants"] == views
