@@ -136,10 +136,11 @@ def batch_sampler(cfg: DistillTrainConfig, train_set: Any, has_teacher: bool):
 
     unlabeled = train_set.unlabeled_indices() if has_teacher else []
     labeled = train_set.labeled_indices()
-    if len(labeled) < cfg.optim.batch_size - (round(cfg.optim.batch_size * cfg.data.unlabeled_share) if unlabeled else 0):
-        raise ConfigError(f"{len(labeled)} labeled training items are fewer than one batch's labeled part; "
-                          "lower --batch-size or raise --labeled-fraction")
-    return MixedBatchSampler(labeled, unlabeled, cfg.optim.batch_size, cfg.data.unlabeled_share, cfg.run_seed)
+    sampler = MixedBatchSampler(labeled, unlabeled, cfg.optim.batch_size, cfg.data.unlabeled_share, cfg.run_seed)
+    if sampler.batches_per_epoch() == 0:
+        raise ConfigError(f"{len(labeled)} labeled training items are fewer than the {sampler.n_labeled} labeled "
+                          "items of one batch; lower --batch-size or raise --labeled-fraction")
+    return sampler
 
 
 def _cache_meta(cfg: DistillTrainConfig) -> dict:
