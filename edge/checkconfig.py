@@ -41,7 +41,7 @@ def check_config(path: Path, check_device: bool = True) -> str:
         raise ConfigError(f"{path}: save.out_dir: {out} is not writable (nearest existing folder {probe})")
     m = bundle.meta
     lines.append(
-        f"  bundle: {cfg.model.bundle} ({m.student}, input {m.input.width}x{m.input.height} {m.input.color_order}, "
+        f"  bundle: {cfg.model.bundle} ({m.model.kind} {m.model_name}, input {m.input.width}x{m.input.height} {m.input.color_order}, "
         f"output {m.output.kind} x{m.output.channels} stride {m.output.stride}, threshold {m.threshold}, hashes OK)"
     )
     if check_device:
