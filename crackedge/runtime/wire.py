@@ -76,3 +76,22 @@ def decode_rgb(payload: np.ndarray, kind: Wire, height: int, width: int) -> np.n
     if bgr is None:
         raise ValueError(f"cannot decode the {kind} payload ({payload.size} bytes)")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def blob_to_rgb(blob: np.ndarray, spec) -> np.ndarray:
+    """The network input 1 x 3 x H x W float32 (preprocessed as `spec`, an InputSpec, says) back to the
+    RGB uint8 H x W x 3 image it was made from. Exact: the preprocessing resizes the uint8 frame first
+    and only then normalises, so rounding x * std + mean recovers the resized pixels."""
+    mean = np.asarray(spec.mean, np.float32).reshape(3, 1, 1)
+    std = np.asarray(spec.std, np.float32).reshape(3, 1, 1)
+    img = np.clip(np.rint(blob[0] * std + mean), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    if spec.color_order == "BGR":
+        img = img[:, :, ::-1]
+    return np.ascontiguousarray(img)
+
+
+def payload_for(blob: np.ndarray, spec, wire: Wire, jpeg_quality: int = 90) -> np.ndarray:
+    """What a client sends for one preprocessed frame."""
+    if wire == "float32":
+        return encode_blob(blob)
+    return encode(blob_to_rgb(blob, spec), wire, jpeg_quality)

@@ -166,7 +166,8 @@ class TritonServer:
     """One tritonserver process on `repository`; `start()` returns when every model is ready."""
 
     def __init__(self, repository: Path, work: Path, opts: ServerOptions = ServerOptions(),
-                 log_file: Optional[Path] = None) -> None:
+                 log_file: Optional[Path] = None, env: Optional[dict[str, str]] = None) -> None:
+        """env: the server's environment (default server_env(): the libpython fix applied)."""
         reason = triton_unsupported()
         if reason:
             raise ServeError(f"cannot run Triton here: {reason}")
@@ -174,6 +175,8 @@ class TritonServer:
         self.repository, self.work, self.opts = Path(repository), Path(work), opts
         self.log_file = Path(log_file) if log_file else self.work / "tritonserver.log"
         self.proc: Optional[subprocess.Popen] = None
+        self.env = env
+        self.shm_prefix = ""
 
     @property
     def http_url(self) -> str:
@@ -189,7 +192,8 @@ class TritonServer:
 
     def command(self, backends: Path) -> list[str]:
         o = self.opts
-        prefix = f"crackedge{os.getpid()}p{o.http_port}_"  # a second server on this machine gets its own /dev/shm regions
+        # every start gets its own /dev/shm regions (a second server here, or a restart after a crash)
+        self.shm_prefix = prefix = f"crackedge{os.getpid()}p{o.http_port}t{time.monotonic_ns() % 10**9}_"
         return [
             str(self.install.binary),
             f"--model-repository={self.repository}",
@@ -210,7 +214,8 @@ class TritonServer:
         cmd = self.command(backends)
         log.info("starting Triton: %s", " ".join(cmd))
         self._log = open(self.log_file, "ab")
-        self.proc = subprocess.Popen(cmd, env=server_env(self.install), stdout=self._log, stderr=subprocess.STDOUT,
+        env = self.env if self.env is not None else server_env(self.install)
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         try:
             self.wait_ready(timeout_s)
@@ -262,13 +267,24 @@ class TritonServer:
                 proc.wait(5)
         if getattr(self, "_log", None) is not None:
             self._log.close()
+        self._remove_shm()
         return proc.returncode
+
+    def _remove_shm(self) -> None:
+        """Shared-memory regions a killed server's Python backend left in /dev/shm."""
+        if self.shm_prefix:
+            for leftover in Path("/dev/shm").glob(self.shm_prefix + "*"):
+                try:
+                    leftover.unlink()
+                except OSError:
+                    pass
 
     def kill(self) -> None:
         """SIGKILL the server and its stubs at once (a crash, for tests)."""
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+        self._remove_shm()
 
     def __enter__(self) -> "TritonServer":
         return self.start()

@@ -44,8 +44,38 @@ def _ignore_consumed_capsules(unraisable) -> None:
     sys.__unraisablehook__(unraisable)
 
 
+def _mapped_libpython():
+    """The libpython file this process has mapped (Linux), or None."""
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                parts = line.split()
+                if len(parts) >= 6 and "/libpython3" in parts[-1]:
+                    return os.path.realpath(parts[-1])
+    except OSError:
+        pass
+    return None
+
+
+def check_libpython() -> None:
+    """Fail loudly when this stub embeds another build's libpython than the standard library it imports
+    belongs to (the libpython trap, docs/serve.md): e.g. the system's 3.11.2 under pyenv's 3.11.7
+    stdlib, where multiprocessing fails with `'_thread.RLock' object has no attribute '_recursion_count'`."""
+    import sysconfig
+
+    libdir = sysconfig.get_config_var("LIBDIR") or ""  # from the stdlib's _sysconfigdata: its own build
+    expected = os.path.realpath(os.path.join(libdir, f"libpython{sys.version_info[0]}.{sys.version_info[1]}.so.1.0"))
+    mapped = _mapped_libpython()
+    if mapped and os.path.exists(expected) and mapped != expected:
+        raise RuntimeError(
+            f"crackedge: Triton's Python stub runs {mapped} under the standard library of {sys.prefix}, whose own "
+            f"libpython is {expected}: start the server with `crackedge serve`, or put {libdir} first on "
+            "LD_LIBRARY_PATH")
+
+
 class TritonPythonModel:
     def initialize(self, args) -> None:
+        check_libpython()
         config = json.loads(args["model_config"])
         params = {k: v.get("string_value", "") for k, v in (config.get("parameters") or {}).items()}
         code = params.get("crackedge_path")
