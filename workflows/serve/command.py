@@ -39,6 +39,8 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None, help="OpenVINO CPU threads per instance (default: all)")
     p.add_argument("--precision", default="bundle", choices=["bundle", "f32", "bf16", "f16"],
                    help="CPU inference precision (default: the bundle's validated one)")
+    p.add_argument("--triton-arg", action="append", default=[], metavar="ARG",
+                   help="extra tritonserver option, repeatable (e.g. --triton-arg=--grpc-use-ssl=true)")
     p.add_argument("--work-dir", type=Path, default=None, help="repository, backend copy and log (default: a temp folder)")
     p.add_argument("--write-repository", type=Path, metavar="DIR", default=None,
                    help="only write a self-contained model repository (bundles copied in) for another machine, a "
@@ -70,7 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.warning("serving on %s: anyone who reaches this address can use the models and read the metrics. Put "
                     "it behind a TLS proxy with authentication (docs/serve.md, 'Public address').", args.host)
     server = TritonServer(work / "repository", work, ServerOptions(args.host, args.http_port, args.grpc_port,
-                                                                   args.metrics_port))
+                                                                   args.metrics_port, extra_args=args.triton_arg))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
