@@ -128,7 +128,7 @@ def _edge_config(tmp_path: Path, bundle: Path, url: str, frames: Path, n_rate: f
         "model": {"backend": "remote", "fallback": str(bundle), "threads": 1,
                   "remote": {"url": url, "model_name": "crack", "timeout_s": 1.0, "requests": 2,
                              "retry_initial_s": 0.5, "retry_max_s": 1.0}},
-        "save": {"out_dir": str(tmp_path / "out"), "min_crack_ratio": 0.0, "fsync": False},
+        "save": {"out_dir": str(tmp_path / "out"), "every_nth": 1, "fsync": False},
         "preview": {"enabled": False},
     }
     path = tmp_path / "edge.yaml"
@@ -205,3 +205,45 @@ def test_edge_run_remote_falls_back_on_a_killed_server_and_returns(bundle, repo,
     remote = summary["remote"]
     assert remote["switches_to_local"] >= 1 and remote["switches_to_remote"] >= 1
     assert remote["frames_remote"] + remote["frames_local"] == n and remote["local_errors"] == 0
+
+
+def test_write_repository_is_self_contained(bundle, tmp_path):
+    from workflows.cli import main
+
+    out = tmp_path / "repo"
+    assert main(["serve", "--write-repository", str(out), f"{bundle}=crack", "--no-dynamic-batching"]) == 0
+    config = (out / "crack" / "config.pbtxt").read_text()
+    assert 'string_value: "bundle"' in config and "dynamic_batching" not in config
+    assert str(bundle) not in config and 'key: "crackedge_path" value: { string_value: "" }' in config
+    assert (out / "crack" / "1" / "model.py").is_file() and (out / "crack" / "1" / "bundle" / "metadata.yaml").is_file()
+
+
+def test_crackedge_serve_command_serves_until_sigterm(bundle, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    from crackedge.child_env import checkout_env
+    from workflows.serve.triton import free_port
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "workflows", "serve", f"{bundle}=crack", "--http-port", str(port),
+           "--grpc-port", str(free_port()), "--metrics-port", str(free_port()), "--work-dir", str(tmp_path / "w")]
+    proc = subprocess.Popen(cmd, env=checkout_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        def ready():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/models/crack/ready", timeout=2) as r:
+                    return r.status == 200
+            except OSError:
+                return False
+
+        _wait(ready, 90, "crackedge serve to be ready")
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert f"http://127.0.0.1:{port}/v2/models/crack/infer" in out
