@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.crackedge-installed
 
-.PHONY: setup demo test test-all bench clean-venv
+.PHONY: setup demo test test-floors bench clean-venv
 
 setup: $(STAMP)
 
@@ -24,6 +24,19 @@ demo: setup
 test: setup
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The edge tests on the LOWEST versions pyproject.toml declares for the core and the edge extra
+# (tools/floors.py), in a venv of their own: a floor that does not install or work fails here.
+FLOORS_VENV ?= .venv-floors
+EDGE_TESTS ?= $(wildcard tests/test_edge_*.py)
+test-floors:
+	rm -rf $(FLOORS_VENV)
+	$(PYTHON) -m venv $(FLOORS_VENV)
+	$(FLOORS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(FLOORS_VENV)/bin/python -m pip install -q $$($(PYTHON) tools/floors.py edge) pytest psutil "onnx==1.16.2"
+	$(FLOORS_VENV)/bin/python -m pip install -q --no-deps -e .
+	$(FLOORS_VENV)/bin/python -m pip list 2>/dev/null | grep -iE "^(numpy|opencv|pyyaml|pydantic|tqdm|openvino|simplejpeg|prometheus)"
+	$(FLOORS_VENV)/bin/python -m pytest -q -m "not slow" -p no:cacheprovider $(EDGE_TESTS)
 
 bench: setup
 	$(VENV)/bin/crackedge bench-report $(BENCH_ARGS)

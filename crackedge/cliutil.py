@@ -12,9 +12,22 @@ from crackedge.errors import CrackedgeError
 EXIT_USER_ERROR = 2
 
 
+# (logger, message start) of third-party warnings that say nothing to a user of these commands
+HARMLESS = (
+    # torch's C++-extension helper, imported by NNCF, on a machine with a CUDA toolkit but no GPU
+    ("torch.utils.cpp_extension", "No CUDA runtime is found"),
+)
+
+
+def _drop_harmless(record: logging.LogRecord) -> bool:
+    return not any(record.name == name and record.getMessage().startswith(start) for name, start in HARMLESS)
+
+
 def setup_logging(verbose: int = 0) -> None:
     level = logging.WARNING - 10 * min(verbose, 2) if verbose else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    for name, _ in HARMLESS:
+        logging.getLogger(name).addFilter(_drop_harmless)
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:

@@ -31,7 +31,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def add_compare(sub, add_common_args) -> None:
-    from distill.cli import add_int8_ranges_arg
+    from distill.cli_export import add_int8_ranges_arg
     from distill.cli_train import add_train_options
 
     p = sub.add_parser(

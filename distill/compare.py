@@ -25,7 +25,6 @@ Every stage reuses what an earlier (possibly crashed) compare left: a finished r
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -34,6 +33,11 @@ import yaml
 
 from crackedge.errors import ConfigError
 from crackedge.fileio import atomic_write_text
+from distill.compare_options import (
+    CompareOptions,
+    RunRecord,
+    parse_eval_set,
+)
 
 if TYPE_CHECKING:
     from distill.train_config import DistillTrainConfig
@@ -41,71 +45,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RUNS = ("kd", "alone")
-MAX_AUTO_VARIANTS = 8
-
-
-@dataclass(frozen=True)
-class EvalSet:
-    """A canonical dataset the bundles are scored on: `name` labels it in the report and in OUT."""
-
-    path: Path
-    split: Optional[str]  # None: every image
-    name: str
-
-
-def parse_eval_set(text: str, default_split: Optional[str], taken: set[str]) -> EvalSet:
-    """`DIR` (its `default_split` when it has one, else every image) or `DIR:SPLIT` (`DIR:all`)."""
-    from crackedge.data.layout import CrackDataset
-
-    path_text, _, split = str(text).rpartition(":") if ":" in str(text) and not Path(text).exists() else (text, "", "")
-    path = Path(path_text)
-    ds = CrackDataset.open(path)
-    if not split:
-        split = default_split if default_split in ds.splits else "all"
-    if split != "all" and split not in ds.splits:
-        raise ConfigError(f"--eval-data {text}: {path} has no split {split!r} (it has: {', '.join(ds.splits) or 'none'})")
-    name = path.name or "data"
-    while name in taken:
-        name += "_"
-    return EvalSet(path, None if split == "all" else split, name)
-
-
-@dataclass
-class CompareOptions:
-    train: "DistillTrainConfig"  # the distilled run; the alone run is derived from it
-    out: Path
-    seeds: tuple[int, ...] = (0,)
-    eval_sets: list[EvalSet] = field(default_factory=list)  # default: the training data's test split
-    split: str = "test"
-    noise: tuple[str, ...] = ("clean", "dim", "blurry")
-    online_teacher: bool = False
-    int8: bool = False
-    int8_full_bias_correction: bool = False
-    int8_ranges: str = "histogram"
-    calib_images: int = 20
-    parity_images: int = 8
-    limit: Optional[int] = None
-    threads: Optional[int] = None
-    progress: bool = True
-
-
-@dataclass
-class RunRecord:
-    """What one training run did (from its budget.yaml and best.pt)."""
-
-    name: str
-    seed: int
-    teacher: Optional[str]
-    planned_steps: int
-    steps: int
-    batch_size: int
-    wall_s: float
-    best_val_iou: float
-    best_step: int
-    stopped_by_budget: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 @dataclass
@@ -114,11 +53,6 @@ class CompareResult:
     metrics: dict[str, dict[str, dict[str, dict[str, float]]]]  # row -> eval set -> noise case -> metrics
     report: dict[str, Any] = field(default_factory=dict)
     table: str = ""
-
-
-def auto_variants(steps: int, batch_size: int, n_train: int) -> int:
-    """Augmentation views per image: one per epoch the budget covers, at most MAX_AUTO_VARIANTS."""
-    return max(1, min(MAX_AUTO_VARIANTS, math.ceil(steps * batch_size / max(1, n_train))))
 
 
 def _check(opts: CompareOptions) -> None:
@@ -155,7 +89,13 @@ def run_compare(opts: CompareOptions) -> CompareResult:
     import torch
 
     from distill.compare_report import format_markdown, report_dict
-    from distill.compare_runs import evaluate_run, evaluate_teacher, export_run, prepare_teacher, train_run
+    from distill.compare_runs import (
+        evaluate_run,
+        evaluate_teacher,
+        export_run,
+        prepare_teacher,
+        train_run,
+    )
 
     _check(opts)
     if opts.threads:

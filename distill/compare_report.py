@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
-    from distill.compare import CompareOptions, RunRecord
+    from distill.compare_options import CompareOptions, RunRecord
     from distill.compare_runs import TeacherInfo
     from distill.train_config import DistillTrainConfig
 

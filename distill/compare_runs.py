@@ -12,7 +12,7 @@ import yaml
 from crackedge.errors import ConfigError
 
 if TYPE_CHECKING:
-    from distill.compare import CompareOptions, EvalSet, RunRecord
+    from distill.compare_options import CompareOptions, EvalSet, RunRecord
     from distill.train_config import DistillTrainConfig
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def _cached_teacher_info(cache_dir: Path) -> TeacherInfo:
 def prepare_teacher(opts: "CompareOptions") -> tuple["DistillTrainConfig", Optional[Path], TeacherInfo]:
     """(base config with teacher.kind resolved, cache folder or None when online, teacher info). A cache is
     made into OUT/teacher_cache once from --teacher-checkpoint, and reused when it fits."""
-    from distill.compare import auto_variants
+    from distill.compare_options import auto_variants
     from distill.logit_cache_setup import ensure_logit_cache, load_checked_teacher
     from distill.train import resolve_teacher_kind, unlabeled_files
 
@@ -129,7 +129,7 @@ def train_run(cfg: "DistillTrainConfig", run_dir: Path, name: str, progress: boo
     """Train into run_dir (or reuse a finished run; resume an unfinished one) and return its record."""
     from crackedge.training.loop import read_budget
     from distill.checkpoints import load_student_checkpoint
-    from distill.compare import RunRecord
+    from distill.compare_options import RunRecord
     from distill.train import train_student
 
     _check_same_config(run_dir, cfg)

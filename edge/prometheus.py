@@ -145,9 +145,14 @@ class SnapshotCollector:
 def exposition(snap: dict[str, Any]) -> tuple[bytes, str]:
     """(body, Content-Type) of the text exposition format for one snapshot."""
     from prometheus_client import CollectorRegistry, ProcessCollector
-    from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+    from prometheus_client.exposition import generate_latest
+
+    try:  # prometheus_client >= 0.21 names the text format 0.0.4 explicitly (LATEST may mean 1.0.0 there)
+        from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4 as content_type
+    except ImportError:  # older releases: LATEST is the 0.0.4 text format
+        from prometheus_client.exposition import CONTENT_TYPE_LATEST as content_type
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(snap))  # type: ignore[arg-type]
     ProcessCollector(registry=registry)
-    return generate_latest(registry), CONTENT_TYPE_PLAIN_0_0_4
+    return generate_latest(registry), content_type

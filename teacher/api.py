@@ -10,6 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Union
 
+from teacher.models.registry import teacher_name
+
+__all__ = ["load_teacher", "teacher_name"]
+
 if TYPE_CHECKING:  # pragma: no cover
     import torch
     from torch import nn
@@ -30,14 +34,3 @@ def load_teacher(
 
     model = load_teacher_checkpoint(Path(checkpoint), Path(sam_checkpoint) if sam_checkpoint is not None else None)
     return model.to(device).eval()
-
-
-def teacher_name(model: "nn.Module") -> str:
-    """The model's `teacher_name` if it has one, else its `config.model`, else its class name in lower case."""
-    name = getattr(model, "teacher_name", None)
-    if isinstance(name, str):
-        return name
-    model_field = getattr(getattr(model, "config", None), "model", None)
-    if isinstance(model_field, str):
-        return model_field
-    return type(model).__name__.lower()

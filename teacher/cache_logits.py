@@ -49,29 +49,6 @@ class _Views:
         return {"image": image_to_tensor(image), "row": row, "index": index, "variant": variant, "name": self.ds.names[index]}
 
 
-def ensemble_name(names: Sequence[str]) -> str:
-    """'parnet' for one teacher; 'ensemble-3 (parnet, parnet, cracksam-tiny-none)' for several."""
-    return names[0] if len(names) == 1 else f"ensemble-{len(names)} ({', '.join(names)})"
-
-
-def teacher_logits(models: Sequence[Any], images: Any, device: Any, amp: bool, tta_views: int,
-                   full: bool = False) -> Any:
-    """float32 logits N x C x h x w: one teacher without TTA -> its native logits (its full-resolution
-    ones when `full`); else the averaged crack margin N x 1 x H x W over teachers and views."""
-    from teacher.inference import run_teacher, run_teacher_tta
-
-    if len(models) == 1 and tta_views == 1:
-        out = run_teacher(models[0], images, device, amp)
-        return out["logits"] if full else out.get("logits_low", out["logits"])
-    total = 0
-    for model in models:
-        out = run_teacher_tta(model, images, device, amp, views=tta_views) if tta_views > 1 else \
-            run_teacher(model, images, device, amp)
-        logits = out["logits"]
-        total = total + (logits[:, 1:2] - logits[:, 0:1])
-    return total / len(models)
-
-
 def score_teachers(models: Sequence[Any], names: Sequence[str], data_root: Path, split: str, tta_views: int,
                    device: Any, progress: bool) -> Dict[str, float]:
     """Crack IoU (CrackSAM convention, each image at its own size) on `split` of every teacher, of each
@@ -151,7 +128,7 @@ def cache_teacher_logits(
     from crackedge.data.torch_dataset import MixedSegDataset
     from crackedge.fileio import sha256_file
     from teacher.api import teacher_name
-    from teacher.inference import default_cache_channels
+    from teacher.inference import default_cache_channels, ensemble_name, teacher_logits
 
     models = list(models) if isinstance(models, (list, tuple)) else [models]
     checkpoints = list(checkpoints) if isinstance(checkpoints, (list, tuple)) else [checkpoints]

@@ -40,7 +40,7 @@ class TeacherCheckpointError(CrackedgeError):
 
 
 def _teacher_name(model: nn.Module) -> str:
-    from teacher.api import teacher_name
+    from teacher.models.registry import teacher_name
 
     return teacher_name(model)
 

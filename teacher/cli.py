@@ -9,7 +9,7 @@ Commands:
   cache-logits   run the teacher once over a split's augmented views for distillation
   baseline       scores of the all-background and all-crack guesses on a split
   params         parameter counts (total / trainable) of CrackSAM variants, without allocating weights
-  export         a trained teacher -> a model bundle (ONNX, OpenVINO FP16 IR, parity), as `distill export` writes
+  export         a trained teacher -> a model bundle (--out DIR) (ONNX, OpenVINO FP16 IR, parity), as `distill export` writes
 
 A trained CrackSAM checkpoint is usually a "delta" (adapters/LoRA + decoder, a few MB) on top of the
 original SAM weights: pass those with --sam-checkpoint wherever a checkpoint is loaded. PARNet
@@ -150,18 +150,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from teacher.api import teacher_name
     from teacher.predictor import TeacherPredictor
 
-    model, device = _load(args)
-    predictor = TeacherPredictor(model, device, tta_views=8 if args.tta else 1)
+    from crackedge.training.runtime import pick_device
+    from teacher.api import load_teacher
+    from teacher.inference import ensemble_name
+
+    device = pick_device(args.device)
+    models = [load_teacher(c, args.sam_checkpoint, device) for c in args.checkpoint]
+    predictor = TeacherPredictor(models, device, tta_views=8 if args.tta else 1)
     opts = eval_options_from(args, args.out)
     opts.baselines = True
-    source = {"checkpoint": str(args.checkpoint), "checkpoint_sha256": sha256_file(Path(args.checkpoint)),
-              "runtime": "torch f32", "device": str(device)}
+    source = {"checkpoints": [str(c) for c in args.checkpoint],
+              "checkpoints_sha256": [sha256_file(Path(c)) for c in args.checkpoint],
+              "tta_views": predictor.tta_views, "runtime": "torch f32", "device": str(device)}
     result = evaluate(predictor, args.data, opts, source)
     for table in result.tables.values():
         print(table, end="\n\n")
     print(f"{args.split}: the teacher against trivial guesses, scored {result.basis} (IoU/F1: CrackSAM per-image "
           f"means at threshold {result.threshold}; pooled; DeepCrack ODS F and mIoU)")
-    print(baseline_table({f"{teacher_name(model)} ({case})": m for case, m in result.metrics.items()} | result.baselines))
+    label = ensemble_name([teacher_name(m) for m in models]) + (" +TTA" if args.tta else "")
+    print(baseline_table({f"{label} ({case})": m for case, m in result.metrics.items()} | result.baselines))
     print(f"metrics: {Path(args.out) / 'metrics.yaml'}   overlays: {Path(args.out)}/overlays_*.jpg")
     return 0
 
@@ -240,8 +247,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         threshold=args.threshold, min_mask_iou=args.min_mask_iou, strict_parity=args.strict_parity,
         threads=args.threads, force=args.force,
     )
-    meta = export_teacher(args.checkpoint, args.out_dir, opts)
-    print(f"bundle: {args.out_dir} (teacher {meta.model_name}, input {meta.input.height}x{meta.input.width}, "
+    meta = export_teacher(args.checkpoint, args.out, opts)
+    print(f"bundle: {args.out} (teacher {meta.model_name}, input {meta.input.height}x{meta.input.width}, "
           f"crack probability at stride {meta.output.stride}, precision {meta.inference_precision})")
     for rec in meta.parity:
         print(f"  {rec.runtime:28s} max|diff| {rec.max_abs_diff:.2e}  mask IoU vs torch {rec.mask_iou:.4f}")
@@ -258,7 +265,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
         "`distill export` writes (metadata.yaml with model kind teacher). `crackedge serve` serves it; "
         "`edge run` runs it too (slowly). See docs/serve.md.")
     p.add_argument("checkpoint", type=Path, help="teacher checkpoint (best.pt of teacher train)")
-    p.add_argument("out_dir", type=Path, help="bundle folder to write")
+    add_out(p, help="bundle folder to write")
     p.add_argument("--sam-checkpoint", type=Path, help="the SAM weights a delta checkpoint was trained on")
     p.add_argument("--output", choices=("native", "full"), default="native",
                    help="CrackSAM: native = crack probability at the decoder's stride 4 (default), full = at the "
@@ -334,7 +341,10 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
                        "(crackedge.evaluation: CrackSAM per-image and pooled scores, DeepCrack ODS/OIS/mIoU, on the "
                        "--basis stated in every report) beside the all-background and all-crack guesses; writes "
                        "OUT/metrics.yaml, OUT/metrics.txt, OUT/overlays/ and OUT/overlays_<case>.jpg.")
-    _add_loading_args(p)
+    p.add_argument("checkpoint", type=Path, nargs="+",
+                   help="teacher checkpoint(s) (best.pt of teacher train); several: their ensemble (averaged margins)")
+    p.add_argument("--sam-checkpoint", type=Path, help="the SAM weights a delta checkpoint was trained on")
+    add_torch_device(p)
     add_eval_options(p)
     add_out(p)
     p.add_argument("--tta", action="store_true", help="average the teacher over the 8 dihedral views of each image")

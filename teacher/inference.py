@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Sequence
 
 DEFAULT_INPUT_SIZE = 448
 
@@ -73,3 +73,24 @@ def run_teacher_tta(model: Any, images: Any, device: Any, amp: bool = False, vie
             if value.ndim == 4:  # spatial maps only; vectors (e.g. IoU predictions) are left out
                 total[key] = total.get(key, 0) + _unview(value, k, flip)
     return {key: value / views for key, value in total.items()}
+
+
+def ensemble_name(names: Sequence[str]) -> str:
+    """'parnet' for one teacher; 'ensemble-3 (parnet, parnet, cracksam-tiny-none)' for several."""
+    return names[0] if len(names) == 1 else f"ensemble-{len(names)} ({', '.join(names)})"
+
+
+def teacher_logits(models: Sequence[Any], images: Any, device: Any, amp: bool, tta_views: int,
+                   full: bool = False) -> Any:
+    """float32 logits N x C x h x w: one teacher without TTA -> its native logits (its full-resolution
+    ones when `full`); else the averaged crack margin N x 1 x H x W over teachers and views."""
+    if len(models) == 1 and tta_views == 1:
+        out = run_teacher(models[0], images, device, amp)
+        return out["logits"] if full else out.get("logits_low", out["logits"])
+    total = 0
+    for model in models:
+        out = run_teacher_tta(model, images, device, amp, views=tta_views) if tta_views > 1 else \
+            run_teacher(model, images, device, amp)
+        logits = out["logits"]
+        total = total + (logits[:, 1:2] - logits[:, 0:1])
+    return total / len(models)

@@ -25,7 +25,7 @@ class TeacherPredictor:
     def __init__(self, models: Union[Any, Sequence[Any]], device: Any = "cpu", tta_views: int = 1,
                  name: Optional[str] = None) -> None:
         from teacher.api import teacher_name
-        from teacher.cache_logits import ensemble_name
+        from teacher.inference import ensemble_name
         from teacher.inference import input_size
 
         self.models = list(models) if isinstance(models, (list, tuple)) else [models]
@@ -45,7 +45,7 @@ class TeacherPredictor:
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, float]:
         import torch
 
-        from teacher.cache_logits import teacher_logits
+        from teacher.inference import teacher_logits
 
         x = torch.from_numpy(self.preprocess(image))
         t0 = time.perf_counter()

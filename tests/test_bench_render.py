@@ -248,7 +248,7 @@ def test_cli_render_only_writes_markdown_and_plots(tmp_path):
     save_section(out / "results", "inference", inference_fixture())
     save_section(out / "results", "edge", edge_fixture())
     md_path = tmp_path / "BENCH.md"
-    assert main(["bench-report", "--render-only", "--out-dir", str(out), "--markdown", str(md_path)]) == 0
+    assert main(["bench-report", "--render-only", "--out", str(out), "--markdown", str(md_path)]) == 0
     md = md_path.read_text()
     assert "(bench/inference.png)" in md and (out / "inference.png").stat().st_size > 1000
     assert (out / "decode.png").is_file() and (out / "scale.png").is_file()
@@ -259,9 +259,9 @@ def test_cli_render_only_writes_markdown_and_plots(tmp_path):
 def test_cli_only_distill_needs_its_input(tmp_path, capsys):
     from workflows.cli import main
 
-    assert main(["bench-report", "--only", "distill", "--out-dir", str(tmp_path)]) == 2
+    assert main(["bench-report", "--only", "distill", "--out", str(tmp_path)]) == 2
     assert "--bench-steps FILE" in capsys.readouterr().err
-    assert main(["bench-report", "--only", "speed", "--out-dir", str(tmp_path)]) == 2
+    assert main(["bench-report", "--only", "speed", "--out", str(tmp_path)]) == 2
     with pytest.raises(ConfigError, match="multiple of 32"):
         from workflows.bench.report import ReportOptions
 

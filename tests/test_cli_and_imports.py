@@ -26,11 +26,11 @@ def test_help_works_for_every_command(command):
 def test_user_error_exits_2_with_a_message_and_no_traceback(tmp_path):
     from workflows.cli import main
 
-    out = subprocess.run([sys.executable, "-m", "workflows", "prepare", str(tmp_path / "missing"), str(tmp_path / "o")],
+    out = subprocess.run([sys.executable, "-m", "workflows", "prepare", str(tmp_path / "missing"), "--out", str(tmp_path / "o")],
                          capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
     assert out.returncode == 2
     assert "error: source folder not found" in out.stderr and "Traceback" not in out.stderr
-    assert main(["check-data", str(tmp_path)]) == 2
+    assert main(["check-data", "--data", str(tmp_path)]) == 2
 
 
 def _modules(pkg: str) -> list[str]:
@@ -73,3 +73,16 @@ def test_pi_side_runs_without_torch(tmp_path):
     out = run_python_without_torch(code)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("1.0")
+
+
+def test_harmless_third_party_warnings_are_dropped_and_others_kept(caplog):
+    import logging
+
+    from crackedge.cliutil import setup_logging
+
+    setup_logging()
+    log = logging.getLogger("torch.utils.cpp_extension")
+    with caplog.at_level(logging.WARNING):
+        log.warning("No CUDA runtime is found, using CUDA_HOME='%s'", "/usr/local/cuda")
+        log.warning("something else")
+    assert "No CUDA runtime" not in caplog.text and "something else" in caplog.text

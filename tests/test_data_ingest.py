@@ -74,7 +74,7 @@ def test_names_shared_by_train_and_test_are_prefixed_by_split(tmp_path):
 
 def test_prefixing_is_printed_by_the_cli(tmp_path, capsys):
     _deepcrack_with_shared_names(tmp_path / "dc", identical=())
-    assert main(["prepare", "--format", "deepcrack", "--val-fraction", "0", str(tmp_path / "dc"), str(tmp_path / "out")]) == 0
+    assert main(["prepare", "--format", "deepcrack", "--val-fraction", "0", str(tmp_path / "dc"), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert "wrote 12 image/mask pairs" in out
     assert "note: 2 name(s) occur in more than one split with different content; each copy was prefixed by its split " \
@@ -185,7 +185,7 @@ def test_auto_detection_calls_images_and_masks_pairs_not_crack500(tmp_path, caps
     assert detect_format(tmp_path / "mine") == "pairs"
     with pytest.raises(DataError, match=r"does not look like the crack500 layout.*--format pairs"):
         prepare(tmp_path / "mine", tmp_path / "x", fmt="crack500")
-    assert main(["prepare", str(tmp_path / "mine"), str(tmp_path / "out")]) == 0
+    assert main(["prepare", str(tmp_path / "mine"), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert "wrote 10 image/mask pairs" in out and "(train 6, val 2, test 2); format pairs" in out
     assert "note: the source has no split: generated a seeded 0.6/0.2/0.2 train/val/test split (seed 0); " \
@@ -242,7 +242,7 @@ def test_every_skip_is_printed(tmp_path, capsys):
         _write_pair(src / "val" / "images" / f"v{i}.jpg", src / "val" / "masks" / f"v{i}.png", i)
     (src / "val" / "masks" / "v1.png").unlink()
     cv2.imwrite(str(src / "val" / "masks" / "v2.png"), np.zeros((5, 5), np.uint8))
-    assert main(["prepare", str(src), str(tmp_path / "out")]) == 0
+    assert main(["prepare", str(src), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert "skipped 2 item(s):" in out
     assert f"  {src / 'val' / 'images' / 'v1.jpg'}: no mask for it in {src / 'val' / 'masks'}" in out

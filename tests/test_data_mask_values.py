@@ -58,7 +58,7 @@ def test_three_valued_masks_are_flagged_with_values_and_shares(tmp_path):
 
 def test_the_table_and_warning_are_printed(tmp_path, capsys):
     _uav_set(tmp_path / "uav")
-    assert main(["prepare", str(tmp_path / "uav"), str(tmp_path / "out")]) == 0
+    assert main(["prepare", str(tmp_path / "uav"), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out.splitlines()
     i = out.index("mask values over 4 masks (read with threshold 127 (crack = value > 127)):")
     assert out[i + 1 : i + 5] == [
@@ -72,7 +72,7 @@ def test_the_table_and_warning_are_printed(tmp_path, capsys):
 
 def test_crack_values_select_the_crack_class(tmp_path, capsys):
     _uav_set(tmp_path / "uav")
-    assert main(["prepare", "--crack-values", "255", str(tmp_path / "uav"), str(tmp_path / "out")]) == 0
+    assert main(["prepare", "--crack-values", "255", str(tmp_path / "uav"), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert "    204    18.75%       3  background   <- extra class" in out and "warning:" not in out
     assert "note: 3 of 4 masks hold more than two classes (value(s) 204 besides 0 and 255); read with crack values " \
@@ -96,14 +96,14 @@ def test_crack_values_options_are_checked(tmp_path, capsys):
     from crackedge.data.mask_values import parse_crack_values
 
     _uav_set(tmp_path / "uav")
-    assert main(["prepare", "--crack-values", "255", "--mask-threshold", "100", str(tmp_path / "uav"), str(tmp_path / "o")]) == 2
+    assert main(["prepare", "--crack-values", "255", "--mask-threshold", "100", str(tmp_path / "uav"), "--out", str(tmp_path / "o")]) == 2
     assert "--crack-values and --mask-threshold exclude each other" in capsys.readouterr().err
     assert parse_crack_values("255, 204") == (204, 255)
     for bad in ("300", "crack", ""):
         with pytest.raises(DataError, match="--crack-values must be comma-separated integers 0-255"):
             parse_crack_values(bad)
     with pytest.raises(SystemExit):
-        main(["prepare", "--crack-values", "256", str(tmp_path / "uav"), str(tmp_path / "o")])
+        main(["prepare", "--crack-values", "256", str(tmp_path / "uav"), "--out", str(tmp_path / "o")])
     assert not (tmp_path / "o").exists()
 
 

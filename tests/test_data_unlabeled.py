@@ -101,7 +101,7 @@ def test_prepare_format_images_writes_an_unlabeled_set(tmp_path, capsys):
     _img(src / "phone" / "IMG_1.jpg", 30)
     _img(src / "phone" / "scan.bmp", 60)
     (src / "phone" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
-    assert main(["prepare", "--format", "images", str(src), str(tmp_path / "out")]) == 0
+    assert main(["prepare", "--format", "images", str(src), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert "wrote 4 unlabeled images to" in out and "format images (labels: none, no masks, no splits)" in out
     assert f"  {(src / 'phone' / 'broken.jpg').resolve()}: unreadable or corrupt image" in out
@@ -132,5 +132,5 @@ def test_prepare_format_images_failure_leaves_nothing(tmp_path):
 
 def test_crack_values_with_format_images_is_refused(tmp_path, capsys):
     _img(tmp_path / "src" / "a.jpg")
-    assert main(["prepare", "--format", "images", "--crack-values", "255", str(tmp_path / "src"), str(tmp_path / "out")]) == 2
+    assert main(["prepare", "--format", "images", "--crack-values", "255", str(tmp_path / "src"), "--out", str(tmp_path / "out")]) == 2
     assert "--format images reads no masks" in capsys.readouterr().err

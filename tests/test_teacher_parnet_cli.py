@@ -103,6 +103,17 @@ def test_eval_writes_metrics_with_baselines(trained, workspace, tmp_path, capsys
     assert 0.0 < metrics["baselines"]["all-crack"]["iou"] < 0.3
     printed = capsys.readouterr().out
     assert "| parnet (clean) |" in printed and "| all-background |" in printed and "| all-crack |" in printed
+    # two checkpoints: their ensemble, here with TTA; recorded in the report
+    import shutil
+
+    ens = tmp_path / "ens"
+    shutil.copy(trained / "best.pt", tmp_path / "second.pt")
+    assert main(["eval", str(trained / "best.pt"), str(tmp_path / "second.pt"), "--data", str(data), "--split",
+                 "test", "--out", str(ens), "--tta", "--device", "cpu"]) == 0
+    saved = yaml.safe_load((ens / "metrics.yaml").read_text())
+    assert saved["model"] == f"teacher ensemble-2 (parnet, parnet), torch f32 at {SIZE}x{SIZE}, TTA over 8 views"
+    assert saved["tta_views"] == 8 and len(saved["checkpoints_sha256"]) == 2
+    assert "| ensemble-2 (parnet, parnet) +TTA (clean) |" in capsys.readouterr().out
 
 
 def test_predict_tiles_a_large_image_and_resizes_a_small_one(trained, workspace, tmp_path):

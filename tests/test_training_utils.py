@@ -144,3 +144,23 @@ def test_amp_helpers_accept_device_strings():
     assert amp_dtype("cpu") is None
     with autocast("cpu"):
         pass
+
+
+def test_validation_shows_progress_and_a_cut_run_says_so(tmp_path, tiny_data, capsys, caplog):
+    """A long validation must show a progress bar; the minute safety net cutting a run is loud and recorded."""
+    from crackedge.training.loop import budget_warning, read_budget
+
+    torch.set_num_threads(1)
+    train, val = tiny_data
+    cfg = _cfg(tmp_path / "cut", 50, max_minutes=0.0)
+    cfg.progress = True
+    with caplog.at_level("WARNING"):
+        fit(TinyTask(), train, val, cfg)
+    err = capsys.readouterr().err
+    assert "eval: " in err  # the validation progress bar (tqdm)
+    assert "!!! the --max-minutes safety net (0 min) stopped training at step 1 of 50" in caplog.text
+    assert read_budget(tmp_path / "cut") == {"planned_steps": 50, "steps": 1, "stopped_by_budget": True,
+                                             "max_minutes": 0.0, "wall_s": read_budget(tmp_path / "cut")["wall_s"]}
+    assert "stopped at step 1 of 50" in budget_warning(tmp_path / "cut")
+    fit(TinyTask(), train, val, _cfg(tmp_path / "whole", 3))
+    assert read_budget(tmp_path / "whole")["stopped_by_budget"] is False and budget_warning(tmp_path / "whole") is None

@@ -7,19 +7,17 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
+from crackedge.cli_options import (
+    add_data,
+    add_out,
+    add_seed,
+    add_size,
+    add_threads,
+    add_torch_device,
+    parse_runtime_device,
+    square_size,
+)
 from crackedge.cliutil import add_common_args, run_subcommand
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        parts = [int(v) for v in text.lower().split("x")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH like 448x448, got {text!r}") from None
-    if len(parts) == 1:
-        parts *= 2
-    if len(parts) != 2 or min(parts) < 16:
-        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH with both >= 16, got {text!r}")
-    return parts[0], parts[1]
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
@@ -61,13 +59,17 @@ def cmd_check_data(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from workflows.demo import DemoConfig, run_demo
 
-    cfg = DemoConfig(out=args.out, data=args.data, seed=args.seed, size=args.size, student=args.student,
-                     device=args.device)
+    cfg = DemoConfig(out=args.out, data=args.data, seed=args.seed, student=args.student, device=args.device,
+                     max_minutes=args.max_minutes)
+    if args.size:
+        cfg.size = args.size
     if args.quick:  # a smoke run: minutes, not a result
-        cfg.n_train, cfg.n_val, cfg.n_test, cfg.size = 8, 4, 4, 96
-        cfg.teacher_steps, cfg.student_steps, cfg.edge_frames = 20, 10, 6
-    summary = run_demo(cfg)
-    print("\n".join(["", "crackedge demo summary:"] + [f"  {ln}" for ln in summary.lines]))
+        cfg.n_train, cfg.n_val, cfg.n_test, cfg.n_unlabeled, cfg.size = 8, 4, 4, 4, 96
+        cfg.teacher_steps, cfg.student_steps, cfg.edge_frames, cfg.variants = 20, 10, 6, 1
+    res = run_demo(cfg)
+    print("\n".join(["", "crackedge demo summary:"] + [f"  {ln}" for ln in res.lines]))
+    for warning in res.warnings:
+        print(f"WARNING: {warning}")
     return 0
 
 
@@ -78,7 +80,7 @@ def cmd_bench_report(args: argparse.Namespace) -> int:
         return [v.strip() for v in text.split(",") if v.strip()] if text else []
 
     opts = ReportOptions(
-        out_dir=args.out_dir, markdown=args.markdown, work_dir=args.work_dir, only=tuple(split(args.only)),
+        out_dir=args.out, markdown=args.markdown, work_dir=args.work_dir, only=tuple(split(args.only)),
         render_only=args.render_only, quick=args.quick, compare=args.compare, bench_steps=args.bench_steps,
         bundles=list(args.bundle or []), device=args.device, students=split(args.students) or None,
         size=args.size, threads=args.threads, max_seconds=args.max_seconds, calib_data=args.calib_data,
@@ -107,26 +109,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("synth", help="generate a synthetic crack dataset (seeded, exact masks)")
-    p.add_argument("out", type=Path)
-    p.add_argument("--train", type=int, default=64)
-    p.add_argument("--val", type=int, default=16)
-    p.add_argument("--test", type=int, default=16)
-    p.add_argument("--size", type=_size, default=(448, 448), help="HEIGHTxWIDTH (default 448x448)")
-    p.add_argument("--seed", type=int, default=0)
+    add_out(p, help="the dataset folder to write")
+    p.add_argument("--train", type=int, default=64, help="training images (default 64)")
+    p.add_argument("--val", type=int, default=16, help="validation images (default 16)")
+    p.add_argument("--test", type=int, default=16, help="test images (default 16)")
+    add_size(p, "image size, N or HxW (default 448)", default=(448, 448))
+    add_seed(p)
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("check-data", help="verify every image/mask pair of a canonical dataset")
-    p.add_argument("data", type=Path)
+    add_data(p)
     p.set_defaults(func=cmd_check_data)
 
-    p = sub.add_parser("demo", help="run the main job end to end on built-in synthetic data (or --data DIR)")
-    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="result folder (default runs/demo)")
-    p.add_argument("--data", type=Path, default=None, help="a canonical dataset instead of synthetic data")
-    p.add_argument("--size", type=int, default=256, help="teacher/student input size (default 256 for CPU speed)")
+    p = sub.add_parser("demo", help="run the main job end to end on built-in synthetic data (or --data DIR)",
+                       description="Synthetic crack images (and unlabeled frames) -> a PARNet teacher -> its logits "
+                       "cached -> an HRNet student distilled -> a model bundle -> both scored on held-back images -> "
+                       "the edge daemon on a simulated camera. Budgets are in steps; --max-minutes is a safety net "
+                       "per training stage that the summary reports loudly when it cuts.")
+    add_out(p, default=Path("runs/demo"), help="result folder")
+    add_data(p, required=False, help="a canonical dataset instead of synthetic data")
+    p.add_argument("--size", type=square_size, default=None, metavar="N",
+                   help="teacher/student input side (default 256, for CPU speed)")
     p.add_argument("--student", default="hrnet_w18", help="student to distill (default hrnet_w18)")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    add_torch_device(p, default="cpu")
+    p.add_argument("--max-minutes", type=float, default=30.0,
+                   help="safety net per training stage (default 30); budgets are in steps")
     p.add_argument("--quick", action="store_true", help="tiny smoke run (a few minutes; numbers mean nothing)")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser(
@@ -142,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", metavar="SECTIONS", help="comma-separated sections to measure: inference,teachers,edge,distill,accuracy "
                    "(the others are rendered from their cached results)")
     p.add_argument("--render-only", action="store_true", help="measure nothing; re-render from the cached results")
-    p.add_argument("--out-dir", type=Path, default=None, help="results/ and plots (default benchmarks/)")
+    add_out(p, required=False, help="results/ and plots (default benchmarks/)")
     p.add_argument("--markdown", type=Path, default=None, help="report file (default BENCHMARKS.md)")
     p.add_argument("--work-dir", type=Path, default=None,
                    help="random-weight checkpoints and bundles (default runs/bench-report/work; reused when unchanged)")
@@ -150,12 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bench-steps", type=Path, default=None, help="a `distill bench-steps` JSON (distillation-cost section)")
     p.add_argument("--bundle", type=Path, action="append",
                    help="bundle for the edge section (repeatable; default: the inference section's bundles)")
-    p.add_argument("--device", default="CPU", choices=["CPU", "MYRIAD", "GPU", "AUTO"],
-                   help="OpenVINO device for the inference and edge sections (default CPU; MYRIAD = NCS2)")
+    p.add_argument("--device", type=parse_runtime_device, default="CPU", metavar="DEVICE",
+                   help="where the bundles run (OpenVINO) in the inference and edge sections: cpu, ncs2, gpu, auto "
+                   "(default cpu)")
     p.add_argument("--students", help="comma-separated students (default: all registered)")
     p.add_argument("--edge-students", help=f"students whose bundles the edge section runs (default {','.join(('hrnet_w18', 'mobilenetv3_large_100'))})")
     p.add_argument("--size", type=int, default=448, help="student and teacher input side (default 448)")
-    p.add_argument("--threads", type=int, default=None, help="threads for torch, ONNX Runtime, OpenVINO (default: usable cores)")
+    add_threads(p)
     p.add_argument("--max-seconds", type=float, default=8.0, help="time cap per latency/throughput measurement (default 8)")
     p.add_argument("--calib-data", type=Path, default=None,
                    help="images for INT8 calibration (default: synthetic crack images)")

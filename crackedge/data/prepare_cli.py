@@ -5,6 +5,8 @@ Importing this module is cheap (argparse only); the work is imported when the co
 
 from __future__ import annotations
 
+from crackedge.cli_options import add_out, add_seed
+
 import argparse
 from pathlib import Path
 from typing import Any
@@ -35,14 +37,14 @@ def _crack_values(text: str) -> tuple[int, ...]:
 def add_prepare_args(parser: argparse.ArgumentParser) -> None:
     """Add the `prepare` arguments and options to `parser`."""
     parser.add_argument("src", type=Path, help="the dataset as published, or a folder of images (--format images)")
-    parser.add_argument("out", type=Path, help="a new or empty output folder (written only when the run succeeds)")
+    add_out(parser, help="a new or empty output folder (written only when the run succeeds)")
     parser.add_argument("--format", default="auto", choices=FORMAT_CHOICES,
                         help="source layout (default: detected); images = unlabeled images, see docs/data.md")
     parser.add_argument("--strict", action="store_true", help="fail on the first unusable item instead of skipping it")
     parser.add_argument("--split-ratios", type=_ratios, default=(0.6, 0.2, 0.2), metavar="TR,VA,TE",
                         help="train,val,test ratios for sources without a split (default 0.6,0.2,0.2; 0,0,1 = all test)")
     parser.add_argument("--val-fraction", type=float, default=0.1, help="DeepCrack: share of train used as val (default 0.1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of generated splits")
+    add_seed(parser)
     parser.add_argument("--mask-threshold", type=int, default=None,
                         help="grey/JPEG masks: crack = value > this (default 127)")
     parser.add_argument("--crack-values", type=_crack_values, default=(), metavar="V[,V...]",

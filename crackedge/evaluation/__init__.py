@@ -5,7 +5,8 @@ dataset in both metric conventions, per noise case, on a stated scoring basis, w
 `distill compare` and the benchmark report all call `evaluate`; only the predictor differs.
 """
 
-from crackedge.evaluation.loop import EvalOptions, EvalResult, Predictor, evaluate
+from crackedge.evaluation.loop import Predictor, evaluate
+from crackedge.evaluation.options import EvalOptions, EvalResult
 from crackedge.evaluation.reports import read_metrics, write_reports
 
 __all__ = ["EvalOptions", "EvalResult", "Predictor", "evaluate", "read_metrics", "write_reports"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crackedge.evaluation.loop import EvalResult, evaluate
-from crackedge.evaluation.options import EvalOptions
+from crackedge.evaluation.loop import evaluate
+from crackedge.evaluation.options import EvalOptions, EvalResult
 from crackedge.runtime.options import RuntimeOptions
 
 

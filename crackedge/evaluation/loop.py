@@ -9,13 +9,12 @@ image that is fed, after any resize.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Protocol
 
 import numpy as np
 
-from crackedge.evaluation.options import EvalOptions, describe_basis
+from crackedge.evaluation.options import EvalOptions, EvalResult, describe_basis
 
 DEFAULT_THRESHOLD = 0.5
 BASELINES = {"all-background": 0.0, "all-crack": 1.0}  # name -> constant crack probability
@@ -33,18 +32,6 @@ class Predictor(Protocol):
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, float]:
         """image RGB uint8 H x W x 3 -> (crack probability float32 H x W, network seconds)."""
-
-
-@dataclass
-class EvalResult:
-    metrics: dict[str, dict[str, float]]  # noise case -> MetricReport.to_dict()
-    tables: dict[str, str]  # noise case -> MetricReport.format()
-    basis: str  # describe_basis(): where the pixels were counted
-    threshold: float
-    latency_ms: float = 0.0  # median network time per image
-    baselines: dict[str, dict[str, float]] = field(default_factory=dict)
-    overlays: list[Path] = field(default_factory=list)
-    model: str = ""
 
 
 def evaluate(predict: Predictor, data_dir: Path, opts: EvalOptions = EvalOptions(),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -48,3 +48,15 @@ class EvalOptions:
             raise ConfigError(f"unknown scoring basis {self.basis!r}; valid: {', '.join(BASES)}")
         if self.threshold is not None and not 0 < self.threshold < 1:
             raise ConfigError(f"threshold must lie in (0, 1), got {self.threshold}")
+
+
+@dataclass
+class EvalResult:
+    metrics: dict[str, dict[str, float]]  # noise case -> MetricReport.to_dict()
+    tables: dict[str, str]  # noise case -> MetricReport.format()
+    basis: str  # describe_basis(): where the pixels were counted
+    threshold: float
+    latency_ms: float = 0.0  # median network time per image
+    baselines: dict[str, dict[str, float]] = field(default_factory=dict)
+    overlays: list[Path] = field(default_factory=list)
+    model: str = ""

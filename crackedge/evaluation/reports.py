@@ -18,8 +18,7 @@ from crackedge.errors import DataError
 from crackedge.fileio import atomic_write_text, write_image_atomic
 
 if TYPE_CHECKING:
-    from crackedge.evaluation.loop import EvalResult
-    from crackedge.evaluation.options import EvalOptions
+    from crackedge.evaluation.options import EvalOptions, EvalResult
 
 METRICS_NAME = "metrics.yaml"
 

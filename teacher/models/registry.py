@@ -58,3 +58,14 @@ def get_teacher_entry(name: str) -> TeacherEntry:
         return TEACHER_MODELS[name]
     except KeyError:
         raise ValueError(f"unknown teacher model {name!r}; valid names: {', '.join(TEACHER_MODELS)}") from None
+
+
+def teacher_name(model: Any) -> str:
+    """The model's `teacher_name` if it has one, else its `config.model`, else its class name in lower case."""
+    name = getattr(model, "teacher_name", None)
+    if isinstance(name, str):
+        return name
+    model_field = getattr(getattr(model, "config", None), "model", None)
+    if isinstance(model_field, str):
+        return model_field
+    return type(model).__name__.lower()
