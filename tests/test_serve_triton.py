@@ -116,8 +116,12 @@ def test_without_the_libdir_fix_the_model_fails_to_load(repo, tmp_path):
     env = server_env(find_triton())
     env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in env["LD_LIBRARY_PATH"].split(os.pathsep)
                                              if p != sysconfig.get_config_var("LIBDIR"))
-    with pytest.raises(ServeError, match=r"Python stub runs .*libpython3.* under the standard library of"):
-        _server(repo, tmp_path, env=env).start(timeout_s=60)
+    server = _server(repo, tmp_path, env=env)
+    try:
+        with pytest.raises(ServeError, match=r"Python stub runs .*libpython3.* under the standard library of"):
+            server.start(timeout_s=60)
+    finally:
+        server.stop()  # nothing left running if it started after all
 
 
 def _edge_config(tmp_path: Path, bundle: Path, url: str, frames: Path, n_rate: float) -> Path:
