@@ -12,7 +12,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e ".[train,edge,dev]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[train,edge,serve,remote,dev]"
 	touch $(STAMP)
 
 # The main job end to end on the built-in synthetic default. DEMO_ARGS="--data DIR" for real data.

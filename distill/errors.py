@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 from crackedge.errors import CrackedgeError
+from crackedge.export.errors import ExportError, UnsupportedOpsError
+
+__all__ = ["CheckpointError", "ExportError", "UnsupportedOpsError"]
 
 
 class CheckpointError(CrackedgeError):
     """A student checkpoint or a weights file is missing, unreadable or does not fit the model."""
-
-
-class ExportError(CrackedgeError):
-    """The model cannot be exported as asked (wrong opset, unsupported op, failed parity)."""
-
-
-class UnsupportedOpsError(ExportError):
-    """The exported graph contains ops the chosen target cannot run."""

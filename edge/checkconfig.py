@@ -24,7 +24,7 @@ def check_config(path: Path, check_device: bool = True) -> str:
     Returns a short human summary; raises a CrackedgeError naming the first problem.
     """
     cfg = load_edge_config(path)
-    bundle = load_bundle(cfg.model.bundle)
+    bundle = load_bundle(cfg.model.local_bundle)
     lines = [f"{path}: OK"]
     src = cfg.source
     if isinstance(src, (VideoFileSource, ImageFolderSource)) and not Path(src.path).exists():
@@ -41,7 +41,7 @@ def check_config(path: Path, check_device: bool = True) -> str:
         raise ConfigError(f"{path}: save.out_dir: {out} is not writable (nearest existing folder {probe})")
     m = bundle.meta
     lines.append(
-        f"  bundle: {cfg.model.bundle} ({m.student}, input {m.input.width}x{m.input.height} {m.input.color_order}, "
+        f"  bundle: {cfg.model.local_bundle} ({m.model.kind} {m.model_name}, input {m.input.width}x{m.input.height} {m.input.color_order}, "
         f"output {m.output.kind} x{m.output.channels} stride {m.output.stride}, threshold {m.threshold}, hashes OK)"
     )
     if check_device:
@@ -64,6 +64,17 @@ def check_config(path: Path, check_device: bool = True) -> str:
             f"  openvino {api.version} ({api.module}): devices {', '.join(devices)}; compiled {m.models[key]} on "
             f"{cfg.model.device} (precision {info.get('precision')}, {info.get('requests')} infer requests)"
         )
+    if cfg.model.backend == "remote":
+        from crackedge.runtime.backends.remote import RemoteBackend
+
+        r = cfg.model.remote
+        client = RemoteBackend(r, m.input)
+        try:
+            up = client.probe()
+        finally:
+            client.close()
+        lines.append(f"  remote: {r.model_name} at {r.url} ({'ready' if up else 'NOT answering now: frames will go to the fallback'}), "
+                     f"timeout {r.timeout_s} s, {r.requests} in flight, wire {r.wire}; fallback: the bundle above")
     lines.append(f"  saving to {out}/runs/<start time>/ (floor {cfg.disk.min_free_mb:.0f} MB free, policy {cfg.disk.policy})")
     if cfg.preview.enabled:
         lines.append(f"  preview: http://{cfg.preview.host}:{cfg.preview.port}/{' (token required)' if cfg.preview.token else ''}")

@@ -13,7 +13,7 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import Field, model_validator
 
 from crackedge.config import StrictModel, load_config
-from crackedge.runtime.options import RuntimeOptions
+from crackedge.runtime.options import RemoteOptions, RuntimeOptions
 
 # ----------------------------------------------------------------------------------------------
 # Sources
@@ -106,10 +106,41 @@ SourceConfig = Annotated[
 
 
 class ModelConfig(RuntimeOptions):
-    """The bundle to run and how (device, model file, precision, requests: crackedge.runtime.options)."""
+    """The bundle to run and how (device, model file, precision, requests: crackedge.runtime.options).
 
-    bundle: Path = Field(description="the folder written by `distill export` (metadata.yaml + model files)")
+    backend openvino (default): `bundle` runs on this machine. backend remote: frames go to the model
+    `remote` names on a KServe v2 server (`crackedge serve`) and to the local bundle `fallback` whenever
+    the server does not answer within remote.timeout_s (crackedge.runtime.backends.fallback); the
+    other keys (device, precision, requests ...) apply to the fallback, whose metadata also gives the
+    preprocessing and the output layout.
+    """
+
+    backend: Literal["openvino", "remote"] = Field(default="openvino", description="openvino | remote")
+    bundle: Optional[Path] = Field(default=None, description="the folder written by `distill export` or `teacher export`")
+    remote: Optional[RemoteOptions] = Field(default=None, description="backend remote: the served model")
+    fallback: Optional[Path] = Field(default=None, description="backend remote: the local bundle frames fall back to")
     threshold: Optional[float] = Field(default=None, gt=0, lt=1, description="override the bundle's threshold")
+
+    @model_validator(mode="after")
+    def _backend_keys(self) -> "ModelConfig":
+        if self.backend == "openvino":
+            if self.bundle is None:
+                raise ValueError("bundle is required (the folder written by `distill export`)")
+            if self.remote is not None or self.fallback is not None:
+                raise ValueError("remote and fallback belong to backend: remote")
+        else:
+            if self.remote is None or self.fallback is None:
+                raise ValueError("backend remote needs remote: {url, model_name, ...} and fallback: a local bundle")
+            if self.bundle is not None:
+                raise ValueError("backend remote takes its local bundle as fallback:, not bundle:")
+        return self
+
+    @property
+    def local_bundle(self) -> Path:
+        """The bundle that runs on this machine (bundle, or the remote backend's fallback)."""
+        path = self.bundle if self.backend == "openvino" else self.fallback
+        assert path is not None  # the validator guarantees it
+        return path
 
 
 class PipelineConfig(StrictModel):
@@ -241,6 +272,7 @@ def _abs(p: Optional[Path], base: Path) -> Optional[Path]:
 def resolve_paths(cfg: EdgeConfig, base: Path) -> EdgeConfig:
     """Make every path in `cfg` absolute relative to `base` (the config file's folder)."""
     cfg.model.bundle = _abs(cfg.model.bundle, base)
+    cfg.model.fallback = _abs(cfg.model.fallback, base)
     cfg.model.cache_dir = _abs(cfg.model.cache_dir, base)
     cfg.save.out_dir = _abs(cfg.save.out_dir, base)
     cfg.measure.calib = _abs(cfg.measure.calib, base)

@@ -1,7 +1,7 @@
 """`edge run`: the unattended daemon. Start order, signals, systemd notification, clean exit.
 
 Start (every check before READY=1, each failure a clear error and exit status 2):
-  config -> model bundle (hashes) -> OpenVINO device -> calibration -> preview port -> run folder ->
+  config -> model bundle (hashes) -> OpenVINO device [-> remote model in front, model.backend remote] -> calibration -> preview port -> run folder ->
   recovery scan of runs that did not end cleanly (edge.recovery) -> disk guard (measure only) ->
   GPS -> pipeline -> maintenance thread (disk rotation, temperatures) -> watchdog -> READY=1.
 SIGTERM / SIGINT only set the stop event. The main thread then stops capture, lets in-flight frames
@@ -98,8 +98,18 @@ class Daemon:
     def setup(self) -> None:
         """Everything before READY=1; each failure is a CrackedgeError naming the problem."""
         cfg = self.cfg
-        bundle = load_bundle(cfg.model.bundle)
+        bundle = load_bundle(cfg.model.local_bundle)
         backend, key = create_backend(cfg.model, bundle)
+        if cfg.model.backend == "remote":  # the served model first, this bundle as the fallback
+            from crackedge.runtime.backends.fallback import with_remote
+
+            try:
+                backend = with_remote(cfg.model.remote, backend, bundle.meta.output, bundle.meta.input,
+                                      bundle.meta.model_name)
+            except BaseException:
+                backend.close()
+                raise
+            self.metrics.remote_provider = backend.stats
         try:
             self._setup_rest(bundle, backend, key)
         except BaseException:
@@ -134,14 +144,21 @@ class Daemon:
         except OSError as err:
             raise ConfigError(f"save.out_dir: cannot create a run folder in {cfg.save.out_dir}: {err}") from None
         self.metrics.run_dir = str(self.run_dir)
+        local_info = backend.info.get("local", backend.info)  # a fallback backend reports its local model apart
         model_info = {
+            "name": bundle.meta.model_name,
+            "kind": bundle.meta.model.kind,
             "student": bundle.meta.student,
             "file": bundle.meta.models[key],
             "sha256": bundle.model_sha256(key),
-            "device": backend.info.get("device"),
-            "precision": backend.info.get("precision"),
-            "openvino": backend.info.get("version"),
+            "device": local_info.get("device"),
+            "precision": local_info.get("precision"),
+            "openvino": local_info.get("version"),
         }
+        if cfg.model.backend == "remote":
+            remote = cfg.model.remote
+            model_info["remote"] = {"url": remote.url, "model": remote.model_name, "wire": remote.wire,
+                                    "timeout_s": remote.timeout_s}
         write_json(
             self.run_dir / "run.json",
             {

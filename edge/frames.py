@@ -39,6 +39,7 @@ class Frame:
     position: Optional[dict[str, Any]] = None  # GPS fix at capture time (when GPS is configured)
     blob: Optional[np.ndarray] = None  # 1x3xHxW float32, set by the preprocessor
     timings: dict[str, float] = field(default_factory=dict)  # stage name -> seconds spent
+    produced_by: Optional[dict[str, Any]] = None  # which model answered ({source, model}); set by inference
 
     @property
     def image(self) -> np.ndarray:

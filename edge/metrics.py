@@ -16,6 +16,10 @@
                   maintenance thread, never read inside a request)
     watchdog:     hung (stage -> seconds stuck), hang_events, pings, heartbeat_age_s
     preview:      open, accepted, served, rejected, evicted, timeouts, unauthorized (connections)
+    remote:       null, or with model.backend remote (crackedge.runtime.backends.fallback.stats): state
+                  (remote|local), remote_model, local_model, url, frames_remote, frames_local,
+                  switches_to_local, switches_to_remote, remote_timeouts, remote_errors,
+                  late_remote_results, local_errors, probes, retry_in_s, backoff_s, last_error
 The Prometheus text format of the same numbers: edge.prometheus.
 """
 
@@ -49,6 +53,7 @@ METRIC_KEYS = (
     "temperatures_c",
     "watchdog",
     "preview",
+    "remote",
 )
 
 
@@ -140,6 +145,7 @@ class Metrics:
         self.e2e = StageStats("end_to_end")
         self.gps_provider: Optional[Callable[[], Optional[dict]]] = None
         self.watchdog_provider: Optional[Callable[[], dict]] = None
+        self.remote_provider: Optional[Callable[[], dict]] = None
         self._temps = TemperatureReader()
 
     def stage(self, name: str) -> StageStats:
@@ -168,6 +174,7 @@ class Metrics:
             "temperatures_c": self._temps.cached(),
             "watchdog": self.watchdog_provider() if self.watchdog_provider else {},
             "preview": self.preview.snapshot(),
+            "remote": self.remote_provider() if self.remote_provider else None,
         }
 
     def refresh_temperatures(self) -> None:

@@ -183,6 +183,7 @@ class InferCollectWorker(threading.Thread):
                         self._errors_logged += 1
                         log.error("inference failed on frame %s: %s", getattr(frame, "seq", "?"), error)
                     continue
+                frame.produced_by = getattr(output, "produced_by", None)  # remote/local (runtime.backends.fallback)
                 self.stats.record(time.monotonic() - frame.timings.get("submit_mono", time.monotonic()))
                 self.hb.idle()  # waiting for room downstream is back-pressure, not a hang
                 self.outq.put((frame, output), self.abort, on_wait=self.hb.beat)

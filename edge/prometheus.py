@@ -116,6 +116,24 @@ class SnapshotCollector:
         if isinstance(gps, dict):
             yield gauge("crackedge_gps_fix", "1 when a fresh GPS fix is attached to frames", gps.get("fix") is not None)
 
+        remote = m.get("remote")
+        if isinstance(remote, dict):
+            frames = CounterMetricFamily("crackedge_model_frames_total", "frames answered, by the model that answered",
+                                         labels=["source", "model"])
+            frames.add_metric(["remote", str(remote.get("remote_model"))], _num(remote.get("frames_remote", 0)))
+            frames.add_metric(["local", str(remote.get("local_model"))], _num(remote.get("frames_local", 0)))
+            yield frames
+            switches = CounterMetricFamily("crackedge_model_switches_total", "switches between the remote and the local model",
+                                           labels=["to"])
+            switches.add_metric(["local"], _num(remote.get("switches_to_local", 0)))
+            switches.add_metric(["remote"], _num(remote.get("switches_to_remote", 0)))
+            yield switches
+            yield gauge("crackedge_remote_in_use", "1 while frames go to the remote model", remote.get("state") == "remote")
+            yield counter("crackedge_remote_timeouts_total", "remote requests without an answer in time", remote.get("remote_timeouts", 0))
+            yield counter("crackedge_remote_errors_total", "remote requests that failed", remote.get("remote_errors", 0))
+            yield counter("crackedge_remote_late_results_total", "remote answers that came after the frame went local",
+                          remote.get("late_remote_results", 0))
+
         preview = m.get("preview") or {}
         for key in ("accepted", "rejected", "evicted", "timeouts", "unauthorized"):
             if key in preview:

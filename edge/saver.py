@@ -129,6 +129,7 @@ class FrameSaver:
             "reasons": list(result.save_reasons),
             "measurements": result.measurement,
             "model": self.model_info,
+            "produced_by": f.produced_by or {"source": "local", "model": self.model_info.get("name")},
             "position": f.position if f.position is not None else (self.position() if self.position is not None else None),
         }
 

@@ -178,7 +178,7 @@ def test_ncs2_int8_export_of_a_small_student(tmp_path):
     assert meta.notes["int8"] == ("NNCF post-training quantization, preset performance, histogram activation ranges, "
                                   "fast bias correction, 3 images")
     # distill compare reuses a bundle only when its INT8 settings are the asked ones
-    from distill.compare import _bundle_matches
+    from distill.compare_runs import _bundle_matches
 
     assert _bundle_matches(out, ckpt, ExportOptions(int8=True))
     assert not _bundle_matches(out, ckpt, ExportOptions(int8=True, int8_activation_ranges="mean-minmax"))

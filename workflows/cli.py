@@ -1,5 +1,5 @@
-"""`crackedge` command line: data preparation, synthetic data, dataset checks, the end-to-end demo
-and the benchmark report. Thin layer over library functions."""
+"""`crackedge` command line: data preparation, synthetic data, dataset checks, the end-to-end demo,
+the benchmark report and `serve` (bundles behind Triton Inference Server). Thin layer over library functions."""
 
 from __future__ import annotations
 
@@ -171,6 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="images for INT8 calibration (default: synthetic crack images)")
     p.add_argument("--edge-frames", type=int, default=200, help="frames per edge bench run (default 200)")
     p.set_defaults(func=cmd_bench_report)
+
+    from workflows.serve.command import add_serve_parser
+
+    add_serve_parser(sub)
     return parser
 
 

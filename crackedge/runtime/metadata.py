@@ -1,4 +1,7 @@
-"""The model bundle: the folder `distill export` writes and `edge` loads (torch-free).
+"""The model bundle: the folder `distill export` (students) and `teacher export` (CrackSAM, PARNet)
+write and `edge` / `crackedge serve` load (torch-free). One format for students and teachers:
+`model: {name, kind}` says which; bundles written before teachers could be exported carry only
+`student: NAME` and still load (as kind student).
 
     BUNDLE/
       metadata.yaml     this schema (BundleMetadata)
@@ -17,7 +20,7 @@ from pathlib import Path
 from typing import Literal, Optional
 
 import yaml
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from crackedge.config import StrictModel, load_config
 from crackedge.errors import CrackedgeError
@@ -78,12 +81,23 @@ class ParityRecord(StrictModel):
     crack_pixels: Optional[int] = None  # output pixels this runtime marks as crack over all parity images
 
 
+ModelKind = Literal["student", "teacher"]
+
+
+class ModelIdentity(StrictModel):
+    """Which network a bundle holds: a registered student (distill) or a teacher (CrackSAM, PARNet)."""
+
+    name: str = Field(min_length=1, description="e.g. hrnet_w18, cracksam-vit_b-adapter, parnet")
+    kind: ModelKind
+
+
 class BundleMetadata(StrictModel):
     format: Literal["crackedge-bundle/1"] = BUNDLE_FORMAT
     created: str = Field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     crackedge_version: str = "0.1.0"
-    student: str
-    teacher: Optional[str] = None
+    model: Optional[ModelIdentity] = None  # filled from `student` for bundles written before it existed
+    student: Optional[str] = Field(default=None, description="the student's name (student bundles; legacy key)")
+    teacher: Optional[str] = Field(default=None, description="the teacher a student was distilled from")
     training_data: Optional[str] = None
     target: Literal["cpu", "ncs2"] = "cpu"
     input: InputSpec
@@ -98,6 +112,28 @@ class BundleMetadata(StrictModel):
     parity: list[ParityRecord] = Field(default_factory=list)
     validation_metrics: dict[str, float] = Field(default_factory=dict)
     notes: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _identity(self) -> "BundleMetadata":
+        """`model` and the legacy `student` key agree; a bundle with only `student` is a student bundle."""
+        if self.model is None:
+            if not self.student:
+                raise ValueError("model: {name, kind} is missing (a bundle names its network)")
+            self.model = ModelIdentity(name=self.student, kind="student")
+        elif self.model.kind == "student":
+            if self.student is None:
+                self.student = self.model.name
+            elif self.student != self.model.name:
+                raise ValueError(f"student: {self.student} contradicts model.name: {self.model.name}")
+        elif self.student is not None:
+            raise ValueError(f"a {self.model.kind} bundle ({self.model.name}) has no student key (found {self.student!r})")
+        return self
+
+    @property
+    def model_name(self) -> str:
+        """The network's name, for students and teachers alike."""
+        assert self.model is not None  # set by the validator
+        return self.model.name
 
 
 def hash_files(bundle_dir: Path, names: list[str]) -> dict[str, FileEntry]:

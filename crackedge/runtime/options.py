@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from crackedge.config import StrictModel
 
@@ -46,3 +46,30 @@ def device_name(text: str) -> str:
     if name not in DEVICES:
         raise ValueError(f"unknown inference device {text!r}; choose one of cpu, ncs2 (MYRIAD), gpu, auto")
     return name
+
+
+class RemoteOptions(StrictModel):
+    """A model served over KServe v2 (`crackedge serve`, any Triton or KServe server) that the vehicle
+    uses while the link is good, with the local bundle as the fallback (crackedge.runtime.backends.fallback)."""
+
+    url: str = Field(description="http://HOST:PORT[/PREFIX] or https://... of the server's HTTP endpoint")
+    model_name: str = Field(min_length=1, description="the served model's name (crackedge serve prints it)")
+    timeout_s: float = Field(default=1.0, gt=0, le=60,
+                             description="a frame without an answer after this long goes to the local model")
+    requests: int = Field(default=4, ge=1, le=32, description="requests in flight to the server")
+    wire: Literal["jpeg", "uint8", "float32"] = Field(
+        default="jpeg", description="what a frame travels as: JPEG of the network-size image (default, ~20x "
+        "smaller than uint8), raw uint8 pixels, or the float32 network input (docs/serve.md)")
+    jpeg_quality: int = Field(default=90, ge=30, le=100)
+    retry_initial_s: float = Field(default=1.0, gt=0, description="first wait before asking a failed server again")
+    retry_max_s: float = Field(default=30.0, gt=0, description="backoff ceiling (doubles up to this)")
+    headers: dict[str, str] = Field(default_factory=dict,
+                                    description="extra HTTP headers, e.g. Authorization for a proxy in front")
+
+    @model_validator(mode="after")
+    def _check(self) -> "RemoteOptions":
+        if not (self.url.startswith("http://") or self.url.startswith("https://")):
+            raise ValueError(f"url must start with http:// or https:// (got {self.url!r})")
+        if self.retry_max_s < self.retry_initial_s:
+            raise ValueError("retry_max_s must be >= retry_initial_s")
+        return self

@@ -28,7 +28,7 @@ class BundlePredictor:
         info = self.backend.info
         self.precision = str(info.get("precision", "?"))
         version = str(info.get("version", "?")).split("-")[0]
-        self.name = (f"{meta.student} from {bundle.path} ({meta.models[self.model_key]}, OpenVINO {version} "
+        self.name = (f"{meta.model_name} from {bundle.path} ({meta.models[self.model_key]}, OpenVINO {version} "
                      f"{opts.device}:{self.precision})")
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, float]:

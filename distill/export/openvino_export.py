@@ -1,4 +1,4 @@
-"""OpenVINO IR from the exported ONNX: FP16 weights, and optional INT8 by NNCF post-training quantization."""
+"""INT8 IR of a student by NNCF post-training quantization (the FP16 IR: crackedge.export.openvino_ir)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from crackedge.errors import require
+from crackedge.export.openvino_ir import ir_files, save_ir_fp16  # noqa: F401 (shared with teacher export)
 
 log = logging.getLogger(__name__)
-
-
-def ir_files(xml_path: Path) -> list[Path]:
-    """The two files of an IR: model.xml and model.bin."""
-    return [Path(xml_path), Path(xml_path).with_suffix(".bin")]
-
-
-def save_ir_fp16(onnx_path: Path, xml_path: Path) -> list[Path]:
-    """Convert `onnx_path` to OpenVINO IR with FP16-compressed weights (OpenVINO 2023+); returns its files."""
-    ov = require("openvino", "train", "OpenVINO IR export")
-    model = ov.convert_model(str(onnx_path))
-    ov.save_model(model, str(xml_path), compress_to_fp16=True)
-    return ir_files(xml_path)
 
 
 # How the activation quantizers' ranges are set from the calibration images (NNCF range estimators):
