@@ -160,6 +160,9 @@ def test_cli_train_then_export(setup, capsys):
 
     meta = load_metadata(setup["tmp"] / "bundle")
     assert meta.teacher == "cracksam-tiny-none" and "iou" in meta.validation_metrics
+    assert meta.notes["distillation"] == ("cracksam teacher, soft loss CWD x5.0, T 3.0, warm-up 0 steps; labeled "
+                                          "fraction 1.0, unlabeled images none (share 0.5); 1 steps x batch 2, seed "
+                                          "None, data seed 0")
     assert main(["train", "--data", str(setup["data"]), "--out", str(out), "--student", "nonet"]) == 2
     assert "unknown student 'nonet'" in capsys.readouterr().err
 

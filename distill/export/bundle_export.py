@@ -95,12 +95,36 @@ def trained_size(ckpt) -> Optional[tuple[int, int]]:
 def _notes(notes: dict[str, str], runs, declared: str, checkpoint: Path, ckpt, opts: ExportOptions) -> dict[str, str]:
     precision_notes(notes, runs, declared, opts)
     notes["checkpoint"] = f"{checkpoint.name} sha256 {sha256_file(checkpoint)} (step {ckpt.step}, epoch {ckpt.epoch})"
+    recipe = distillation_note(ckpt.config or {})
+    if recipe:
+        notes["distillation"] = recipe
     if opts.target == "ncs2":
         notes["ncs2"] = (
             f"use {ONNX_NAME} with OpenVINO 2022.3 (MYRIAD); the IR files are written by a newer OpenVINO "
             "and do not load there. Ops checked against crackedge/export/ncs2_ops.py."
         )
     return notes
+
+
+def distillation_note(config: dict) -> str | None:
+    """How the student learned, from its training config: soft loss, weights, temperature, warm-up,
+    labeled fraction, unlabeled images, steps (None for a checkpoint without a distill config)."""
+    loss, data, optim = config.get("loss") or {}, config.get("data") or {}, config.get("optim") or {}
+    teacher = (config.get("teacher") or {}).get("kind")
+    if not loss and not data:
+        return None
+    if teacher in (None, "none"):
+        soft = "no teacher (hard loss only)"
+    else:
+        weights = {"cwd": f"CWD x{loss.get('cwd_weight')}", "kl": f"KL x{loss.get('kl_weight')}",
+                   "cwd+kl": f"CWD x{loss.get('cwd_weight')} + KL x{loss.get('kl_weight')}"}.get(loss.get("soft", "cwd"))
+        soft = (f"{teacher} teacher, soft loss {weights}, T {loss.get('temperature')}, "
+                f"warm-up {loss.get('soft_warmup_steps', 0)} steps")
+    unlabeled = data.get("unlabeled") or []
+    return (f"{soft}; labeled fraction {data.get('labeled_fraction', 1.0)}, unlabeled images "
+            f"{', '.join(unlabeled) if unlabeled else 'none'} (share {data.get('unlabeled_share')}); "
+            f"{optim.get('steps')} steps x batch {optim.get('batch_size')}, seed {config.get('seed')}, "
+            f"data seed {data.get('seed')}")
 
 
 def export_bundle(checkpoint: Path, out_dir: Path, opts: ExportOptions = ExportOptions()) -> BundleMetadata:
