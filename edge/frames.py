@@ -19,6 +19,8 @@ class Capture:
     jpeg:         the original full-resolution JPEG bytes when the source delivered JPEG (kept for saving).
     full_size:    (width, height) of the full-resolution frame (the JPEG or the camera's main stream).
     t_wall:       capture time, seconds since the epoch; t_mono: time.monotonic() at capture.
+    costs:        host steps already done for this frame (step -> (CPU s, wall s)), e.g. the JPEG
+                  decode; the pipeline adds them to its step breakdown (edge.breakdown).
     """
 
     image: np.ndarray
@@ -27,6 +29,7 @@ class Capture:
     full_size: tuple[int, int]
     infer_image: Optional[np.ndarray] = None
     jpeg: Optional[bytes] = None
+    costs: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass

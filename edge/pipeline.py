@@ -29,6 +29,7 @@ from crackedge.runtime.async_runner import AsyncRunner
 from crackedge.runtime.backends.base import InferenceBackend
 from crackedge.runtime.decode import MaskDecoder
 from crackedge.runtime.preprocess import Preprocessor
+from edge.breakdown import Clock, StepCosts
 from edge.capture import CaptureOptions, CaptureWorker
 from edge.frames import Frame, Result
 from edge.measure import Measurer, caption_lines
@@ -126,28 +127,35 @@ class Worker(threading.Thread):
 
 
 class PreprocessWorker(Worker):
-    def __init__(self, inq, outq, pre: Preprocessor, abort, hb, metrics) -> None:
+    def __init__(self, inq, outq, pre: Preprocessor, abort, hb, metrics, steps: StepCosts) -> None:
         super().__init__("preprocess", inq, abort, hb, metrics)
-        self.outq, self.pre = outq, pre
+        self.outq, self.pre, self.steps = outq, pre, steps
 
     def handle(self, frame: Frame) -> Frame:
         cap = frame.capture
+        for step, (cpu, wall) in cap.costs.items():  # done by the source (JPEG decode)
+            self.steps.add(step, cpu, wall)
+        clock = Clock()
         frame.blob = self.pre(cap.infer_image if cap.infer_image is not None else cap.image)
+        self.steps.add("preprocess", *clock.split())
         return frame
 
 
 class InferSubmitWorker(Worker):
     """Starts inference as soon as a request is free (up to n_requests in flight)."""
 
-    def __init__(self, inq, runner: AsyncRunner, abort, hb, metrics) -> None:
+    def __init__(self, inq, runner: AsyncRunner, abort, hb, metrics, steps: StepCosts) -> None:
         super().__init__("infer-submit", inq, abort, hb, metrics)
-        self.runner = runner
+        self.runner, self.steps = runner, steps
 
     def handle(self, frame: Frame) -> None:
         """Waits for a free infer request (time recorded: how long the device kept us waiting)."""
         blob, frame.blob = frame.blob, None
         frame.timings["submit_mono"] = time.monotonic()
-        self.runner.submit(blob, frame, self.abort, on_wait=self.hb.beat)
+        timing: dict[str, tuple[float, float]] = {}
+        self.runner.submit(blob, frame, self.abort, on_wait=self.hb.beat, timing=timing)
+        for step, (cpu, wall) in timing.items():
+            self.steps.add(step, cpu, wall)
 
     def finish(self) -> None:
         self.runner.finish()
@@ -196,31 +204,40 @@ class InferCollectWorker(threading.Thread):
 class PostprocessWorker(Worker):
     def __init__(self, inq, outq: Optional[StageQueue], decoder: MaskDecoder, measurer: Measurer,
                  hub: Optional[FrameHub], opt: PipelineOptions, abort, hb, metrics: Metrics,
-                 on_result: Optional[Callable[[Result], None]] = None) -> None:
+                 on_result: Optional[Callable[[Result], None]] = None, steps: Optional[StepCosts] = None) -> None:
         super().__init__("postprocess", inq, abort, hb, metrics)
         self.outq, self.decoder, self.measurer, self.hub, self.opt = outq, decoder, measurer, hub, opt
         self.metrics = metrics
         self.on_result = on_result
+        self.steps = steps if steps is not None else StepCosts()
 
     def handle(self, item: tuple[Frame, np.ndarray]) -> Optional[Result]:
         frame, output = item
+        steps = self.steps
+        clock = Clock()
         image = frame.image
         h, w = image.shape[:2]
         mask = self.decoder.mask(output, (w, h))
         n, ratio = crack_stats(mask)
         reasons = save_reasons(frame.seq, ratio, self.opt.min_crack_ratio, self.opt.every_nth) if self.opt.save_enabled else []
         want_preview = self.hub is not None and self.hub.due()
+        steps.add("mask", *clock.split())
         measurement: dict[str, Any] = dict(EMPTY_MEASUREMENT)
         annotated_jpeg = None
         if reasons or want_preview:
             if n > 0:
                 measurement = self.measurer.measure(mask)
+                steps.add("measure", *clock.split())
             caption = caption_lines(frame.capture.t_wall, ratio, measurement) if self.opt.overlay_caption else []
             annotated = annotate_frame(image, mask, caption, self.opt.overlay_alpha, self.opt.overlay_contours)
+            steps.add("overlay", *clock.split())
             if reasons:
                 annotated_jpeg = encode_jpeg(annotated, self.opt.jpeg_quality)
+                steps.add("encode", *clock.split())
             if want_preview:
                 self.hub.publish(encode_jpeg(scale_to_width(annotated, self.opt.preview_width), 80))
+                steps.add("preview", *clock.split())
+        steps.frame_done()
         now = time.monotonic()
         self.metrics.e2e.record(now - frame.capture.t_mono)
         result = Result(frame, mask, ratio, n, measurement, annotated_jpeg, reasons, now)
@@ -234,12 +251,14 @@ class PostprocessWorker(Worker):
 
 
 class SaveWorker(Worker):
-    def __init__(self, inq, saver: FrameSaver, abort, hb, metrics) -> None:
+    def __init__(self, inq, saver: FrameSaver, abort, hb, metrics, steps: StepCosts) -> None:
         super().__init__("save", inq, abort, hb, metrics)
-        self.saver = saver
+        self.saver, self.steps = saver, steps
 
     def handle(self, result: Result) -> None:
+        clock = Clock()
         self.saver.save(result)
+        self.steps.add("write", *clock.split())
         return None
 
 
@@ -258,6 +277,7 @@ class Pipeline:
         hub: Optional[FrameHub] = None,
         on_result: Optional[Callable[[Result], None]] = None,
         position: Optional[Callable[[], Optional[dict]]] = None,
+        steps: Optional[StepCosts] = None,
     ) -> None:
         self.source, self.backend, self.metrics, self.opt = source, backend, metrics, options
         self.stop_event = threading.Event()  # stops capture; the rest drains
@@ -269,18 +289,21 @@ class Pipeline:
         self.q_save = StageQueue("postprocess->save", max(size, 4), "block") if saver is not None else None
         metrics.queues = [q for q in (self.q_capture, self.q_infer, self.q_post, self.q_save) if q is not None]
         self.runner = AsyncRunner(backend)
+        self.steps = steps if steps is not None else StepCosts()  # per-step host costs (edge bench prints them)
+        steps = self.steps
         reg = registry
         # created sink-first: that is the start order; joins go the other way (capture first)
         workers: list[threading.Thread] = []
         if saver is not None:
-            workers.append(SaveWorker(self.q_save, saver, self.abort, reg.register("save"), metrics))
+            workers.append(SaveWorker(self.q_save, saver, self.abort, reg.register("save"), metrics, steps))
         workers.append(
             PostprocessWorker(self.q_post, self.q_save, decoder, measurer, hub, options, self.abort,
-                              reg.register("postprocess"), metrics, on_result)
+                              reg.register("postprocess"), metrics, on_result, steps)
         )
         workers.append(InferCollectWorker(self.runner, self.q_post, self.abort, reg.register("infer"), metrics))
-        workers.append(InferSubmitWorker(self.q_infer, self.runner, self.abort, reg.register("infer-submit"), metrics))
-        workers.append(PreprocessWorker(self.q_capture, self.q_infer, preprocessor, self.abort, reg.register("preprocess"), metrics))
+        workers.append(InferSubmitWorker(self.q_infer, self.runner, self.abort, reg.register("infer-submit"), metrics, steps))
+        workers.append(PreprocessWorker(self.q_capture, self.q_infer, preprocessor, self.abort, reg.register("preprocess"),
+                                        metrics, steps))
         self.capture = CaptureWorker(source, self.q_capture, self.stop_event, self.abort, reg.register("capture"), metrics,
                                      options.capture, position)
         workers.append(self.capture)
