@@ -68,6 +68,8 @@ class BenchOptions:
     json_out: Optional[Path] = None
     rounds: int = 2
     daemon: bool = True  # step 6: measure `edge run`'s memory in a child process
+    performance_hint: str = "THROUGHPUT"  # model.performance_hint (LATENCY: one stream, less memory)
+    save: bool = True  # False: the pipeline rounds save nothing (only the per-frame host path is measured)
 
 
 class MemoryJpegSource(Source):
@@ -168,7 +170,7 @@ def raw_async_fps(backend: Any, blob: np.ndarray, n: int, skip: int) -> float:
 
 
 def run_pipeline(backend: Any, bundle: Any, source: Source, live: bool, out_dir: Path,
-                 steps: Optional[StepCosts] = None) -> dict[str, Any]:
+                 steps: Optional[StepCosts] = None, save_enabled: bool = True) -> dict[str, Any]:
     """Run the daemon's pipeline on `source` until it ends, saving into a new run folder under `out_dir`
     with the default config's saving policy; per-frame result times, stage metrics, saved counts."""
     metrics = Metrics()
@@ -184,7 +186,8 @@ def run_pipeline(backend: Any, bundle: Any, source: Source, live: bool, out_dir:
     guard.check()
     saver = FrameSaver(run_dir, guard, metrics.saved, {"student": bundle.meta.student}, save.save_raw, save.fsync,
                        bundle.meta.threshold)
-    opts = PipelineOptions(queue_size=2, live=live, capture=CaptureOptions(0.1, 1.0, 10.0), save_enabled=save.enabled,
+    opts = PipelineOptions(queue_size=2, live=live, capture=CaptureOptions(0.1, 1.0, 10.0),
+                           save_enabled=save.enabled and save_enabled,
                            min_crack_ratio=save.min_crack_ratio, every_nth=save.every_nth, preview_width=preview.width)
     pipe = Pipeline(
         source, backend, Preprocessor(bundle.meta.input), MaskDecoder(bundle.meta.output, bundle.meta.threshold),
@@ -217,7 +220,8 @@ def _steady_fps(results: list[tuple[float, float]], skip: int) -> float:
 
 def run_bench(opts: BenchOptions) -> dict[str, Any]:
     bundle = load_bundle(opts.bundle)
-    mcfg = ModelConfig(bundle=opts.bundle, device=opts.device, precision=opts.precision, model=opts.model, num_requests=opts.num_requests)
+    mcfg = ModelConfig(bundle=opts.bundle, device=opts.device, precision=opts.precision, model=opts.model,
+                       num_requests=opts.num_requests, performance_hint=opts.performance_hint)
     backend, key = create_backend(mcfg, bundle)
     jpegs = file_jpegs(opts.source) if opts.source else synthetic_jpegs(opts.frame_size)
     maker = JpegFrameMaker(bundle.input_wh)
@@ -243,7 +247,7 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
             raw_runs.append(raw_async_fps(backend, blob, opts.frames, skip))
             # 3. pipeline throughput (file semantics: drop nothing)
             thr = run_pipeline(backend, bundle, MemoryJpegSource(jpegs, bundle.input_wh, opts.frames), live=False,
-                               out_dir=Path(tmp), steps=steps)
+                               out_dir=Path(tmp), steps=steps, save_enabled=opts.save)
             pipe_runs.append(_steady_fps(thr["results"], skip))
             saved_runs.append(thr["saved"])
         raw_fps = float(np.median(raw_runs))
@@ -254,7 +258,7 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
         rate = max(1.0, min(30.0, 0.5 * pipe_fps if pipe_fps == pipe_fps else 5.0))
         n_lat = max(20, min(opts.frames // 2, int(rate * 10)))
         lat = run_pipeline(backend, bundle, MemoryJpegSource(jpegs, bundle.input_wh, n_lat, rate_fps=rate, live=True),
-                           live=True, out_dir=Path(tmp))
+                           live=True, out_dir=Path(tmp), save_enabled=opts.save)
     e2e = summarize([done - cap for done, cap in lat["results"][3:]] or [float("nan")])
     breakdown = steps.snapshot(budget_ms=1000.0 / raw_fps if raw_fps and raw_fps == raw_fps else None)
 
@@ -266,6 +270,7 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
         "inference": backend.info,
         "source": str(opts.source) if opts.source else f"synthetic {opts.frame_size[0]}x{opts.frame_size[1]} JPEG q85",
         "frames": opts.frames,
+        "saving": "default config policy (save.min_crack_ratio, save.every_nth)" if opts.save else "off",
         "single_inference_ms": single.to_dict(),
         "raw_async_fps": raw_fps,
         "pipeline_fps": pipe_fps,
@@ -291,7 +296,8 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
         from edge.bench_daemon import daemon_memory
 
         report["daemon"] = daemon_memory(opts.bundle, jpegs, {
-            "device": opts.device, "precision": opts.precision, "model": opts.model, "num_requests": opts.num_requests})
+            "device": opts.device, "precision": opts.precision, "model": opts.model, "num_requests": opts.num_requests,
+            "performance_hint": opts.performance_hint})
     print(format_report(report))
     if opts.json_out is not None:
         from crackedge.fileio import atomic_write_text
@@ -314,7 +320,7 @@ def format_report(r: dict[str, Any]) -> str:
     lines = [
         f"edge bench: {r['student']} ({r['model_file']}, input {r['input'][0]}x{r['input'][1]}) on {inf.get('device')} "
         f"[{inf.get('precision')}, {inf.get('requests')} requests, OpenVINO {inf.get('version')}]",
-        f"source: {r['source']}; {r['frames']} frames; machine: {r['machine']['cpu']} ({r['machine']['usable_cores']} cores, "
+        f"source: {r['source']}; {r['frames']} frames; saving {r.get('saving', '?')}; machine: {r['machine']['cpu']} ({r['machine']['usable_cores']} cores, "
         f"load average {r['load_average_1min_before']})",
         "",
         f"  single inference latency   {r['single_inference_ms']['median_ms']:8.2f} ms (median; p90 {r['single_inference_ms']['p90_ms']:.2f})",

@@ -31,6 +31,7 @@ from edge.config import EdgeConfig, is_live
 from edge.diskguard import DiskGuard, make_run_dir
 from edge.maintenance import Maintenance
 from edge.measure import Measurer
+from edge.memory import release_free_memory, tune_malloc
 from edge.metrics import Metrics
 from edge.pipeline import Pipeline, PipelineOptions
 from edge.preview import FrameHub, PreviewServer
@@ -98,8 +99,10 @@ class Daemon:
     def setup(self) -> None:
         """Everything before READY=1; each failure is a CrackedgeError naming the problem."""
         cfg = self.cfg
+        tune_malloc()  # before the pipeline's threads allocate (edge.memory)
         bundle = load_bundle(cfg.model.bundle)
         backend, key = create_backend(cfg.model, bundle)
+        release_free_memory()  # the compile's scratch memory, before the pipeline starts
         try:
             self._setup_rest(bundle, backend, key)
         except BaseException:

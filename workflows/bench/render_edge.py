@@ -1,7 +1,11 @@
-"""Section 2 of BENCHMARKS.md: the edge pipeline (`edge bench` per bundle) and the JPEG decode costs."""
+"""Section 2 of BENCHMARKS.md: the edge pipeline (`edge bench` per bundle), its per-step host cost
+breakdown (before/after when benchmarks/results/edge_breakdown_before.json holds an earlier run), and
+the JPEG decode costs."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, Optional
 
 from workflows.bench.markdown import not_measured, table, verdict
@@ -34,6 +38,65 @@ def edge_rows(section: dict[str, Any]) -> list[list[Any]]:
     return out
 
 
+STEP_LABELS = {
+    "decode": "JPEG decode (capture)", "preprocess": "resize/normalise", "submit": "submit (input copy)",
+    "wait": "wait for a free request (device busy)", "mask": "decode mask / crack ratio", "measure": "measure (calib)",
+    "overlay": "overlay", "encode": "JPEG encode (saved frame)", "write": "write (save stage)",
+    "preview": "preview (scale + encode)",
+}
+BEFORE_FILE = Path("benchmarks/results/edge_breakdown_before.json")
+
+
+def _cell(b: Optional[dict[str, Any]], step: str) -> list[Any]:
+    if not b:
+        return [None, None, None]
+    s = (b.get("steps") or {}).get(step) or {}
+    share = s.get("share_of_budget")
+    return [s.get("cpu_ms_per_frame"), f"{s.get('runs')}/{b.get('frames')}" if s.get("runs") is not None else None,
+            None if share is None else f"{100 * share:.1f} %"]
+
+
+def breakdown_lines(bench: dict[str, Any], before: Optional[dict[str, Any]]) -> list[str]:
+    """The per-step table of one bundle: CPU ms per frame, how many frames ran the step, share of the
+    frame budget (1 / raw async FPS), before (an earlier run) and after (this one)."""
+    after = bench.get("breakdown")
+    if not after:
+        return []
+    b_before = (before or {}).get("breakdown")
+    head = ["step"]
+    if b_before:
+        head += ["before: CPU ms/frame", "frames", "of budget"]
+    head += ["after: CPU ms/frame", "frames", "of budget"]
+    rows = []
+    for step, label in STEP_LABELS.items():
+        rows.append([label] + (_cell(b_before, step) if b_before else []) + _cell(after, step))
+    total = ["host total (every step but wait)"]
+    for b in ([b_before] if b_before else []) + [after]:
+        share = b.get("host_share_of_budget")
+        total += [b.get("host_cpu_ms_per_frame"), None, None if share is None else f"{100 * share:.1f} %"]
+    rows.append(total)
+    budget = ["frame budget (ms) = 1 / raw async FPS"]
+    for b in ([b_before] if b_before else []) + [after]:
+        budget += [b.get("budget_ms"), None, None]
+    rows.append(budget)
+    saved = bench.get("saved_throughput_runs") or []
+    note = (f"saving: {bench.get('saving', 'default config policy')}; frames saved per round: "
+            + ", ".join(str(s.get("frames")) for s in saved) + f" of {bench.get('frames')}") if saved else ""
+    lines = [f"Per-step host cost, {bench.get('student')} (CPU time of the thread running each step, per frame "
+             f"finished; `edge bench` throughput rounds){'; before: ' + before['label'] if b_before and before.get('label') else ''}. "
+             + note, "", table(head, rows), ""]
+    return lines
+
+
+def load_before(path: Path = BEFORE_FILE) -> dict[str, Any]:
+    """student -> an earlier `edge bench` record ({"label", "breakdown", ...}), when the file exists."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {b["student"]: {**b, "label": doc.get("label", "")} for b in doc.get("bundles", []) if b.get("student")}
+
+
 def edge_lines(section: Optional[dict[str, Any]], plots: dict[str, str]) -> list[str]:
     lines = [f"## {SECTION_TITLES['edge']}", ""]
     if not section:
@@ -44,8 +107,9 @@ def edge_lines(section: Optional[dict[str, Any]], plots: dict[str, str]) -> list
         f"{su['frames']} frames per run, {su['rounds']} alternating raw/pipeline rounds (medians), source: "
         f"{su['source']}, bundle precision setting `{su['precision']}`. Raw async FPS: the same preprocessed blob "
         "submitted back to back with the optimal number of requests. Pipeline FPS: the daemon's pipeline (JPEG decode "
-        "at reduced scale -> preprocess -> async infer -> postprocess, overlay, preview encode; saving off), dropping "
-        "nothing. End-to-end latency: capture to postprocessed result with the stream fed as a live camera at half "
+        "at reduced scale -> preprocess -> async infer -> postprocess -> save, with the saving policy of the default "
+        "config (a frame is saved when its crack ratio reaches `save.min_crack_ratio` = 0.002; files fsynced into a "
+        "temporary run folder) and a watched preview at the default 5 FPS), dropping nothing. End-to-end latency: capture to postprocessed result with the stream fed as a live camera at half "
         "the pipeline rate. Bench RSS: peak resident memory of the `edge bench` process while the pipeline runs (it "
         "also holds the test frames and every round's results, so it is an upper bound). Daemon RSS: peak resident "
         "memory (VmHWM) of `edge run` on the same bundle and settings, replaying 100 of the frames from JPEG files as "
@@ -59,6 +123,10 @@ def edge_lines(section: Optional[dict[str, Any]], plots: dict[str, str]) -> list
                          "error"], edge_rows(section)), ""]
     else:
         lines += [not_measured(HOW_TO_MEASURE["edge"], "no bundle was benchmarked"), ""]
+    before = load_before()
+    for b in section.get("bundles", []):
+        if "error" not in b:
+            lines += breakdown_lines(b, before.get(b.get("student")))
     if dec:
         fw, fh = dec["frame"]
         lines += [
