@@ -44,6 +44,7 @@ from edge.config import DiskConfig, ModelConfig, PreviewConfig, SaveConfig
 from edge.diskguard import DiskGuard, make_run_dir
 from edge.frames import Capture, Result
 from edge.measure import Measurer
+from edge.memory import lean_int8_isa
 from edge.metrics import Metrics, rss_mb
 from edge.pipeline import Pipeline, PipelineOptions
 from edge.preview import FrameHub
@@ -70,6 +71,7 @@ class BenchOptions:
     daemon: bool = True  # step 6: measure `edge run`'s memory in a child process
     performance_hint: str = "THROUGHPUT"  # model.performance_hint (LATENCY: one stream, less memory)
     save: bool = True  # False: the pipeline rounds save nothing (only the per-frame host path is measured)
+    daemon_only: bool = False  # only step 6 (the daemon's memory)
 
 
 class MemoryJpegSource(Source):
@@ -218,10 +220,34 @@ def _steady_fps(results: list[tuple[float, float]], skip: int) -> float:
     return (len(times) - 1) / (times[-1] - times[0])
 
 
+def run_daemon_memory(opts: BenchOptions) -> dict[str, Any]:
+    """Step 6 alone: the peak resident memory of `edge run` on the bundle with these model settings."""
+    from edge.bench_daemon import daemon_memory
+
+    bundle = load_bundle(opts.bundle)
+    jpegs = file_jpegs(opts.source) if opts.source else synthetic_jpegs(opts.frame_size)
+    model = {"device": opts.device, "precision": opts.precision, "model": opts.model, "num_requests": opts.num_requests,
+             "performance_hint": opts.performance_hint}
+    report = {"bundle": str(opts.bundle), "student": bundle.meta.student, "model": model,
+              "input": [bundle.meta.input.width, bundle.meta.input.height],
+              "daemon": daemon_memory(opts.bundle, jpegs, model), "machine": machine_info()}
+    print(f"edge bench (daemon memory only): {bundle.meta.student}, {model}")
+    print(_daemon_line(report["daemon"]))
+    if opts.json_out is not None:
+        from crackedge.fileio import atomic_write_text
+
+        atomic_write_text(opts.json_out, json.dumps(report, indent=1, default=str))
+    return report
+
+
 def run_bench(opts: BenchOptions) -> dict[str, Any]:
+    if opts.daemon_only:
+        return run_daemon_memory(opts)
     bundle = load_bundle(opts.bundle)
     mcfg = ModelConfig(bundle=opts.bundle, device=opts.device, precision=opts.precision, model=opts.model,
                        num_requests=opts.num_requests, performance_hint=opts.performance_hint)
+    # the daemon's memory settings for this model (edge run does the same before its backend)
+    lean_int8_isa(opts.device, opts.model, bundle.meta.inference_precision if opts.precision == "bundle" else opts.precision)
     backend, key = create_backend(mcfg, bundle)
     jpegs = file_jpegs(opts.source) if opts.source else synthetic_jpegs(opts.frame_size)
     maker = JpegFrameMaker(bundle.input_wh)

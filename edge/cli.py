@@ -61,6 +61,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         daemon=not args.no_daemon,
         performance_hint=args.performance_hint,
         save=not args.no_save,
+        daemon_only=args.daemon_only,
     )
     run_bench(opts)
     return 0
@@ -134,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model.performance_hint (LATENCY: one stream, less memory; default THROUGHPUT)")
     p.add_argument("--no-save", action="store_true",
                    help="pipeline rounds without saving (default: the default config's saving policy)")
+    p.add_argument("--daemon-only", action="store_true", help="only the last step: the peak memory of `edge run`")
     p.add_argument("--no-daemon", action="store_true",
                    help="skip the last step: the peak memory of `edge run` on the same bundle and settings")
     p.add_argument("--json", help="also write the figures to this JSON file")

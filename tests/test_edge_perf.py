@@ -219,3 +219,39 @@ def test_heap_settings_apply_on_glibc() -> None:
     junk = [bytearray(1 << 20) for _ in range(8)]
     del junk
     memory.release_free_memory()  # returns whether anything was released; must not fail
+
+
+def test_int8_ir_on_an_amx_cpu_runs_without_amx_weight_packing(monkeypatch) -> None:
+    """The INT8 IR must not cost more memory than the FP16 one: AMX packing costs ~100 MB (edge.memory)."""
+    from edge import memory
+
+    monkeypatch.setattr(memory.platform, "machine", lambda: "x86_64")
+    monkeypatch.delenv(memory.ISA_VARIABLE, raising=False)
+    assert memory.lean_int8_isa("CPU", "ir_fp16", "f32") is None  # the FP16 IR: nothing changes
+    assert memory.lean_int8_isa("CPU", "ir_int8", "bf16") is None  # bf16 without AMX is several times slower
+    assert memory.lean_int8_isa("MYRIAD", "ir_int8", "f32") is None
+    assert memory.ISA_VARIABLE not in __import__("os").environ
+    assert memory.lean_int8_isa("CPU", "ir_int8", "f32") == "AVX512_CORE_VNNI"
+    assert __import__("os").environ[memory.ISA_VARIABLE] == "AVX512_CORE_VNNI"
+    monkeypatch.setenv(memory.ISA_VARIABLE, "ALL")  # the unit (or the user) keeps AMX: that wins
+    assert memory.lean_int8_isa("CPU", "ir_int8", "f32") is None
+    assert __import__("os").environ[memory.ISA_VARIABLE] == "ALL"
+    monkeypatch.setattr(memory.platform, "machine", lambda: "aarch64")  # a Pi: no x86 ISA names
+    monkeypatch.delenv(memory.ISA_VARIABLE)
+    assert memory.lean_int8_isa("CPU", "ir_int8", "f32") is None
+
+
+def test_bench_daemon_only_reports_the_daemon_memory(tmp_path: Path, capsys) -> None:
+    import json
+
+    from edge.cli import main
+
+    path = build_test_bundle(tmp_path / "b")
+    out = tmp_path / "mem.json"
+    assert main(["bench", str(path), "--daemon-only", "--performance-hint", "LATENCY", "--num-requests", "2",
+                 "--width", "320", "--height", "240", "--json", str(out)]) == 0
+    assert "daemon memory" in capsys.readouterr().out
+    r = json.loads(out.read_text())
+    assert r["model"]["performance_hint"] == "LATENCY" and r["model"]["num_requests"] == 2
+    assert "error" not in r["daemon"], r["daemon"]
+    assert r["daemon"]["frames"] == 100 and 50 < r["daemon"]["rss_peak_mb"] < 2000
