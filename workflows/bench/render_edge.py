@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from workflows.bench.markdown import not_measured, table, verdict
-from workflows.bench.sections import HOW_TO_MEASURE, PIPELINE_GOAL, SECTION_TITLES, daemon_rss, ms
+from workflows.bench.sections import HOW_TO_MEASURE, MEMORY_GOAL_MB, PIPELINE_GOAL, SECTION_TITLES, daemon_rss, ms
 
 
 def _decode_rows(decode: dict[str, Any]) -> list[list[Any]]:
@@ -45,6 +45,40 @@ STEP_LABELS = {
     "preview": "preview (scale + encode)",
 }
 BEFORE_FILE = Path("benchmarks/results/edge_breakdown_before.json")
+MEMORY_BEFORE_FILE = Path("benchmarks/results/edge_memory_before.json")
+
+
+def _memory_before(path: Path = MEMORY_BEFORE_FILE) -> dict[tuple[str, str], Any]:
+    """(model, settings) -> the daemon's peak RSS measured on an earlier code base, when the file exists."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {(r["model"], r["settings"]): r.get("rss_peak_mb") for r in doc.get("rows", [])} | {("label", ""): doc.get("label")}
+
+
+def memory_lines(runs: list[dict[str, Any]], goal_mb: float, before: Optional[dict[tuple[str, str], Any]] = None) -> list[str]:
+    """The daemon memory runs of the edge section (`edge bench --daemon-only` per IR and setting)."""
+    if not runs:
+        return []
+    before = _memory_before() if before is None else before
+    has_before = any(k != ("label", "") for k in before)
+    rows = []
+    for r in runs:
+        row = [r.get("model"), r.get("settings")]
+        if has_before:
+            row.append(before.get((r.get("model"), r.get("settings"))))
+        row += [r.get("rss_peak_mb"), r.get("infer_fps"), verdict(r.get("rss_peak_mb"), goal_mb, False), r.get("error") or ""]
+        rows.append(row)
+    head = ["model", "settings"] + (["before (MB)"] if has_before else []) + [
+        "daemon RSS peak (MB)", "daemon infer FPS", f"goal <= {goal_mb:.0f} MB", "error"]
+    student = next((r.get("student") for r in runs if r.get("student")), "")
+    text = (f"Daemon memory, {student}: peak resident memory (VmHWM) of `edge run` replaying 100 frames from JPEG "
+            "files (saving on, preview off), per IR and OpenVINO setting (`edge bench BUNDLE --daemon-only --model M "
+            "--performance-hint H [--num-requests N]`).")
+    if has_before and before.get(("label", "")):
+        text += f" Before: {before[('label', '')]}."
+    return [text, "", table(head, rows), ""]
 
 
 def _cell(b: Optional[dict[str, Any]], step: str) -> list[Any]:
@@ -63,29 +97,27 @@ def breakdown_lines(bench: dict[str, Any], before: Optional[dict[str, Any]]) -> 
     if not after:
         return []
     b_before = (before or {}).get("breakdown")
+    both = [b_before, after] if b_before else [after]
     head = ["step"]
     if b_before:
         head += ["before: CPU ms/frame", "frames", "of budget"]
     head += ["after: CPU ms/frame", "frames", "of budget"]
-    rows = []
-    for step, label in STEP_LABELS.items():
-        rows.append([label] + (_cell(b_before, step) if b_before else []) + _cell(after, step))
+    rows = [[label] + sum((_cell(b, step) for b in both), []) for step, label in STEP_LABELS.items()]
     total = ["host total (every step but wait)"]
-    for b in ([b_before] if b_before else []) + [after]:
+    budget = ["frame budget (ms) = 1 / raw async FPS"]
+    ratio = ["pipeline / raw async FPS"]
+    for b, rec in zip(both, ([before] if b_before else []) + [bench]):
         share = b.get("host_share_of_budget")
         total += [b.get("host_cpu_ms_per_frame"), None, None if share is None else f"{100 * share:.1f} %"]
-    rows.append(total)
-    budget = ["frame budget (ms) = 1 / raw async FPS"]
-    for b in ([b_before] if b_before else []) + [after]:
         budget += [b.get("budget_ms"), None, None]
-    rows.append(budget)
+        ratio += [rec.get("pipeline_vs_raw"), None, None]
+    rows += [total, budget, ratio]
     saved = bench.get("saved_throughput_runs") or []
-    note = (f"saving: {bench.get('saving', 'default config policy')}; frames saved per round: "
-            + ", ".join(str(s.get("frames")) for s in saved) + f" of {bench.get('frames')}") if saved else ""
-    lines = [f"Per-step host cost, {bench.get('student')} (CPU time of the thread running each step, per frame "
-             f"finished; `edge bench` throughput rounds){'; before: ' + before['label'] if b_before and before.get('label') else ''}. "
-             + note, "", table(head, rows), ""]
-    return lines
+    note = (f"Saving: {bench.get('saving', 'default config policy')}; frames saved per round: "
+            + ", ".join(str(s.get("frames")) for s in saved) + f" of {bench.get('frames')}.") if saved else ""
+    label = f" Before: {before['label']}." if b_before and before.get("label") else ""
+    return [f"Per-step host cost, {bench.get('student')}: CPU time of the thread running each step, per frame the "
+            f"pipeline finished (`edge bench` throughput rounds).{label} {note}", "", table(head, rows), ""]
 
 
 def load_before(path: Path = BEFORE_FILE) -> dict[str, Any]:
@@ -95,6 +127,13 @@ def load_before(path: Path = BEFORE_FILE) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return {b["student"]: {**b, "label": doc.get("label", "")} for b in doc.get("bundles", []) if b.get("student")}
+
+
+def memory_goal_rows(section: Optional[dict[str, Any]], goal_mb: float) -> list[list[Any]]:
+    """[goal, what, value, verdict] rows of the edge section's daemon memory runs."""
+    return [[f"daemon resident memory <= {goal_mb:.0f} MB", f"{r.get('student') or ''} {r.get('model')}, {r.get('settings')}",
+             r.get("rss_peak_mb"), verdict(r.get("rss_peak_mb"), goal_mb, False)]
+            for r in (section or {}).get("memory") or []]
 
 
 def edge_lines(section: Optional[dict[str, Any]], plots: dict[str, str]) -> list[str]:
@@ -127,6 +166,7 @@ def edge_lines(section: Optional[dict[str, Any]], plots: dict[str, str]) -> list
     for b in section.get("bundles", []):
         if "error" not in b:
             lines += breakdown_lines(b, before.get(b.get("student")))
+    lines += memory_lines(section.get("memory") or [], MEMORY_GOAL_MB)
     if dec:
         fw, fh = dec["frame"]
         lines += [
