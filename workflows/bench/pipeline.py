@@ -42,6 +42,7 @@ class EdgeOptions:
     decode_seconds: float = 1.5
     timeout_s: float = 900.0
     memory_runs: bool = True  # daemon memory of MEMORY_GOAL_STUDENT's FP16 and INT8 IR, THROUGHPUT and LATENCY
+    no_save_runs: bool = True  # each bundle again with saving off: the per-frame host path alone
 
 
 #: (model key, performance hint, requests) of the daemon memory runs: the default, and one stream
@@ -74,13 +75,13 @@ def run_daemon_memory(bundle: Path, model: str, hint: str, requests: Optional[in
             "infer_fps": daemon.get("infer_fps"), "error": daemon.get("error")}
 
 
-def run_edge_bench(bundle: Path, opts: EdgeOptions) -> dict[str, Any]:
-    """`edge bench BUNDLE --json ...` in a child process; its figures, or {"error": ...} when it failed."""
+def run_edge_bench(bundle: Path, opts: EdgeOptions, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """`edge bench BUNDLE --json ... [extra]` in a child process; its figures, or {"error": ...} when it failed."""
     with tempfile.TemporaryDirectory(prefix="bench-edge-") as tmp:
         out = Path(tmp) / "edge_bench.json"
         cmd = [sys.executable, "-m", "edge", "bench", str(bundle), "--json", str(out), "--device", opts.device,
                "--precision", opts.precision, "--frames", str(opts.frames), "--rounds", str(opts.rounds),
-               "--width", str(opts.frame_wh[0]), "--height", str(opts.frame_wh[1])]
+               "--width", str(opts.frame_wh[0]), "--height", str(opts.frame_wh[1]), *extra]
         log.info("edge: %s", " ".join(cmd[1:]))
         t0 = time.perf_counter()
         try:
@@ -110,6 +111,7 @@ def edge_section(opts: EdgeOptions) -> dict[str, Any]:
         model_wh = (meta.input.width, meta.input.height)
     decode = decode_costs(opts.frame_wh, model_wh, max_seconds=opts.decode_seconds)
     benches = [run_edge_bench(Path(b), opts) for b in opts.bundles]
+    no_save = [run_edge_bench(Path(b), opts, ("--no-save", "--no-daemon")) for b in opts.bundles] if opts.no_save_runs else []
     memory = []
     if opts.memory_runs:
         from crackedge.runtime.metadata import MODEL_IR_INT8
@@ -129,5 +131,6 @@ def edge_section(opts: EdgeOptions) -> dict[str, Any]:
                   "goal_pipeline_vs_raw": PIPELINE_GOAL},
         "decode": decode,
         "bundles": benches,
+        "no_save": no_save,
         "memory": memory,
     }
