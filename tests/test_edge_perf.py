@@ -255,3 +255,16 @@ def test_bench_daemon_only_reports_the_daemon_memory(tmp_path: Path, capsys) -> 
     assert r["model"]["performance_hint"] == "LATENCY" and r["model"]["num_requests"] == 2
     assert "error" not in r["daemon"], r["daemon"]
     assert r["daemon"]["frames"] == 100 and 50 < r["daemon"]["rss_peak_mb"] < 2000
+
+
+@pytest.mark.parametrize("order", ["RGB", "BGR"])
+def test_preprocessor_without_blob_params_matches_the_one_pass_path(order: str) -> None:
+    """OpenCV older than 4.8 (a Pi's apt OpenCV) has no blobFromImageWithParams: the fallback gives the same input."""
+    spec = default_input_spec(64, 96).model_copy(update={"color_order": order})
+    fast, old = Preprocessor(spec), Preprocessor(spec)
+    old.params = None
+    img = synthetic_frame(160, 120, seed=3)
+    buf = old.new_input()
+    assert old(img, out=buf) is buf
+    np.testing.assert_allclose(buf, fast(img), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(old(img), fast(img), rtol=0, atol=1e-5)
