@@ -128,7 +128,7 @@ def breakdown_lines(bench: dict[str, Any], before: Optional[dict[str, Any]]) -> 
             f"pipeline finished (`edge bench` throughput rounds).{label} {note}", "", table(head, rows), ""]
 
 
-def no_save_lines(benches: list[dict[str, Any]]) -> list[str]:
+def no_save_lines(benches: list[dict[str, Any]], before: Optional[dict[str, Any]] = None) -> list[str]:
     """The same benchmark with saving off (`edge bench --no-save`): what the pipeline costs for frames that
     are neither saved nor previewed, plus the preview at its own rate."""
     rows = []
@@ -142,20 +142,27 @@ def no_save_lines(benches: list[dict[str, Any]]) -> list[str]:
                      bd.get("host_cpu_ms_per_frame"), None if share is None else f"{100 * share:.1f} %", ""])
     if not rows:
         return []
-    return ["The same runs with saving off (`edge bench BUNDLE --no-save`): the per-frame host path alone (decode, "
-            "preprocess, submit, crack ratio; the watched preview at its 5 FPS). Not the goal's setting; it shows "
-            "what the host side costs when frames are not saved.", "",
-            table(["student", "raw async FPS", "pipeline FPS", "pipeline / raw", "host CPU ms/frame", "of budget",
-                   "error"], rows), ""]
+    lines = ["Saving off (`edge bench BUNDLE --no-save`, the same bundles): the per-frame host path alone (decode, "
+             "preprocess, submit, crack ratio; the watched preview at its 5 FPS). Not the goal's setting; it shows "
+             "what the host side costs for frames that are not saved.", "",
+             table(["student", "raw async FPS", "pipeline FPS", "pipeline / raw", "host CPU ms/frame", "of budget",
+                    "error"], rows), ""]
+    for b in benches:
+        prior = (before or {}).get(b.get("student"))
+        if "error" not in b and prior:
+            lines += breakdown_lines(b, prior)
+    return lines
 
 
-def load_before(path: Path = BEFORE_FILE) -> dict[str, Any]:
-    """student -> an earlier `edge bench` record ({"label", "breakdown", ...}), when the file exists."""
+def load_before(path: Path = BEFORE_FILE, key: str = "bundles") -> dict[str, Any]:
+    """student -> an earlier `edge bench` record ({"label", "breakdown", ...}) of the file's `key` list
+    ("bundles": the goal's setting, "no_save": saving off), when the file exists."""
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return {b["student"]: {**b, "label": doc.get("label", "")} for b in doc.get("bundles", []) if b.get("student")}
+    label = doc.get(f"{key}_label", doc.get("label", ""))
+    return {b["student"]: {**b, "label": label} for b in doc.get(key, []) if b.get("student")}
 
 
 def memory_goal_rows(section: Optional[dict[str, Any]], goal_mb: float) -> list[list[Any]]:
@@ -195,7 +202,7 @@ def edge_lines(section: Optional[dict[str, Any]], plots: dict[str, str]) -> list
     for b in section.get("bundles", []):
         if "error" not in b:
             lines += breakdown_lines(b, before.get(b.get("student")))
-    lines += no_save_lines(section.get("no_save") or [])
+    lines += no_save_lines(section.get("no_save") or [], load_before(key="no_save"))
     lines += memory_lines(section.get("memory") or [], MEMORY_GOAL_MB)
     if dec:
         fw, fh = dec["frame"]
