@@ -12,8 +12,9 @@ it: they only save memory).
 The INT8 IR on an x86 CPU with AMX (Sapphire Rapids and later): oneDNN packs every INT8
 convolution's weights and scratchpads for the AMX tiles, which costs ~100 MB for HRNet-W18 at
 448x448 (INT8 IR at f32, THROUGHPUT: VmHWM 370 MB against 263 MB without AMX; the FP16 IR 321 MB),
-for ~15 % more INT8 throughput on this 2-core box. `lean_int8_isa()` caps oneDNN's instruction set
-below AMX (ONEDNN_MAX_CPU_ISA=AVX512_CORE_VNNI: INT8 still runs on the VNNI dot-product
+for more INT8 throughput (on this shared 2-core box the capped INT8 IR ran at 0.47-1.06x the AMX
+speed in 7 paired runs, median 0.63x: still ~3x the FP16 IR at f32). `lean_int8_isa()` caps
+oneDNN's instruction set below AMX (ONEDNN_MAX_CPU_ISA=AVX512_CORE_VNNI: INT8 still runs on the VNNI dot-product
 instructions) for a process that runs the INT8 IR at f32 on the CPU, so that the INT8 IR costs less
 memory than the FP16 one. oneDNN reads the variable at the first compile, so it is set before the
 backend is created; a value already in the environment (the unit's, or ONEDNN_MAX_CPU_ISA=ALL to
