@@ -39,7 +39,7 @@ def daemon_memory(bundle: Path, jpegs: list[bytes], model: dict[str, Any], frame
     """Run `edge run` on `frames` files cycling through `jpegs`; its peak RSS and throughput.
 
     model: the `model:` section of the daemon config besides the bundle (device, precision, model,
-    num_requests; None values left out). Returns {"rss_peak_mb", "rss_end_mb", "frames",
+    num_requests, performance_hint; None values left out). Returns {"rss_peak_mb", "rss_end_mb", "frames",
     "infer_fps", "settings"}, or {"error": ...} naming what failed.
     """
     with tempfile.TemporaryDirectory(prefix="edge-bench-daemon-") as tmp:

@@ -59,6 +59,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         json_out=Path(args.json) if args.json else None,
         rounds=args.rounds,
         daemon=not args.no_daemon,
+        performance_hint=args.performance_hint,
+        save=not args.no_save,
+        daemon_only=args.daemon_only,
     )
     run_bench(opts)
     return 0
@@ -128,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--height", type=int, default=720, help="synthetic frame height (default 720)")
     p.add_argument("--num-requests", type=int, default=None, help="infer requests in flight (default: device optimum)")
     p.add_argument("--rounds", type=int, default=2, help="alternating raw/pipeline rounds; medians reported (default 2)")
+    p.add_argument("--performance-hint", default="THROUGHPUT", choices=["THROUGHPUT", "LATENCY"],
+                   help="model.performance_hint (LATENCY: one stream, less memory; default THROUGHPUT)")
+    p.add_argument("--no-save", action="store_true",
+                   help="pipeline rounds without saving (default: the default config's saving policy)")
+    p.add_argument("--daemon-only", action="store_true", help="only the last step: the peak memory of `edge run`")
     p.add_argument("--no-daemon", action="store_true",
                    help="skip the last step: the peak memory of `edge run` on the same bundle and settings")
     p.add_argument("--json", help="also write the figures to this JSON file")

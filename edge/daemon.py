@@ -31,6 +31,7 @@ from edge.config import EdgeConfig, is_live
 from edge.diskguard import DiskGuard, make_run_dir
 from edge.maintenance import Maintenance
 from edge.measure import Measurer
+from edge.memory import lean_int8_isa, release_free_memory, tune_malloc
 from edge.metrics import Metrics
 from edge.pipeline import Pipeline, PipelineOptions
 from edge.preview import FrameHub, PreviewServer
@@ -62,6 +63,11 @@ def pipeline_options(cfg: EdgeConfig) -> PipelineOptions:
         preview_width=cfg.preview.width,
         drain_timeout_s=cfg.pipeline.drain_timeout_s,
     )
+
+
+def _precision(choice: str, bundle: Any) -> Optional[str]:
+    """The CPU precision the backend will be asked for (model.precision, or the bundle's)."""
+    return bundle.meta.inference_precision if choice == "bundle" else choice
 
 
 def status_line(m: dict[str, Any]) -> str:
@@ -98,8 +104,11 @@ class Daemon:
     def setup(self) -> None:
         """Everything before READY=1; each failure is a CrackedgeError naming the problem."""
         cfg = self.cfg
+        tune_malloc()  # before the pipeline's threads allocate (edge.memory)
         bundle = load_bundle(cfg.model.local_bundle)
+        lean_int8_isa(cfg.model.device, cfg.model.model, _precision(cfg.model.precision, bundle))
         backend, key = create_backend(cfg.model, bundle)
+        release_free_memory()  # the compile's scratch memory, before the pipeline starts
         if cfg.model.backend == "remote":  # the served model first, this bundle as the fallback
             from crackedge.runtime.backends.fallback import with_remote
 

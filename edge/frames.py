@@ -19,6 +19,8 @@ class Capture:
     jpeg:         the original full-resolution JPEG bytes when the source delivered JPEG (kept for saving).
     full_size:    (width, height) of the full-resolution frame (the JPEG or the camera's main stream).
     t_wall:       capture time, seconds since the epoch; t_mono: time.monotonic() at capture.
+    costs:        host steps already done for this frame (step -> (CPU s, wall s)), e.g. the JPEG
+                  decode; the pipeline adds them to its step breakdown (edge.breakdown).
     """
 
     image: np.ndarray
@@ -27,6 +29,7 @@ class Capture:
     full_size: tuple[int, int]
     infer_image: Optional[np.ndarray] = None
     jpeg: Optional[bytes] = None
+    costs: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -48,12 +51,20 @@ class Frame:
 
 @dataclass
 class Result:
-    """A frame after postprocessing: crack mask at the working image size, overlay, save decision."""
+    """A frame after postprocessing: save decision, and for a frame saved or previewed its full-size mask,
+    measurement and overlay.
+
+    crack_ratio:  the frame's crack pixel share computed at the output's resolution
+                  (MaskDecoder.crack_ratio): what `save.min_crack_ratio` is compared with.
+    mask:         HxW uint8 {0,1} at the size of frame.image; None for a frame neither saved nor previewed
+                  (nobody needs it, so it is never upsampled).
+    crack_pixels: crack pixels of `mask` (None without a mask).
+    """
 
     frame: Frame
-    mask: np.ndarray  # HxW uint8 {0,1}, same size as frame.image
+    mask: Optional[np.ndarray]
     crack_ratio: float
-    crack_pixels: int
+    crack_pixels: Optional[int]
     measurement: dict[str, Any]
     annotated_jpeg: Optional[bytes]
     save_reasons: list[str]

@@ -18,6 +18,7 @@ the abort event so nothing can hang the exit.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,17 +30,12 @@ from crackedge.runtime.async_runner import AsyncRunner
 from crackedge.runtime.backends.base import InferenceBackend
 from crackedge.runtime.decode import MaskDecoder
 from crackedge.runtime.preprocess import Preprocessor
+from edge.breakdown import Clock, StepCosts
 from edge.capture import CaptureOptions, CaptureWorker
 from edge.frames import Frame, Result
 from edge.measure import Measurer, caption_lines
 from edge.metrics import Metrics
-from edge.postprocess import (
-    annotate_frame,
-    crack_stats,
-    encode_jpeg,
-    save_reasons,
-    scale_to_width,
-)
+from edge.postprocess import annotate_frame, encode_jpeg, save_reasons, scale_to_width
 from edge.preview import FrameHub
 from edge.queues import END, QueueEmpty, StageQueue
 from edge.saver import FrameSaver
@@ -49,6 +45,7 @@ from edge.watchdog import Heartbeat, HeartbeatRegistry
 log = logging.getLogger(__name__)
 
 POLL_S = 0.25
+PREVIEW_QUALITY = 80
 EMPTY_MEASUREMENT: dict[str, Any] = {"area_px": 0, "bbox_xywh": None, "components": 0}
 
 
@@ -125,29 +122,79 @@ class Worker(threading.Thread):
             self.hb.finish()
 
 
+class InputPool:
+    """Network inputs reused frame after frame: the preprocessor writes into one, the submit stage gives
+    it back once the backend has copied it into an infer request.
+
+    A fresh 2.4 MB input per frame costs more than the preprocessing itself (allocation and page
+    faults: 2.1 ms against 0.5 ms at 448x448). An input comes back only when nobody else holds it
+    (`give` checks the reference count), so a backend that keeps the array it was handed never sees
+    it overwritten. At most `limit` inputs are kept; when none is free a new one is made.
+    """
+
+    def __init__(self, pre: Preprocessor, limit: int) -> None:
+        self.pre, self.limit = pre, limit
+        self._free: list[np.ndarray] = []
+        self._lock = threading.Lock()
+        self.made = 0
+
+    def take(self) -> np.ndarray:
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+            self.made += 1
+        return self.pre.new_input()
+
+    def give(self, blob: np.ndarray, refs: int) -> bool:
+        """Return `blob`; `refs` is sys.getrefcount(blob) in the caller, which holds it in one local.
+        False (not reused) when anything else still refers to it."""
+        if refs > 2 or blob.shape != self.pre.shape:
+            return False
+        with self._lock:
+            if len(self._free) < self.limit:
+                self._free.append(blob)
+                return True
+        return False
+
+
 class PreprocessWorker(Worker):
-    def __init__(self, inq, outq, pre: Preprocessor, abort, hb, metrics) -> None:
+    def __init__(self, inq, outq, pre: Preprocessor, abort, hb, metrics, steps: StepCosts,
+                 pool: Optional[InputPool] = None) -> None:
         super().__init__("preprocess", inq, abort, hb, metrics)
-        self.outq, self.pre = outq, pre
+        self.outq, self.pre, self.steps, self.pool = outq, pre, steps, pool
 
     def handle(self, frame: Frame) -> Frame:
         cap = frame.capture
-        frame.blob = self.pre(cap.infer_image if cap.infer_image is not None else cap.image)
+        for step, (cpu, wall) in cap.costs.items():  # done by the source (JPEG decode)
+            self.steps.add(step, cpu, wall)
+        clock = Clock()
+        out = self.pool.take() if self.pool is not None else None
+        frame.blob = self.pre(cap.infer_image if cap.infer_image is not None else cap.image, out=out)
+        self.steps.add("preprocess", *clock.split())
         return frame
 
 
 class InferSubmitWorker(Worker):
     """Starts inference as soon as a request is free (up to n_requests in flight)."""
 
-    def __init__(self, inq, runner: AsyncRunner, abort, hb, metrics) -> None:
+    def __init__(self, inq, runner: AsyncRunner, abort, hb, metrics, steps: StepCosts,
+                 pool: Optional[InputPool] = None) -> None:
         super().__init__("infer-submit", inq, abort, hb, metrics)
-        self.runner = runner
+        self.runner, self.steps, self.pool = runner, steps, pool
 
     def handle(self, frame: Frame) -> None:
         """Waits for a free infer request (time recorded: how long the device kept us waiting)."""
         blob, frame.blob = frame.blob, None
         frame.timings["submit_mono"] = time.monotonic()
-        self.runner.submit(blob, frame, self.abort, on_wait=self.hb.beat)
+        timing: dict[str, tuple[float, float]] = {}
+        try:
+            self.runner.submit(blob, frame, self.abort, on_wait=self.hb.beat, timing=timing)
+        finally:
+            if self.pool is not None and blob is not None:
+                refs = sys.getrefcount(blob)  # 2 when only this local (and the call's argument) hold it
+                self.pool.give(blob, refs)
+        for step, (cpu, wall) in timing.items():
+            self.steps.add(step, cpu, wall)
 
     def finish(self) -> None:
         self.runner.finish()
@@ -197,31 +244,52 @@ class InferCollectWorker(threading.Thread):
 class PostprocessWorker(Worker):
     def __init__(self, inq, outq: Optional[StageQueue], decoder: MaskDecoder, measurer: Measurer,
                  hub: Optional[FrameHub], opt: PipelineOptions, abort, hb, metrics: Metrics,
-                 on_result: Optional[Callable[[Result], None]] = None) -> None:
+                 on_result: Optional[Callable[[Result], None]] = None, steps: Optional[StepCosts] = None) -> None:
         super().__init__("postprocess", inq, abort, hb, metrics)
         self.outq, self.decoder, self.measurer, self.hub, self.opt = outq, decoder, measurer, hub, opt
         self.metrics = metrics
         self.on_result = on_result
+        self.steps = steps if steps is not None else StepCosts()
+        self._canvas: Optional[np.ndarray] = None  # the overlay is drawn into this buffer, frame after frame
 
     def handle(self, item: tuple[Frame, np.ndarray]) -> Optional[Result]:
+        """Only what the frame needs: its crack ratio at the output's resolution decides saving; a full-size
+        mask, measurement, overlay and JPEG exist only for a frame that is saved or previewed."""
         frame, output = item
-        image = frame.image
-        h, w = image.shape[:2]
-        mask = self.decoder.mask(output, (w, h))
-        n, ratio = crack_stats(mask)
-        reasons = save_reasons(frame.seq, ratio, self.opt.min_crack_ratio, self.opt.every_nth) if self.opt.save_enabled else []
+        steps, opt = self.steps, self.opt
+        clock = Clock()
+        ratio = self.decoder.crack_ratio(output)  # at the output's resolution: no full-size mask
+        reasons = save_reasons(frame.seq, ratio, opt.min_crack_ratio, opt.every_nth) if opt.save_enabled else []
         want_preview = self.hub is not None and self.hub.due()
+        mask: Optional[np.ndarray] = None
+        n: Optional[int] = None
+        if reasons or want_preview:
+            image = frame.image
+            mask = self.decoder.mask(output, (image.shape[1], image.shape[0]))
+            n = int(np.count_nonzero(mask))
+        steps.add("mask", *clock.split())
         measurement: dict[str, Any] = dict(EMPTY_MEASUREMENT)
         annotated_jpeg = None
-        if reasons or want_preview:
-            if n > 0:
+        if mask is not None:
+            if n and (reasons or self.measurer.has_mm):
                 measurement = self.measurer.measure(mask)
-            caption = caption_lines(frame.capture.t_wall, ratio, measurement) if self.opt.overlay_caption else []
-            annotated = annotate_frame(image, mask, caption, self.opt.overlay_alpha, self.opt.overlay_contours)
+                steps.add("measure", *clock.split())
+            elif n:  # preview only, no calibration: the caption shows the crack area alone
+                measurement = {"area_px": n}
+            caption = caption_lines(frame.capture.t_wall, ratio, measurement) if opt.overlay_caption else []
+            annotated = annotate_frame(frame.image, mask, caption, opt.overlay_alpha, opt.overlay_contours, out=self._canvas)
+            self._canvas = annotated
+            steps.add("overlay", *clock.split())
             if reasons:
-                annotated_jpeg = encode_jpeg(annotated, self.opt.jpeg_quality)
+                annotated_jpeg = encode_jpeg(annotated, opt.jpeg_quality)
+                steps.add("encode", *clock.split())
             if want_preview:
-                self.hub.publish(encode_jpeg(scale_to_width(annotated, self.opt.preview_width), 80))
+                small = scale_to_width(annotated, opt.preview_width)
+                # a saved frame already at preview size: its JPEG is the preview frame too
+                reuse = small is annotated and annotated_jpeg is not None
+                self.hub.publish(annotated_jpeg if reuse else encode_jpeg(small, PREVIEW_QUALITY))
+                steps.add("preview", *clock.split())
+        steps.frame_done()
         now = time.monotonic()
         self.metrics.e2e.record(now - frame.capture.t_mono)
         result = Result(frame, mask, ratio, n, measurement, annotated_jpeg, reasons, now)
@@ -229,18 +297,20 @@ class PostprocessWorker(Worker):
             self.on_result(result)
         if reasons:
             return result
-        if self.opt.save_enabled:
+        if opt.save_enabled:
             self.metrics.saved.add("skipped_threshold")
         return None
 
 
 class SaveWorker(Worker):
-    def __init__(self, inq, saver: FrameSaver, abort, hb, metrics) -> None:
+    def __init__(self, inq, saver: FrameSaver, abort, hb, metrics, steps: StepCosts) -> None:
         super().__init__("save", inq, abort, hb, metrics)
-        self.saver = saver
+        self.saver, self.steps = saver, steps
 
     def handle(self, result: Result) -> None:
+        clock = Clock()
         self.saver.save(result)
+        self.steps.add("write", *clock.split())
         return None
 
 
@@ -259,6 +329,7 @@ class Pipeline:
         hub: Optional[FrameHub] = None,
         on_result: Optional[Callable[[Result], None]] = None,
         position: Optional[Callable[[], Optional[dict]]] = None,
+        steps: Optional[StepCosts] = None,
     ) -> None:
         self.source, self.backend, self.metrics, self.opt = source, backend, metrics, options
         self.stop_event = threading.Event()  # stops capture; the rest drains
@@ -270,18 +341,24 @@ class Pipeline:
         self.q_save = StageQueue("postprocess->save", max(size, 4), "block") if saver is not None else None
         metrics.queues = [q for q in (self.q_capture, self.q_infer, self.q_post, self.q_save) if q is not None]
         self.runner = AsyncRunner(backend)
+        self.steps = steps if steps is not None else StepCosts()  # per-step host costs (edge bench prints them)
+        steps = self.steps
         reg = registry
         # created sink-first: that is the start order; joins go the other way (capture first)
         workers: list[threading.Thread] = []
         if saver is not None:
-            workers.append(SaveWorker(self.q_save, saver, self.abort, reg.register("save"), metrics))
+            workers.append(SaveWorker(self.q_save, saver, self.abort, reg.register("save"), metrics, steps))
         workers.append(
             PostprocessWorker(self.q_post, self.q_save, decoder, measurer, hub, options, self.abort,
-                              reg.register("postprocess"), metrics, on_result)
+                              reg.register("postprocess"), metrics, on_result, steps)
         )
         workers.append(InferCollectWorker(self.runner, self.q_post, self.abort, reg.register("infer"), metrics))
-        workers.append(InferSubmitWorker(self.q_infer, self.runner, self.abort, reg.register("infer-submit"), metrics))
-        workers.append(PreprocessWorker(self.q_capture, self.q_infer, preprocessor, self.abort, reg.register("preprocess"), metrics))
+        # inputs in use at once: one being written, the preprocess->infer queue, one waiting for a request
+        self.inputs = InputPool(preprocessor, size + 2)
+        workers.append(InferSubmitWorker(self.q_infer, self.runner, self.abort, reg.register("infer-submit"), metrics, steps,
+                                         self.inputs))
+        workers.append(PreprocessWorker(self.q_capture, self.q_infer, preprocessor, self.abort, reg.register("preprocess"),
+                                        metrics, steps, self.inputs))
         self.capture = CaptureWorker(source, self.q_capture, self.stop_event, self.abort, reg.register("capture"), metrics,
                                      options.capture, position)
         workers.append(self.capture)

@@ -44,8 +44,15 @@ class AsyncRunner:
         with self._cond:
             return min(self._started_at.values()) if self._started_at else None
 
-    def submit(self, blob: np.ndarray, userdata: Any, abort: threading.Event, poll_s: float = 0.1, on_wait=None) -> bool:
-        """Start inference on `blob`; False if `abort` was set while waiting for a free request."""
+    def submit(self, blob: np.ndarray, userdata: Any, abort: threading.Event, poll_s: float = 0.1, on_wait=None,
+               timing: Optional[dict[str, tuple[float, float]]] = None) -> bool:
+        """Start inference on `blob`; False if `abort` was set while waiting for a free request.
+
+        timing: when given, receives "wait" (waiting for a free request) and "submit" (starting it),
+        each as (thread CPU seconds, wall seconds).
+        """
+        if timing is not None:
+            c0, w0 = time.thread_time(), time.perf_counter()
         with self._cond:
             while self._next_submit - self._next_out >= self.window:
                 if abort.is_set():
@@ -62,10 +69,15 @@ class AsyncRunner:
             idx = self._next_submit
             self._next_submit += 1
             self._started_at[idx] = time.monotonic()
+        if timing is not None:
+            c1, w1 = time.thread_time(), time.perf_counter()
+            timing["wait"] = (c1 - c0, w1 - w0)
         try:
             self.backend.start_async(blob, (idx, userdata))
         except BaseException as err:
             self._on_done((idx, userdata), None, err)
+        if timing is not None:
+            timing["submit"] = (time.thread_time() - c1, time.perf_counter() - w1)
         return True
 
     def _on_done(self, token: Any, output: Optional[np.ndarray], error: Optional[BaseException]) -> None:

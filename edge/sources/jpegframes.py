@@ -55,8 +55,10 @@ class JpegFrameMaker:
         size = jpeg_size(data)
         if size is None:
             raise CorruptFrame(f"JPEG without a frame header ({len(data)} bytes)")
+        c0, w0 = time.thread_time(), time.perf_counter()
         try:
             image = self.decoder.decode(data, self.scale_for(size))
         except CorruptJpeg as err:
             raise CorruptFrame(str(err)) from None
-        return Capture(image=image, t_wall=t_wall, t_mono=t_mono, full_size=size, jpeg=data)
+        cost = (time.thread_time() - c0, time.perf_counter() - w0)
+        return Capture(image=image, t_wall=t_wall, t_mono=t_mono, full_size=size, jpeg=data, costs={"decode": cost})

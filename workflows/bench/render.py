@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from workflows.bench.markdown import fmt, not_measured, table, verdict
 from workflows.bench.render_accuracy import accuracy_lines
-from workflows.bench.render_edge import edge_lines
+from workflows.bench.render_edge import edge_lines, memory_goal_rows
 from workflows.bench.sections import (CACHE_GOAL, CMD, HOW_TO_MEASURE, MEMORY_GOAL_MB, MEMORY_GOAL_STUDENT,
                                       PIPELINE_GOAL, SECTION_TITLES, daemon_rss, ms)
 
@@ -89,6 +89,7 @@ def goal_rows(results: dict[str, Optional[dict[str, Any]]]) -> list[list[Any]]:
         rows.append([memory_goal, what, daemon_rss(b), verdict(daemon_rss(b), MEMORY_GOAL_MB, False)])
     if not measured:
         rows.append([memory_goal, "not measured", None, "–"])
+    rows += memory_goal_rows(edge, MEMORY_GOAL_MB)  # every IR and setting the edge section measured
     ratio = (results.get("distill") or {}).get("cache_vs_student_only")
     rows.append([f"distillation step with cached teacher <= {CACHE_GOAL} x student-only", "cwd-cache / student-only",
                  ratio, verdict(ratio, CACHE_GOAL, False)])
