@@ -302,3 +302,16 @@ def test_edge_section_renders_the_step_breakdown_before_and_after_and_the_memory
     rows = goal_rows({"edge": section})
     assert ["daemon resident memory <= 300 MB", "hrnet_w18 ir_int8, LATENCY, 2 requests", 320.0, "MISS"] in rows
     assert ["daemon resident memory <= 300 MB", "hrnet_w18 ir_fp16, LATENCY, 2 requests", 280.0, "PASS"] in rows
+
+
+def test_old_single_seed_accuracy_result_is_rendered_not_dropped(tmp_path):
+    from workflows.bench.plots import plot_accuracy
+
+    section = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "accuracy.json").read_text())
+    md = render_report({"accuracy": section}, {"accuracy": "benchmarks/accuracy.png"})
+    acc = md.split("## 4. Accuracy under a fixed CPU budget")[1].split("## 5.")[0]
+    assert acc.lstrip().startswith("_One seed, from the old single-seed `distill compare` (cached 2026-11-23)")
+    assert "| hrnet_w18 + CWD | bundle IR FP16 at bf16 | 0.4080 | 0.5471 | 0.6619 | 0.6597 | 0.7226 |" in acc
+    assert "| CWD - alone |  | -0.0834 | -0.0812 | -0.0469 | -0.0221 | -0.0308 |" in acc
+    assert "![crack IoU per noise case](benchmarks/accuracy.png)" in acc
+    assert plot_accuracy(section, tmp_path / "accuracy.png").stat().st_size > 5000
