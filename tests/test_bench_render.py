@@ -91,11 +91,15 @@ def _table_line(md: str, first_cell: str) -> str:
 
 
 def test_missing_sections_say_what_to_run():
-    md = render_report({s: None for s in ("inference", "teachers", "edge", "distill", "accuracy")}, {})
+    md = render_report({s: None for s in ("inference", "teachers", "edge", "distill", "accuracy", "soak", "serve")}, {})
     for command in ("crackedge bench-report --only inference", "crackedge bench-report --only teachers",
-                    "crackedge bench-report --only inference,edge", "distill bench-steps", "distill compare"):
+                    "crackedge bench-report --only inference,edge", "distill bench-steps", "distill compare",
+                    "edge soak BUNDLE --out DIR --duration 1800 --json benchmarks/results/edge_soak.json && "
+                    "crackedge bench-report --only soak",
+                    "python -m workflows.serve.bench BUNDLE... --seconds 20 --wire-bundle TRAINED_BUNDLE --wire-images "
+                    "IMAGES --json benchmarks/results/serve.json && crackedge bench-report --only serve"):
         assert f"_not measured: run `{command}" in md
-    assert md.count("_not measured") == 5
+    assert md.count("_not measured") == 7
     assert "QUICK RUN" not in md
     assert "## 5. What these CPU numbers say about a Raspberry Pi 4B + NCS2" in md
     assert "edge bench BUNDLE --device MYRIAD" in md
