@@ -258,3 +258,23 @@ def test_render_only_keeps_sections_6_and_7_of_the_real_results(tmp_path):
     assert md.index("## 5. What these CPU numbers") < md.index("## 6. Edge soak") < md.index("## 7. Serving")
     assert "_not measured" not in md  # every section has its results
 
+
+
+def test_serve_benchmark_reads_both_layouts_of_its_results_file(tmp_path, capsys):
+    from workflows.serve import bench
+
+    doc = serve_fixture()
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"machine": doc["runs"][0]["machine"], "bundles": doc["runs"][0]["bundles"],
+                               "wire": doc["wire"]}))
+    loaded = bench.load_results(old)
+    assert [len(r["bundles"]) for r in loaded["runs"]] == [2] and loaded["wire"] == doc["wire"]
+    assert bench.load_results(tmp_path / "none.json") == {"runs": [], "wire": None}
+    # nothing to measure: the file is rewritten in the runs layout, its notes kept, section 7 printed
+    assert bench.main(["--json", str(old)]) == 0
+    assert json.loads(old.read_text())["runs"][0]["bundles"][0]["model"] == "hrnet_w18"
+    assert "| on | 16 | 3.20 | 1.28 | 5000.0 | 5200.0 | 64 |" in capsys.readouterr().out
+    new = tmp_path / "new.json"
+    new.write_text(json.dumps(doc))
+    assert bench.main(["--out", str(new)]) == 0  # the old name of --json
+    assert json.loads(new.read_text())["notes"] == doc["notes"]
