@@ -16,7 +16,8 @@ Report: unexpected exits; false watchdog alarms (a "hung" log line, or a gap bet
 keep-alives longer than WatchdogSec: systemd would have killed the daemon); frames received,
 saved and dropped by cause; RSS after warm-up and at the end; files that are not whole frames
 (temp files, images without sidecars, undecodable images). Goal: 0 exits, 0 false alarms, every
-saved frame decodable with its sidecar, RSS growth under 5 %.
+saved frame decodable with its sidecar, RSS growth under 5 %. The report's `setup` records when,
+with which bundle and camera, and under what load average it ran (BENCHMARKS.md section 6 reads it).
 """
 
 from __future__ import annotations
@@ -149,6 +150,7 @@ class Soak:
     last_metrics: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.setup = setup_record(self.opt)
         self.rng = random.Random(self.opt.seed)
         self.out = Path(self.opt.out)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -391,6 +393,7 @@ class Soak:
         pauses = log_text.count("saving stopped until")
         resumes = log_text.count("saving resumed")
         report = {
+            "setup": {**self.setup, "loadavg": {**self.setup["loadavg"], "end": [round(v, 2) for v in os.getloadavg()]}},
             "duration_s": opt.duration_s,
             "watchdog_sec": opt.watchdog_sec,
             "daemon_starts": len(self.lives),
@@ -422,6 +425,17 @@ class Soak:
         if opt.json_out is not None:
             Path(opt.json_out).write_text(json.dumps(report, indent=1))
         return report
+
+
+def setup_record(opt: SoakOptions) -> dict[str, Any]:
+    """At the start: what a report's counters cannot say (when, which bundle and camera, the share of bad parts, the
+    daemon's save threshold: the config default, the soak does not set it) and the machine's load average."""
+    from edge.config import SaveConfig
+
+    return {"started": time.strftime("%Y-%m-%dT%H:%M"), "bundle": str(opt.bundle), "frame_size": list(opt.frame_size),
+            "fps": opt.fps, "seed": opt.seed, "bad_part_share": round(1.0 - MIX["frame"], 4),
+            "min_crack_ratio": SaveConfig.model_fields["min_crack_ratio"].default, "cpu_count": os.cpu_count(),
+            "loadavg": {"start": [round(v, 2) for v in os.getloadavg()]}}
 
 
 def format_report(r: dict[str, Any]) -> str:

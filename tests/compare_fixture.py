@@ -38,7 +38,7 @@ def write_compare_yaml(folder: Path, *, seeds: Sequence[int] = (0, 1, 2),
                        noise: Sequence[str] = ("clean", "dim", "blurry"), cut: bool = False, int8: bool = False,
                        teacher: bool = True) -> Path:
     """folder/compare.yaml; eval_sets: (name, path, split or None for all, images); returns folder."""
-    from distill.compare import CompareOptions, EvalSet, RunRecord
+    from distill.compare_options import CompareOptions, EvalSet, RunRecord
     from distill.compare_report import report_dict
     from distill.compare_runs import TeacherInfo
     from distill.train_config import DistillTrainConfig

@@ -91,11 +91,15 @@ def _table_line(md: str, first_cell: str) -> str:
 
 
 def test_missing_sections_say_what_to_run():
-    md = render_report({s: None for s in ("inference", "teachers", "edge", "distill", "accuracy")}, {})
+    md = render_report({s: None for s in ("inference", "teachers", "edge", "distill", "accuracy", "soak", "serve")}, {})
     for command in ("crackedge bench-report --only inference", "crackedge bench-report --only teachers",
-                    "crackedge bench-report --only inference,edge", "distill bench-steps", "distill compare"):
+                    "crackedge bench-report --only inference,edge", "distill bench-steps", "distill compare",
+                    "edge soak BUNDLE --out DIR --duration 1800 --json benchmarks/results/edge_soak.json && "
+                    "crackedge bench-report --only soak",
+                    "python -m workflows.serve.bench BUNDLE... --seconds 20 --wire-bundle TRAINED_BUNDLE --wire-images "
+                    "IMAGES --json benchmarks/results/serve.json && crackedge bench-report --only serve"):
         assert f"_not measured: run `{command}" in md
-    assert md.count("_not measured") == 5
+    assert md.count("_not measured") == 7
     assert "QUICK RUN" not in md
     assert "## 5. What these CPU numbers say about a Raspberry Pi 4B + NCS2" in md
     assert "edge bench BUNDLE --device MYRIAD" in md
@@ -302,3 +306,16 @@ def test_edge_section_renders_the_step_breakdown_before_and_after_and_the_memory
     rows = goal_rows({"edge": section})
     assert ["daemon resident memory <= 300 MB", "hrnet_w18 ir_int8, LATENCY, 2 requests", 320.0, "MISS"] in rows
     assert ["daemon resident memory <= 300 MB", "hrnet_w18 ir_fp16, LATENCY, 2 requests", 280.0, "PASS"] in rows
+
+
+def test_old_single_seed_accuracy_result_is_rendered_not_dropped(tmp_path):
+    from workflows.bench.plots import plot_accuracy
+
+    section = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "accuracy.json").read_text())
+    md = render_report({"accuracy": section}, {"accuracy": "benchmarks/accuracy.png"})
+    acc = md.split("## 4. Accuracy under a fixed CPU budget")[1].split("## 5.")[0]
+    assert acc.lstrip().startswith("_One seed, from the old single-seed `distill compare` (cached 2026-11-23)")
+    assert "| hrnet_w18 + CWD | bundle IR FP16 at bf16 | 0.4080 | 0.5471 | 0.6619 | 0.6597 | 0.7226 |" in acc
+    assert "| CWD - alone |  | -0.0834 | -0.0812 | -0.0469 | -0.0221 | -0.0308 |" in acc
+    assert "![crack IoU per noise case](benchmarks/accuracy.png)" in acc
+    assert plot_accuracy(section, tmp_path / "accuracy.png").stat().st_size > 5000

@@ -82,6 +82,7 @@ def cmd_bench_report(args: argparse.Namespace) -> int:
     opts = ReportOptions(
         out_dir=args.out, markdown=args.markdown, work_dir=args.work_dir, only=tuple(split(args.only)),
         render_only=args.render_only, quick=args.quick, compare=args.compare, bench_steps=args.bench_steps,
+        soak_json=args.soak_json, serve_json=args.serve_json,
         bundles=list(args.bundle or []), device=args.device, students=split(args.students) or None,
         size=args.size, threads=args.threads, max_seconds=args.max_seconds, calib_data=args.calib_data,
         edge_frames=args.edge_frames,
@@ -139,17 +140,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser(
-        "bench-report", help="measure and write BENCHMARKS.md (inference, teachers, edge pipeline, distillation, accuracy)",
+        "bench-report", help="measure and write BENCHMARKS.md (inference, teachers, edge pipeline, distillation, accuracy, "
+        "soak, serving)",
         description="Regenerate BENCHMARKS.md and its plots. Sections: inference (every student, every runtime), "
                     "teachers (SAM ViT-B/L/H encoders, PARNet), edge (edge bench per bundle, JPEG decode cost), "
-                    "distill (from `distill bench-steps --json`), accuracy (from `distill compare`). Results are "
+                    "distill (from `distill bench-steps --json`), accuracy (from `distill compare`), soak (from "
+                    "`edge soak --json`, 30 minutes, never run here), serve (from `python -m workflows.serve.bench`, "
+                    "needs Triton, never run here). Results are "
                     "cached as JSON in OUT/results/ so --render-only and --only SECTION need not measure everything "
                     "again. The full run takes about half an hour on a quiet 2-core CPU; --quick is a 1-2 minute "
                     "smoke run whose numbers mean nothing.")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 64x64, one student, tiny teachers, ~0.3 s per measurement; writes runs/bench-quick/")
-    p.add_argument("--only", metavar="SECTIONS", help="comma-separated sections to measure: inference,teachers,edge,distill,accuracy "
-                   "(the others are rendered from their cached results)")
+    p.add_argument("--only", metavar="SECTIONS", help="comma-separated sections to measure: inference,teachers,edge,distill,accuracy,soak,serve "
+                   "(the others are rendered from their cached results; soak and serve are read, not run)")
     p.add_argument("--render-only", action="store_true", help="measure nothing; re-render from the cached results")
     add_out(p, required=False, help="results/ and plots (default benchmarks/)")
     p.add_argument("--markdown", type=Path, default=None, help="report file (default BENCHMARKS.md)")
@@ -157,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="random-weight checkpoints and bundles (default runs/bench-report/work; reused when unchanged)")
     p.add_argument("--compare", type=Path, default=None, help="a `distill compare` output folder (accuracy section)")
     p.add_argument("--bench-steps", type=Path, default=None, help="a `distill bench-steps` JSON (distillation-cost section)")
+    p.add_argument("--soak-json", type=Path, default=None, metavar="FILE",
+                   help="an `edge soak --json` report to copy into OUT/results/edge_soak.json (soak section)")
+    p.add_argument("--serve-json", type=Path, default=None, metavar="FILE",
+                   help="a `python -m workflows.serve.bench` JSON to copy into OUT/results/serve.json (serve section)")
     p.add_argument("--bundle", type=Path, action="append",
                    help="bundle for the edge section (repeatable; default: the inference section's bundles)")
     p.add_argument("--device", type=parse_runtime_device, default="CPU", metavar="DEVICE",

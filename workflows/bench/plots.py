@@ -147,6 +147,8 @@ def plot_accuracy(accuracy: Optional[dict[str, Any]], path: Path) -> Optional[Pa
     """Crack IoU (CrackSAM convention) per noise case on the first evaluation set: the teacher, and the distilled
     student and the student alone as mean with sd error bars over the seeds."""
     acc = accuracy or {}
+    if "summary" not in acc and acc.get("rows"):
+        return _plot_accuracy_old(acc, path)
     sets, summary = acc.get("eval_sets") or [], acc.get("summary") or {}
     first = sets[0].get("name") if sets else None
     cases = [c for c in acc.get("noise") or [] if c in (summary.get(first) or {})]
@@ -171,6 +173,26 @@ def plot_accuracy(accuracy: Optional[dict[str, Any]], path: Path) -> Optional[Pa
     ax.set_ylabel("crack IoU (CrackSAM convention)")
     ax.set_title(f"evaluation set {first} ({sets[0].get('split')}): bars = mean, whiskers = sd over {n} "
                  f"seed{'s' if n != 1 else ''}", fontsize=9)
+    ax.legend(fontsize=7)
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def _plot_accuracy_old(accuracy: dict[str, Any], path: Path) -> Optional[Path]:
+    """The old single-seed `distill compare` result (render_accuracy_old.py): crack IoU of every compared model
+    for every noise case, as drawn before the multi-seed compare."""
+    rows = [r for r in accuracy.get("rows", []) if r.get("metrics")]
+    if not rows:
+        return None
+    plt = _plt()
+    cases = list(dict.fromkeys(c for r in rows for c in r["metrics"]))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / len(rows)
+    for i, r in enumerate(rows):
+        xs = [k + i * width for k, c in enumerate(cases) if c in r["metrics"]]
+        ax.bar(xs, [r["metrics"][c].get("iou") or 0 for c in cases if c in r["metrics"]], width=width, label=r["model"])
+    ax.set_xticks([k + 0.4 - width / 2 for k in range(len(cases))], cases)
+    ax.set_ylabel("crack IoU (CrackSAM convention)")
     ax.legend(fontsize=7)
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, path)

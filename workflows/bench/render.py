@@ -12,6 +12,9 @@ from typing import Any, Optional
 from workflows.bench.markdown import fmt, not_measured, table, verdict
 from workflows.bench.render_accuracy import accuracy_lines
 from workflows.bench.render_edge import edge_lines, memory_goal_rows
+from workflows.bench.render_serve import serve_lines
+from workflows.bench.render_soak import soak_lines
+from workflows.bench.results import EXTERNAL
 from workflows.bench.sections import (CACHE_GOAL, CMD, HOW_TO_MEASURE, MEMORY_GOAL_MB, MEMORY_GOAL_STUDENT,
                                       PIPELINE_GOAL, SECTION_TITLES, daemon_rss, ms)
 
@@ -33,14 +36,17 @@ def _header(results: dict[str, Optional[dict[str, Any]]], full_budget_min: float
         f"Regenerate: `{CMD}` (every section; about {full_budget_min:.0f} min on a quiet 2-core CPU, every "
         "measurement capped by time). Re-render from the cached results in `benchmarks/results/` without measuring: "
         f"`{CMD} --render-only`; measure one section again: `{CMD} --only SECTION` "
-        "(inference, teachers, edge, distill, accuracy). Sections 3 and 4 read the output of `distill bench-steps` "
-        "and `distill compare` (`--bench-steps FILE`, `--compare DIR`).",
+        "(inference, teachers, edge, distill, accuracy, soak, serve). Sections 3 and 4 read the output of "
+        "`distill bench-steps` and `distill compare` (`--bench-steps FILE`, `--compare DIR`); sections 6 and 7 render "
+        "the JSON that `edge soak` (30 minutes) and `python -m workflows.serve.bench` (needs Triton) write into "
+        "`benchmarks/results/` (`--soak-json FILE`, `--serve-json FILE` copy one in).",
         "",
     ]
     return lines
 
 
 def _machine(results: dict[str, Optional[dict[str, Any]]]) -> list[str]:
+    results = {k: v for k, v in results.items() if k not in EXTERNAL}  # those carry their own machine and date
     measured = {k: v for k, v in results.items() if v}
     if not measured:
         return ["## Machine", "", "_no section measured yet_", ""]
@@ -291,12 +297,12 @@ def _pi_note(results: dict[str, Optional[dict[str, Any]]]) -> list[str]:
         "reads the bundle's `model.onnx` (opset 11), not the IR written by OpenVINO 2023+.",
         "",
         "Run the same benchmark on the vehicle (the edge part needs no torch): export the bundle on the training box "
-        "(`distill export CHECKPOINT BUNDLE --target ncs2`), copy it to the Pi, then",
+        "(`distill export CHECKPOINT --out BUNDLE --target ncs2`), copy it to the Pi, then",
         "",
         "```",
         "edge bench BUNDLE --device MYRIAD --json pi-bench.json          # the edge part alone",
         f"{CMD} --only edge --bundle BUNDLE --device MYRIAD \\",
-        "    --out-dir benchmarks-pi --markdown BENCHMARKS-pi.md            # the same table as section 2",
+        "    --out benchmarks-pi --markdown BENCHMARKS-pi.md            # the same table as section 2",
         "```",
         "",
         "On a Pi 5 without a stick, drop `--device MYRIAD` (CPU plugin, f16 by default there).",
@@ -314,4 +320,6 @@ def render_report(results: dict[str, Optional[dict[str, Any]]], plots: dict[str,
     lines += _distill(results.get("distill"), plots)
     lines += accuracy_lines(results.get("accuracy"), plots)
     lines += _pi_note(results)
+    lines += soak_lines(results.get("soak"))
+    lines += serve_lines(results.get("serve"))
     return "\n".join(lines).rstrip() + "\n"

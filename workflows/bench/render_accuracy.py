@@ -11,6 +11,7 @@ import statistics
 from typing import Any, Optional
 
 from workflows.bench.markdown import not_measured, table
+from workflows.bench.render_accuracy_old import is_old_format, old_accuracy_lines
 from workflows.bench.sections import HOW_TO_MEASURE, SECTION_TITLES
 
 # (key in compare.yaml's summary and metrics, column title)
@@ -125,6 +126,8 @@ def accuracy_lines(section: Optional[dict[str, Any]], plots: dict[str, str]) -> 
     lines = [f"## {SECTION_TITLES['accuracy']}", ""]
     if not section:
         return lines + [not_measured(HOW_TO_MEASURE["accuracy"]), ""]
+    if is_old_format(section):
+        return lines + old_accuracy_lines(section, plots)
     if "summary" not in section:
         return lines + [not_measured(HOW_TO_MEASURE["accuracy"], "the cached result is in the old single-seed "
                                      "`distill compare` format"), ""]

@@ -6,11 +6,17 @@
     edge        JPEG decode cost; `edge bench` per bundle: pipeline vs raw FPS, latency, RSS (pipeline.py)
     distill     per-step cost of distillation, read from `distill bench-steps` JSON (distill_cost.py)
     accuracy    teacher / distilled student / student alone over several seeds, read from `distill compare` (accuracy.py)
+    soak        the 30-minute `edge soak` report in OUT/results/edge_soak.json (render_soak.py)
+    serve       bundles under Triton beside benchmark_app, OUT/results/serve.json written by
+                `python -m workflows.serve.bench` (render_serve.py)
 
 Each section's result is saved as OUT/results/<section>.json with the machine, date and duration,
 so the markdown can be re-rendered without measuring (`--render-only`) and one section measured
-again on its own (`--only edge`). `--quick` is a smoke run (tiny sizes, one student, a fraction of a
-second per measurement) written to runs/bench-quick/ unless told otherwise, labelled QUICK.
+again on its own (`--only edge`). soak and serve are never measured here (30 minutes; Triton):
+their own commands write their JSON into OUT/results/ (or `--soak-json FILE` / `--serve-json FILE`
+copy one in) and `--only soak` / `--only serve` renders it. `--quick` is a smoke run (tiny sizes, one
+student, a fraction of a second per measurement) written to runs/bench-quick/ unless told otherwise,
+labelled QUICK.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from crackedge.errors import ConfigError
-from workflows.bench.results import SECTIONS, load_all, load_section, save_section
+from workflows.bench.results import EXTERNAL, SECTIONS, load_all, load_section, read_external, save_section
+from workflows.bench.sections import HOW_TO_MEASURE
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +49,8 @@ class ReportOptions:
     quick: bool = False
     compare: Optional[Path] = None  # a `distill compare` output folder
     bench_steps: Optional[Path] = None  # a `distill bench-steps` JSON
+    soak_json: Optional[Path] = None  # an `edge soak --json` report, copied to OUT/results/edge_soak.json
+    serve_json: Optional[Path] = None  # a `python -m workflows.serve.bench` JSON, copied to OUT/results/serve.json
     bundles: list[Path] = field(default_factory=list)  # bundles for the edge section (default: the inference ones)
     device: str = "CPU"
     students: Optional[list[str]] = None
@@ -158,7 +167,7 @@ def _envelope(opts: ReportOptions, started: str, seconds: float) -> dict[str, An
 def _sections_to_measure(opts: ReportOptions) -> list[str]:
     if opts.render_only:
         return []
-    wanted = list(opts.only) or list(SECTIONS)
+    wanted = [s for s in (list(opts.only) or list(SECTIONS)) if s not in EXTERNAL]
     explicit = bool(opts.only)
     for name, given, flag in (("distill", opts.bench_steps, "--bench-steps FILE"), ("accuracy", opts.compare, "--compare DIR")):
         if name in wanted and given is None:
@@ -169,9 +178,34 @@ def _sections_to_measure(opts: ReportOptions) -> list[str]:
     return wanted
 
 
+WHY = {"soak": "it runs for 30 minutes", "serve": "it needs Triton and minutes per bundle"}
+
+
+def read_external_sections(opts: ReportOptions, results_dir: Path) -> None:
+    """soak and serve: copy --soak-json / --serve-json into the results; else say which command writes the file.
+    ConfigError for `--only soak|serve` without a file to read."""
+    if opts.render_only:
+        return
+    for name, given in (("soak", opts.soak_json), ("serve", opts.serve_json)):
+        path = results_dir / EXTERNAL[name][0]
+        if given is not None:
+            if name not in (opts.only or SECTIONS):
+                raise ConfigError(f"--{name}-json is read by the {name} section, which --only {','.join(opts.only)} leaves out")
+            save_section(results_dir, name, read_external(Path(given), name))
+            log.info("=== %s: read %s -> %s", name, given, path)
+        elif name in opts.only and not path.is_file():
+            raise ConfigError(f"--only {name}: no {path}. bench-report does not measure this section ({WHY[name]}); "
+                              f"its own command writes that file: `{HOW_TO_MEASURE[name].split(' && ')[0]}` (with its "
+                              f"--json at {path}), or pass --{name}-json FILE")
+        elif name in (opts.only or SECTIONS):
+            log.info("%s: not measured here; rendering %s (%s), written by `%s`", name, path,
+                     "present" if path.is_file() else "absent", HOW_TO_MEASURE[name].split(" && ")[0])
+
+
 def measure_sections(opts: ReportOptions) -> dict[str, Optional[dict[str, Any]]]:
     """Measure the sections `opts` asks for, save each as JSON; return every section's (new or cached) result."""
     results_dir = Path(opts.out_dir) / "results"
+    read_external_sections(opts, results_dir)
     results = load_all(results_dir)
     measurers: dict[str, Callable[[], dict[str, Any]]] = {
         "inference": lambda: _measure_inference(opts),

@@ -1,4 +1,4 @@
-"""`crackedge serve-bench`: served throughput and latency of bundles under Triton, beside OpenVINO's
+"""`python -m workflows.serve.bench`: served throughput and latency of bundles under Triton, beside OpenVINO's
 own benchmark_app on the same IR, and the wire-format measurement for a vehicle's uplink.
 
 For each bundle and for dynamic batching on and off, one server (one model instance, OpenVINO
@@ -7,6 +7,11 @@ in a closed loop (each sends its next frame when the answer to the previous one 
 `seconds`, over KServe v2 HTTP, as JPEG of the network-size image (what edge sends by default).
 Throughput = answers / wall time; latency = request round trip per frame (p50, p90). benchmark_app
 runs the bundle's model.xml with `-hint throughput` and the same inference precision.
+
+The results file (--json, default benchmarks/results/serve.json; BENCHMARKS.md section 7 renders it
+with `crackedge bench-report --only serve`) holds {"runs": [{machine, started, seconds, jpeg_quality,
+bundles}], "wire": ..., "notes": ...}: bundles go into the last run (--new-run starts another), the
+wire table is replaced, and hand-written notes about what was re-measured are dropped.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 CLIENTS = (1, 4, 16)
+JPEG_QUALITY = 90  # what the served runs send (edge's remote.wire default)
 
 
 def frames(n: int = 8, size: tuple[int, int] = (720, 1280), seed: int = 0) -> list[np.ndarray]:
@@ -91,7 +97,7 @@ def benchmark_app(xml: Path, precision: str, seconds: int, hint: str = "throughp
             "command": " ".join(cmd[1:]).replace(str(xml), xml.name)}
 
 
-def bench_bundle(bundle: Path, seconds: float, work: Path, clients=CLIENTS, jpeg_quality: int = 90) -> dict[str, Any]:
+def bench_bundle(bundle: Path, seconds: float, work: Path, clients=CLIENTS, jpeg_quality: int = JPEG_QUALITY) -> dict[str, Any]:
     from crackedge.runtime import wire
     from crackedge.runtime.bundle import load_bundle
     from crackedge.runtime.preprocess import Preprocessor
@@ -201,30 +207,23 @@ def wire_formats(bundle: Path, n: int = 8, uplinks_mbit=(2.0, 10.0, 50.0), image
             "rows": rows}
 
 
-def markdown(results: list[dict[str, Any]], wire_result: Optional[dict[str, Any]]) -> str:
-    out = []
-    for r in results:
-        ba = [x["throughput_fps"] for x in (r["benchmark_app_before"], r["benchmark_app_after"]) if x["throughput_fps"]]
-        ref = float(np.mean(ba)) if ba else None
-        out.append(f"**{r['kind']} {r['model']}** (input {r['input']}, {r['precision']}, JPEG payload "
-                   f"{r['payload_bytes_mean'] / 1024:.0f} KB): benchmark_app -hint throughput "
-                   f"{' / '.join(f'{v:.2f}' for v in ba)} FPS (before / after the served runs)\n")
-        out.append("| dynamic batching | clients | served FPS | served / benchmark_app | p50 ms | p90 ms | requests |")
-        out.append("|---|---|---|---|---|---|---|")
-        for row in r["served"]:
-            ratio = f"{row['throughput_fps'] / ref:.2f}" if ref else "?"
-            out.append(f"| {'on' if row['dynamic_batching'] else 'off'} | {row['clients']} | {row['throughput_fps']:.2f} | "
-                       f"{ratio} | {row['p50_ms']} | {row['p90_ms']} | {row['requests']} |")
-        out.append("")
-    if wire_result:
-        out.append(f"Wire formats ({wire_result['model']}, input {wire_result['input']}, {wire_result['frames']}):\n")
-        out.append("| payload | KB/frame | client encode ms | server decode ms | mask IoU vs float32 | crack IoU vs ground truth | at 2 / 10 / 50 Mbit/s uplink, ms |")
-        out.append("|---|---|---|---|---|---|---|")
-        for row in wire_result["rows"]:
-            up = " / ".join(str(v) for v in row["uplink_ms"].values())
-            out.append(f"| {row['wire']} | {row['kb_per_frame']} | {row['encode_ms']} | {row['server_decode_ms']} | "
-                       f"{row['mask_iou_vs_float32']} | {row.get('crack_iou_vs_gt')} | {up} |")
-    return "\n".join(out) + "\n"
+def load_results(path: Path) -> dict[str, Any]:
+    """The results file as {"runs": [...], "wire": ..., ...}; the older single-run layout {machine, bundles, wire}
+    becomes one run; a missing file, no runs."""
+    doc = json.loads(path.read_text()) if path.exists() else {}
+    if "bundles" in doc:
+        doc = {"runs": [{k: doc[k] for k in ("machine", "bundles") if k in doc}],
+               **{k: v for k, v in doc.items() if k not in ("machine", "bundles")}}
+    doc.setdefault("runs", [])
+    doc.setdefault("wire", None)
+    return doc
+
+
+def _drop_notes(doc: dict[str, Any], keys: tuple[str, ...]) -> None:
+    notes = doc.get("notes") or {}
+    gone = [k for k in keys if notes.pop(k, None) is not None]
+    if gone:
+        log.warning("dropped the hand-written notes %s: they described the previous measurement", ", ".join(gone))
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -237,24 +236,34 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--wire-bundle", type=Path, help="measure the wire formats on this bundle (use trained weights)")
     p.add_argument("--wire-images", type=Path, help="images for the wire measurement (default: synthetic frames)")
     p.add_argument("--wire-frames", type=int, default=24)
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/serve.json"))
+    p.add_argument("--json", type=Path, default=Path("benchmarks/results/serve.json"), metavar="FILE",
+                   help="results file, added to (default benchmarks/results/serve.json)")
+    p.add_argument("--out", dest="json", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # its old name
+    p.add_argument("--new-run", action="store_true", help="put the bundles into a new run instead of the last one")
     p.add_argument("--clients", default="1,4,16")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     clients = tuple(int(c) for c in args.clients.split(","))
     work = Path(tempfile.mkdtemp(prefix="crackedge-serve-bench-"))
-    doc: dict[str, Any] = {"machine": _machine(), "bundles": [], "wire": None}
-    if args.out.exists():
-        doc = json.loads(args.out.read_text())
+    doc = load_results(args.json)
     if args.wire_bundle:
         doc["wire"] = wire_formats(args.wire_bundle, args.wire_frames, images=args.wire_images)
-    for b in args.bundles:
-        res = bench_bundle(b, args.seconds, work, clients)
-        doc["bundles"] = [x for x in doc["bundles"] if x["model"] != res["model"]] + [res]
-    doc["machine"] = _machine()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(doc, indent=1))
-    print(markdown(doc["bundles"], doc["wire"]))
+        _drop_notes(doc, ("wire", "choice"))
+    if args.bundles:
+        if args.new_run or not doc["runs"]:
+            doc["runs"].append({"bundles": []})
+        run = doc["runs"][-1]
+        run.update(started=time.strftime("%Y-%m-%dT%H:%M"), seconds=args.seconds, jpeg_quality=JPEG_QUALITY)
+        for b in args.bundles:
+            res = bench_bundle(b, args.seconds, work, clients)
+            run["bundles"] = [x for x in run["bundles"] if x["model"] != res["model"]] + [res]
+        run["machine"] = _machine()
+        _drop_notes(doc, ("setup", "goal"))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(doc, indent=1))
+    from workflows.bench.render_serve import serve_lines
+
+    print("\n".join(serve_lines(doc)))
     return 0
 
 
