@@ -17,17 +17,18 @@ def _cache(teacher: str, channels: int) -> SimpleNamespace:
                            get=lambda index, variant: z)
 
 
-def test_margin_cache_of_a_cracksam_teacher_warns_but_not_of_parnet(caplog):
-    with caplog.at_level(logging.WARNING, logger="distill.teacher_source"):
+def test_margin_cache_of_a_cracksam_teacher_is_explained_but_not_of_parnet(caplog):
+    with caplog.at_level(logging.INFO, logger="distill.teacher_source"):
         CachedTeacher(_cache("parnet", 1), torch.device("cpu"))
-    assert not caplog.records  # PARNet's own logits are (0, z): the margin is all of them
-    with caplog.at_level(logging.WARNING, logger="distill.teacher_source"):
+    assert not caplog.records  # PARNet has one output map: the margin is all it says
+    with caplog.at_level(logging.INFO, logger="distill.teacher_source"):
         CachedTeacher(_cache("cracksam-vit_b-adapter", 1), torch.device("cpu"))
     assert "--channels 2" in caplog.text
 
 
-def test_margin_cache_becomes_zero_and_margin_logits_at_the_teacher_size():
+def test_margin_cache_becomes_symmetric_logits_at_the_teacher_size():
     teacher = CachedTeacher(_cache("parnet", 1), torch.device("cpu"))
     t = teacher.logits({"index": [0, 1], "variant": [0, 0]}, torch.zeros(2, 3, 8, 8))
     assert t.shape == (2, 2, 8, 8)
-    assert torch.all(t[:, 0] == 0) and torch.allclose(t[:, 1], torch.full((2, 8, 8), 2.0))
+    # margin z = 2 -> (-1, 1): the same softmax as (0, 2), and CWD's channels carry equal and opposite maps
+    assert torch.allclose(t[:, 0], torch.full((2, 8, 8), -1.0)) and torch.allclose(t[:, 1], torch.full((2, 8, 8), 1.0))

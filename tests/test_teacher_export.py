@@ -92,7 +92,8 @@ def _cracksam_checkpoint(tmp_path: Path, sam_file: Path, delta: str) -> Path:
     model = build_cracksam("tiny", delta, sam_checkpoint=sam_file, img_size=SIZE,
                            lora={"rank": 4, "targets": ["q", "v", "proj"]})
     _perturb_deltas(model)
-    _fit(model)
+    _fit(model, steps=40)  # after 12 steps the probabilities still sit within ~0.005 of each other: an FP16
+    # weight's rounding (|diff| ~1e-5) then flips ~0.5 % of the pixels and parity fails by chance
     return save_teacher_checkpoint(tmp_path / f"cracksam_{delta}.pt", model, kind="delta")
 
 
