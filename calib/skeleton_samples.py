@@ -9,6 +9,7 @@ them, and the branch count of each component. Everything is vectorised over skel
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -23,12 +24,17 @@ from calib.skeleton_graph import (
     junction_clusters,
     step_lengths,
     tangents,
+    tangents_from_window,
+    window,
+    window_offsets,
 )
 from calib.skeleton_prune import prune_spurs
-from calib.width import profile_widths, smooth_on_skeleton
+from calib.width import profile_widths, smooth_on_skeleton, window_pairs
 
-# End extension: march along the end direction in steps of this size (px).
+# End extension: march along the end direction in steps of this size (px), this many steps at a time
+# (most ends leave the mask within the first batch; only those still inside march on).
 END_STEP_PX = 0.1
+END_BATCH_STEPS = 64
 
 
 @dataclass
@@ -47,12 +53,12 @@ class SkeletonSamples:
     end_dir: np.ndarray  # E x 2, unit direction pointing out of the crack at that end
     end_ext_px: np.ndarray  # E, how far the mask continues past the end pixel
     branches: np.ndarray  # n + 1, branches per component label (index 0 unused)
-    _flat_idx: np.ndarray  # N, flat index in the padded skeleton image (for window averages)
-    _flat_shape: tuple[int, int]
+    _pair_i: np.ndarray  # skeleton pixel pairs (i, j), j within WINDOW_RADIUS of i (for window averages)
+    _pair_j: np.ndarray
 
     def smooth(self, values: np.ndarray) -> np.ndarray:
         """Average of `values` over the width pixels within WINDOW_RADIUS of each pixel (N)."""
-        return smooth_on_skeleton(values, self.in_width, self._flat_idx, self._flat_shape, WINDOW_RADIUS)
+        return smooth_on_skeleton(values, self.in_width, self._pair_i, self._pair_j)
 
 
 def _end_directions(flat: np.ndarray, idx: np.ndarray, width: int, t: np.ndarray) -> np.ndarray:
@@ -72,21 +78,28 @@ def end_extensions(kept: np.ndarray, xs: np.ndarray, ys: np.ndarray, d: np.ndarr
 
     Marches in END_STEP_PX steps to the first background pixel (or the image edge, at most max_px);
     returns the distance to that crossing minus the half pixel the end pixel itself already counts.
+    The march goes END_BATCH_STEPS steps at a time, continuing only for the ends still inside.
     """
     if xs.size == 0:
         return np.zeros(0)
     h, w = kept.shape
     steps = np.arange(1, int(np.ceil(max_px.max() / END_STEP_PX)) + 2) * END_STEP_PX
-    px = np.floor(xs[:, None] + d[:, 0:1] * steps[None, :] + 0.5).astype(np.int64)
-    py = np.floor(ys[:, None] + d[:, 1:2] * steps[None, :] + 0.5).astype(np.int64)
-    inside = (px >= 0) & (px < w) & (py >= 0) & (py < h)
-    fg = np.zeros(px.shape, dtype=bool)
-    fg[inside] = kept[py[inside], px[inside]]
-    fg &= steps[None, :] <= max_px[:, None]
-    first_out = np.argmin(fg, axis=1)  # index of the first False
-    all_in = fg.all(axis=1)
-    crossing = np.where(all_in, max_px, steps[first_out] - END_STEP_PX / 2.0)
-    return np.maximum(crossing - 0.5, 0.0)
+    first_out = np.full(xs.size, steps.size - 1)  # past max_px at the latest (steps end beyond it)
+    todo = np.arange(xs.size)
+    for start in range(0, steps.size, END_BATCH_STEPS):
+        st = steps[start:start + END_BATCH_STEPS]
+        px = np.floor(xs[todo, None] + d[todo, 0:1] * st[None, :] + 0.5).astype(np.int64)
+        py = np.floor(ys[todo, None] + d[todo, 1:2] * st[None, :] + 0.5).astype(np.int64)
+        inside = (px >= 0) & (px < w) & (py >= 0) & (py < h)
+        fg = np.zeros(px.shape, dtype=bool)
+        fg[inside] = kept[py[inside], px[inside]]
+        fg &= st[None, :] <= max_px[todo, None]
+        out = ~fg.all(axis=1)
+        first_out[todo[out]] = start + np.argmin(fg[out], axis=1)
+        todo = todo[~out]
+        if todo.size == 0:
+            break
+    return np.maximum(steps[first_out] - END_STEP_PX / 2.0 - 0.5, 0.0)
 
 
 def _branches(idx: np.ndarray, deg: np.ndarray, comp: np.ndarray, n: int, width: int) -> np.ndarray:
@@ -118,23 +131,27 @@ def pruned_skeleton(kept: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray,
     return flat, idx, width, dt
 
 
-def sample_skeleton(kept: np.ndarray, labels: np.ndarray, n: int) -> SkeletonSamples:
-    """Skeleton samples of mask `kept` (HxW bool) whose components are labelled 1..n in `labels`.
+def sample_skeleton(kept: np.ndarray, labels: np.ndarray, n: int, label_map: Optional[np.ndarray] = None) -> SkeletonSamples:
+    """Skeleton samples of mask `kept` (HxW bool) whose components are labelled 1..n in `labels`
+    (or in `label_map[labels]` when a label map is given, e.g. to renumber the kept components).
 
     The mask should have a background border of at least one pixel where the crack does not
     continue (the caller pads its crop).
     """
-    h, w = kept.shape
     r = max(WINDOW_RADIUS, END_WINDOW_RADIUS)
     flat, idx, width, dt = pruned_skeleton(kept, r)
     yy, xx = np.divmod(idx, width)
     ys, xs = yy - r, xx - r
     comp = labels[ys, xs].astype(np.int64)
+    if label_map is not None:
+        comp = label_map[comp].astype(np.int64)
     deg = degrees(flat, idx, width)
-    t = tangents(flat, idx, width)
+    win = window(flat, idx, width, WINDOW_RADIUS)
+    t = tangents_from_window(win, WINDOW_RADIUS)
     plain = deg < 3
     has_plain = np.bincount(comp, weights=plain.astype(np.float64), minlength=n + 1) > 0
     in_width = np.where(has_plain[comp], plain, True)  # components made only of junction pixels use all
+    pair_i, pair_j = window_pairs(idx, win, window_offsets(width, WINDOW_RADIUS)[0], flat.size)
 
     e1 = np.flatnonzero(deg == 1)
     e0 = np.flatnonzero(deg == 0)
@@ -146,5 +163,5 @@ def sample_skeleton(kept: np.ndarray, labels: np.ndarray, n: int) -> SkeletonSam
         xs=xs, ys=ys, comp=comp, t=t, step_px=step_lengths(t), chain_px=chain_links(flat, idx, width),
         width_px=profile_widths(kept, dt, xs, ys, t), in_width=in_width, end_index=end_index, end_dir=end_dir,
         end_ext_px=end_extensions(kept, xs[end_index], ys[end_index], end_dir, max_px),
-        branches=_branches(idx, deg, comp, n, width), _flat_idx=idx, _flat_shape=(h + 2 * r, width),
+        branches=_branches(idx, deg, comp, n, width), _pair_i=pair_i, _pair_j=pair_j,
     )
