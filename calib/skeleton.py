@@ -9,7 +9,8 @@ gives the same skeleton in either: while many pixels are still being deleted (a 
 areas), each sub-iteration codes the whole image at once with OpenCV (`cv2.filter2D` with the bit
 weights as kernel, `cv2.LUT`), about 1 ns per image pixel; once few pixels change, or from the
 start when the mask is sparse (thin cracks in a large frame), it works on flat index arrays of the
-"front" pixels only, about 20 ns per front pixel and independent of the image size.
+"front" pixels only (those whose neighbourhood changed in the last two sub-iterations), about 20 ns
+per front pixel and independent of the image size.
 
 Neighbour code of a pixel (bit k set when neighbour k is foreground), clockwise from north:
 
@@ -98,33 +99,42 @@ def image_neighbour_codes(img: np.ndarray) -> np.ndarray:
 
 def _zhang_suen_front(flat: np.ndarray, front: np.ndarray, offsets: np.ndarray, step: int) -> None:
     """Zhang-Suen sub-iterations on the front pixels only, in place, until two sub-iterations in a
-    row delete nothing. front: flat indices (no duplicates) that include every pixel the next
-    sub-iteration can delete; step: index of that sub-iteration (its parity picks the table). After
-    a deletion the foreground neighbours of the deleted pixels join the front (the only pixels
-    whose neighbour code changed); a flag image keeps the front free of duplicates."""
-    in_front = np.zeros(flat.size, dtype=bool)
-    in_front[front] = True
-    slot = np.empty(flat.size, dtype=np.int32)  # scratch for de-duplicating newly touched pixels
+    row delete nothing.
+
+    front: flat indices (no duplicates) of every pixel the next two sub-iterations can delete with
+    the neighbour codes they have now; step: index of the next sub-iteration (its parity picks the
+    table). A pixel's code changes only when a neighbour is deleted, so a pixel that both tables
+    have seen with its current code stays until a neighbour goes: each sub-iteration examines the
+    pixels touched (foreground neighbours of deleted pixels) in the previous two, not the whole
+    boundary again. `touched_at` holds the last sub-iteration that touched a listed pixel.
+    """
+    listed = np.zeros(flat.size, dtype=bool)
+    listed[front] = True
+    touched_at = np.empty(flat.size, dtype=np.int32)  # read only where `listed`
+    touched_at[front] = step - 1  # to be examined by sub-iterations `step` and `step + 1`
+    slot = np.empty(flat.size, dtype=np.int32)  # scratch for de-duplicating touched pixels
     luts = (ZS_FIRST, ZS_SECOND)
-    idle = 0
-    while idle < 2 and front.size:
+    while front.size:
         delete = luts[step % 2][neighbour_codes(flat, front, offsets)]
-        step += 1
         gone = front[delete]
-        if gone.size == 0:
-            idle += 1
-            continue
-        idle = 0
-        flat[gone] = 0
-        in_front[gone] = False
-        touched = (gone[:, None] + offsets[None, :]).ravel()
-        touched = touched[(flat[touched] == 1) & ~in_front[touched]]
-        if touched.size:
+        stay = front[~delete]
+        if gone.size:
+            flat[gone] = 0
+            listed[gone] = False
+            touched = (gone[:, None] + offsets[None, :]).ravel()
+            touched = touched[flat[touched] == 1]
             pos = np.arange(touched.size, dtype=np.int32)
             slot[touched] = pos
             touched = touched[slot[touched] == pos]  # one entry per pixel (the last write wins)
-            in_front[touched] = True
-        front = np.concatenate([front[~delete], touched])
+            touched_at[touched] = step
+            touched = touched[~listed[touched]]
+            listed[touched] = True
+        else:
+            touched = gone
+        stale = touched_at[stay] < step - 1  # seen by both tables since its last change
+        listed[stay[stale]] = False
+        front = np.concatenate([stay[~stale], touched])
+        step += 1
 
 
 def _zhang_suen(img: np.ndarray) -> None:
