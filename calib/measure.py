@@ -219,7 +219,7 @@ def measure_crack(mask: np.ndarray, calibration: Optional[Calibration] = None, m
     kept = _drop_small(crop, labels, stats, keep_ids)
     bbox = stats[keep_ids, :4].astype(np.int64) + np.array([x0, y0, 0, 0])
     area_px = stats[keep_ids, cv2.CC_STAT_AREA].astype(np.int64)
-    s = sample_skeleton(kept, labels, n, label_map=relabel)
+    s = sample_skeleton(kept, labels, n, label_map=relabel, stats=stats)
 
     length = np.bincount(s.comp, weights=s.step_px, minlength=n + 1)
     length += np.bincount(s.comp[s.end_index], weights=s.end_ext_px, minlength=n + 1)

@@ -35,6 +35,10 @@ from calib.width import profile_widths, smooth_on_skeleton, window_pairs
 # (most ends leave the mask within the first batch; only those still inside march on).
 END_STEP_PX = 0.1
 END_BATCH_STEPS = 64
+# The distance transform goes component by component (same values) for at most this many kept
+# components whose bounding boxes cover at most this share of the crop: a few cracks in a frame.
+DT_BOX_MAX_COMPONENTS = 64
+DT_BOX_MAX_SHARE = 0.5
 
 
 @dataclass
@@ -117,29 +121,64 @@ def _branches(idx: np.ndarray, deg: np.ndarray, comp: np.ndarray, n: int, width:
     return np.where((total == 0) & has_skeleton, 1, total)
 
 
-def pruned_skeleton(kept: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+def distance_transform(kept: np.ndarray, labels: Optional[np.ndarray] = None, stats: Optional[np.ndarray] = None,
+                       ids: Optional[np.ndarray] = None) -> np.ndarray:
+    """cv2.distanceTransform (L2, 5x5 mask) of `kept`, HxW float32, valid at the kept pixels.
+
+    With the components' labels, stats (cv2.connectedComponentsWithStats) and the kept ids, a
+    sparse mask (a few cracks in a large frame) is transformed component by component inside its
+    bounding box plus one pixel, the other components left out: the same values at the component's
+    pixels (the nearest pixel outside a component is always background, since components do not
+    touch), for a fraction of the image. Elsewhere the result is undefined.
+    """
+    u8 = kept.view(np.uint8)
+    if labels is None or stats is None or ids is None or ids.size > DT_BOX_MAX_COMPONENTS:
+        return cv2.distanceTransform(u8, cv2.DIST_L2, cv2.DIST_MASK_5)
+    boxes = stats[ids, :4]
+    if float((boxes[:, 2] + 2) @ (boxes[:, 3] + 2)) > DT_BOX_MAX_SHARE * kept.size:
+        return cv2.distanceTransform(u8, cv2.DIST_L2, cv2.DIST_MASK_5)
+    h, w = kept.shape
+    out = np.empty(kept.shape, dtype=np.float32)
+    for i, (x, y, bw, bh) in zip(ids.tolist(), boxes.tolist()):
+        x0, y0, x1, y1 = max(x - 1, 0), max(y - 1, 0), min(x + bw + 1, w), min(y + bh + 1, h)
+        own = labels[y0:y1, x0:x1] == i
+        d = cv2.distanceTransform(own.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)
+        np.copyto(out[y0:y1, x0:x1], d, where=own)
+    return out
+
+
+def pruned_skeleton(kept: np.ndarray, pad: int, components: Optional[tuple[np.ndarray, np.ndarray, np.ndarray]] = None
+                    ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
     """Skeleton of `kept` (HxW bool) with spurs pruned, in a flat image padded by `pad`.
 
     Returns (flat 0/1 image, sorted flat indices of the skeleton, padded width, distance transform
-    HxW float32). The distance transform only bounds searches (width profile, end march, spur
-    length), so the fast 5x5-mask approximation is enough.
+    HxW float32, valid at the kept pixels). The distance transform only bounds searches (width
+    profile, end march, spur length), so the fast 5x5-mask approximation is enough. components:
+    (labels, stats, kept ids) to compute it per component (`distance_transform`).
     """
-    dt = cv2.distanceTransform(kept.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)
+    dt = distance_transform(kept, *(components or ()))
     flat, idx, width = skeleton_flat(kept, pad=pad)
     yy, xx = np.divmod(idx, width)
     idx = prune_spurs(flat, idx, width, dt[yy - pad, xx - pad])
     return flat, idx, width, dt
 
 
-def sample_skeleton(kept: np.ndarray, labels: np.ndarray, n: int, label_map: Optional[np.ndarray] = None) -> SkeletonSamples:
+def sample_skeleton(kept: np.ndarray, labels: np.ndarray, n: int, label_map: Optional[np.ndarray] = None,
+                    stats: Optional[np.ndarray] = None) -> SkeletonSamples:
     """Skeleton samples of mask `kept` (HxW bool) whose components are labelled 1..n in `labels`
     (or in `label_map[labels]` when a label map is given, e.g. to renumber the kept components).
 
-    The mask should have a background border of at least one pixel where the crack does not
-    continue (the caller pads its crop).
+    stats: the components' cv2.connectedComponentsWithStats rows (indexed by `labels`), which lets
+    a sparse mask's distance transform be computed per component. The mask should have a
+    background border of at least one pixel where the crack does not continue (the caller pads
+    its crop).
     """
     r = max(WINDOW_RADIUS, END_WINDOW_RADIUS)
-    flat, idx, width, dt = pruned_skeleton(kept, r)
+    components = None
+    if stats is not None:
+        ids = np.flatnonzero(label_map) if label_map is not None else np.arange(1, n + 1)
+        components = (labels, stats, ids)
+    flat, idx, width, dt = pruned_skeleton(kept, r, components)
     yy, xx = np.divmod(idx, width)
     ys, xs = yy - r, xx - r
     comp = labels[ys, xs].astype(np.int64)
