@@ -26,6 +26,11 @@ Conventions (see docs/calib.md, "Measurement conventions"):
   width_px * |det J| / |J t| (the ground area of the pixel strip divided by its ground length).
   Area: sum over mask pixels of the ground area of each pixel. Pixels that see no ground (above
   the horizon) are left out of the mm values and counted in `off_ground_px`.
+- Too large: when the kept crack pixels cover more than `max_area_fraction` of the mask (default
+  MAX_AREA_FRACTION = 0.25), the mask is not a set of cracks (a failing model, a lens covered in
+  mud) and a length along a skeleton means nothing: only area, bounding box and component counts
+  are reported, with `too_large` set and length, widths, branches None and no `parts`. This also
+  bounds the time a broken frame costs. `max_area_fraction=None` measures every mask.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ log = logging.getLogger(__name__)
 
 # The crop around the mask keeps this much background on each side.
 CROP_PAD_PX = 2
+# Kept crack pixels above this share of the mask: `too_large`, area only (module docstring).
+MAX_AREA_FRACTION = 0.25
 # Up to this many dropped specks are cleared one by one in their bounding boxes (cheaper than a
 # pass over the whole label image).
 SPECK_LOOP_MAX = 200
@@ -80,24 +87,29 @@ class ComponentMeasurement:
 
 @dataclass
 class CrackMeasurement:
-    """Totals over the kept components of a mask, plus the per-component list in `parts`."""
+    """Totals over the kept components of a mask, plus the per-component list in `parts`.
+
+    With `too_large` (see the module docstring) length, widths, branches and chain length are None
+    and `parts` is empty.
+    """
 
     area_px: int
-    length_px: float
-    mean_width_px: float
-    max_width_px: float
-    branches: int
+    length_px: Optional[float]
+    mean_width_px: Optional[float]
+    max_width_px: Optional[float]
+    branches: Optional[int]
     bbox_xywh: tuple[int, int, int, int]
     components: int
     length_mm: Optional[float] = None
     mean_width_mm: Optional[float] = None
     max_width_mm: Optional[float] = None
     area_mm2: Optional[float] = None
-    chain_length_px: float = 0.0
+    chain_length_px: Optional[float] = 0.0
     removed_components: int = 0
     removed_px: int = 0
     off_ground_px: int = 0
     parts: list[ComponentMeasurement] = field(default_factory=list)
+    too_large: bool = False
 
     def to_dict(self) -> dict:
         """Plain JSON-compatible dict (tuples as lists, parts as a list of dicts).
@@ -193,12 +205,14 @@ def _drop_small(crop: np.ndarray, labels: np.ndarray, stats: np.ndarray, keep_id
 
 # ------------------------------------------------------------------------------------- main entry
 def measure_crack(mask: np.ndarray, calibration: Optional[Calibration] = None, min_component_px: int = 20,
-                  undistorted: bool = False) -> CrackMeasurement:
+                  undistorted: bool = False, max_area_fraction: Optional[float] = MAX_AREA_FRACTION) -> CrackMeasurement:
     """Measure the cracks in a binary mask.
 
     mask: HxW (non-zero = crack) at the frame's resolution; the frame size given to the calibration
     is (W, H). calibration: with a ground section, mm values are filled in (otherwise they stay None).
     undistorted: the mask comes from a frame already passed through `calibration.undistort()`.
+    max_area_fraction: kept crack pixels above this share of the mask give a `too_large`
+    measurement (area only, see the module docstring); None: no limit.
     """
     full = as_binary_mask(mask)
     use_mm = calibration is not None and calibration.has_ground()
@@ -219,6 +233,11 @@ def measure_crack(mask: np.ndarray, calibration: Optional[Calibration] = None, m
     kept = _drop_small(crop, labels, stats, keep_ids)
     bbox = stats[keep_ids, :4].astype(np.int64) + np.array([x0, y0, 0, 0])
     area_px = stats[keep_ids, cv2.CC_STAT_AREA].astype(np.int64)
+    if max_area_fraction is not None and kept_px > max_area_fraction * full.size:
+        log.debug("crack mask covers %.0f %% of the frame: too large to measure along a skeleton",
+                  100.0 * kept_px / full.size)
+        mm = _total_area_mm(calibration, kept, (x0, y0), full.shape, undistorted) if use_mm else None
+        return _too_large(area_px, bbox, n, removed, removed_px, mm)
     s = sample_skeleton(kept, labels, n, label_map=relabel, stats=stats)
 
     length = np.bincount(s.comp, weights=s.step_px, minlength=n + 1)
@@ -238,6 +257,21 @@ def measure_crack(mask: np.ndarray, calibration: Optional[Calibration] = None, m
                     mm["area"][1:].tolist(), mm["off_ground"][1:].astype(np.int64).tolist()]
     parts = [ComponentMeasurement(*row) for row in zip(*columns)]
     return _totals(parts, n, removed, removed_px, use_mm)
+
+
+def _too_large(area_px: np.ndarray, bbox: np.ndarray, n: int, removed: int, removed_px: int,
+               mm: Optional[dict]) -> CrackMeasurement:
+    """Area-only measurement of a mask above max_area_fraction (no skeleton, no parts)."""
+    x0, y0 = bbox[:, 0].min(), bbox[:, 1].min()
+    x1, y1 = (bbox[:, 0] + bbox[:, 2]).max(), (bbox[:, 1] + bbox[:, 3]).max()
+    out = CrackMeasurement(
+        area_px=int(area_px.sum()), length_px=None, mean_width_px=None, max_width_px=None, branches=None,
+        bbox_xywh=(int(x0), int(y0), int(x1 - x0), int(y1 - y0)), components=n, chain_length_px=None,
+        removed_components=removed, removed_px=removed_px, too_large=True,
+    )
+    if mm is not None:
+        out.area_mm2, out.off_ground_px = mm
+    return out
 
 
 def measured_skeleton(mask: np.ndarray, min_component_px: int = 20) -> np.ndarray:
@@ -293,6 +327,25 @@ def _measure_area_mm(calibration: Calibration, kept: np.ndarray, labels: np.ndar
     if off.sum() > 0:
         log.debug("%d crack pixels see no road surface (above the horizon); left out of the mm values", int(off.sum()))
     return {"area": area, "off_ground": off}
+
+
+def _total_area_mm(calibration: Calibration, kept: np.ndarray, origin: tuple[int, int], frame_hw: tuple[int, int],
+                   undistorted: bool) -> tuple[float, int]:
+    """(ground area in mm^2, pixels that see no ground) of all kept pixels, in whole-image OpenCV passes."""
+    x0, y0 = origin
+    fh, fw = int(frame_hw[0]), int(frame_hw[1])
+    area_map = calibration.area_map((fw, fh), undistorted)
+    # the part of the crop inside the frame (every crack pixel is)
+    cx0, cy0 = max(0, -x0), max(0, -y0)
+    cx1, cy1 = min(kept.shape[1], fw - x0), min(kept.shape[0], fh - y0)
+    inside = np.ascontiguousarray(kept[cy0:cy1, cx0:cx1]).view(np.uint8)
+    area = area_map[cy0 + y0:cy1 + y0, cx0 + x0:cx1 + x0]
+    n = cv2.countNonZero(inside)
+    total = cv2.mean(area, mask=inside)[0] * n if n else 0.0
+    off = cv2.countNonZero(cv2.bitwise_and(inside, (area <= 0).view(np.uint8)))
+    if off:
+        log.debug("%d crack pixels see no road surface (above the horizon); left out of the mm values", off)
+    return float(total), int(off)
 
 
 def _totals(parts: list[ComponentMeasurement], n: int, removed: int, removed_px: int, use_mm: bool) -> CrackMeasurement:

@@ -200,8 +200,9 @@ def test_measurer_uses_the_calib_api(monkeypatch, tmp_path: Path) -> None:
                     "branches": 0, "bbox_xywh": (0, 0, 1, 1), "components": 1, "length_mm": np.float64(123.4),
                     "mean_width_mm": 1.5, "max_width_mm": 2.5, "area_mm2": 99.0}
 
-    def measure_crack(mask, calibration, min_component_px=20):
-        seen.update(shape=mask.shape, calibration=calibration, min_component_px=min_component_px)
+    def measure_crack(mask, calibration, min_component_px=20, max_area_fraction=0.25):
+        seen.update(shape=mask.shape, calibration=calibration, min_component_px=min_component_px,
+                    max_area_fraction=max_area_fraction)
         return CrackMeasurement(mask)
 
     class Calibration:
@@ -216,11 +217,12 @@ def test_measurer_uses_the_calib_api(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setattr(edge.measure, "Calibration", Calibration)
     calib_file = tmp_path / "cam.yaml"
     calib_file.write_text("x: 1\n")
-    m = Measurer(calib_file, min_component_px=5)
+    m = Measurer(calib_file, min_component_px=5, max_crack_fraction=0.4)
     mask = np.zeros((24, 32), np.uint8)
     mask[10:12, :] = 1
     out = m.measure(mask)
-    assert seen == {"loaded": calib_file, "shape": (24, 32), "calibration": "CAL", "min_component_px": 5}
+    assert seen == {"loaded": calib_file, "shape": (24, 32), "calibration": "CAL", "min_component_px": 5,
+                    "max_area_fraction": 0.4}
     assert out["method"] == "calib" and out["length_mm"] == 123.4 and isinstance(out["length_mm"], float)
     assert out["bbox_xywh"] == [0, 0, 1, 1] and out["area_px"] == 64 and out["mask_size"] == [32, 24]
     json.dumps(out)
