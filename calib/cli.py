@@ -145,10 +145,23 @@ def _area_fraction(text: str) -> float:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from calib.bench import run_benchmark
+    from calib.bench import run_benchmark, run_frame_benchmark
 
-    print(run_benchmark(size=args.size, repeat=args.repeat))
+    if args.frames:
+        print(run_frame_benchmark(_frame_size(args.frame_size), count=args.masks, repeat=args.repeat))
+    else:
+        print(run_benchmark(size=args.size, repeat=args.repeat))
     return 0
+
+
+def _frame_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise DataError(f"--frame-size must look like 1280x720, got {text!r}") from None
+    if w < 64 or h < 64:
+        raise DataError(f"--frame-size must be at least 64x64, got {text}")
+    return w, h
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -228,7 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="time skeletonisation and measurement on synthetic masks (check a Pi's speed)")
     p.add_argument("--size", type=int, default=448, help="square mask size in pixels (default 448)")
-    p.add_argument("--repeat", type=int, default=20, help="timed repetitions (default 20)")
+    p.add_argument("--repeat", type=int, default=20, help="timed repetitions (default 20; per mask with --frames)")
+    p.add_argument("--frames", action="store_true", help="camera-frame masks instead: thin cracks, and heavy masks "
+                   "like an untrained model's (6-60 %% of the frame), each timed in px and mm")
+    p.add_argument("--frame-size", default="1280x720", metavar="WxH", help="with --frames: frame size (default 1280x720)")
+    p.add_argument("--masks", type=int, default=6, help="with --frames: masks of each kind (default 6)")
     p.set_defaults(func=_cmd_bench)
     return parser
 
