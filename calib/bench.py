@@ -152,8 +152,8 @@ def run_frame_benchmark(size_wh: tuple[int, int] = (1280, 720), count: int = 6, 
     lines = [f"frame {size_wh[0]}x{size_wh[1]}, {repeat} runs per mask (median, p90), default max_area_fraction"]
     for kind in ("thin", "heavy"):
         for name, mask in frame_masks(kind, count, size_wh):
-            px, px90 = _time(lambda: measure_crack(mask).to_dict(), repeat)
-            mm, _ = _time(lambda: measure_crack(mask, cal).to_dict(), repeat)
+            px, px90 = _time(lambda m=mask: measure_crack(m).to_dict(), repeat)
+            mm, _ = _time(lambda m=mask: measure_crack(m, cal).to_dict(), repeat)
             m = measure_crack(mask)
             what = "too_large: area only" if m.too_large else f"length {m.length_px:.0f} px, {m.branches} branches"
             lines.append(f"  {name:<16} {100 * mask.mean():5.1f} % crack, {m.components:4d} parts: px {px:7.2f} ms "

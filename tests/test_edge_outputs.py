@@ -188,6 +188,18 @@ def test_measurer_falls_back_to_pixels_for_a_frame_calib_fails_on(monkeypatch, c
     assert m.failures == 1 and "skeleton exploded" in caplog.text
 
 
+def test_measurer_reports_a_mask_too_large_to_measure(tmp_path: Path) -> None:
+    mask = np.zeros((90, 160), np.uint8)
+    mask[10:80, 10:150] = 1  # 68 % of the frame: a failing model, not a crack
+    out = Measurer(None).measure(mask)
+    assert out["method"] == "calib" and out["too_large"] is True and out["area_px"] == 70 * 140
+    assert out["length_px"] is None and out["branches"] is None and out["parts"] == []
+    json.dumps(out)
+    assert any("9800 px" in ln for ln in caption_lines(time.time(), 0.68, out))
+    everything = Measurer(None, max_crack_fraction=1.0).measure(mask)
+    assert everything["too_large"] is False and everything["length_px"] > 100
+
+
 def test_measurer_uses_the_calib_api(monkeypatch, tmp_path: Path) -> None:
     seen = {}
 
