@@ -1,7 +1,7 @@
 """Old against new `calib.measure.measure_crack`, per mask, on camera-frame masks.
 
     python benchmarks/calib_speed.py [--kind thin|heavy|both] [--masks 6] [--repeat 5] [--frame-size 1280x720]
-                                     [--mask-dir DIR] [--only old|new]
+                                     [--mask-dir DIR] [--only old|new|new-nocap|none]
 
 "old" is the frozen copy of the measurement before the speed-up (tests/calib_reference), "new" the
 current one with its default max_area_fraction (0.25: heavier masks are reported too_large, area
@@ -73,7 +73,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--repeat", type=int, default=5, help="timed runs per mask and implementation (default 5)")
     p.add_argument("--frame-size", default="1280x720", metavar="WxH")
     p.add_argument("--mask-dir", type=Path, help="also every PNG mask in this folder")
-    p.add_argument("--only", choices=("old", "new"), help="run one implementation only (no comparison)")
+    p.add_argument("--only", choices=("old", "new", "new-nocap", "none"),
+                   help="run one implementation only, no comparison, no output (none: only make the masks, the "
+                   "baseline to subtract when timing whole processes)")
     args = p.parse_args(argv)
     size = tuple(int(v) for v in args.frame_size.lower().split("x"))
     masks = _masks(args.kind, args.masks, size, args.mask_dir)
@@ -82,8 +84,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "new": lambda m: measure_crack(m).to_dict(),
         "new, no cap": lambda m: measure_crack(m, max_area_fraction=None).to_dict(),
     }
+    if args.only == "none":
+        return 0
     if args.only:
-        fn = impls[args.only]
+        fn = impls[args.only.replace("-nocap", ", no cap")]
         for _ in range(args.repeat):
             for _, _, m in masks:
                 fn(m)
