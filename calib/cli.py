@@ -91,7 +91,8 @@ def _cmd_measure(args: argparse.Namespace) -> int:
     if cal is not None and not cal.has_ground():
         raise DataError(f"{args.calib} has no ground section, so there is nothing to convert to mm; run `calib ground` first")
     mask = _read_mask(Path(args.mask), args.threshold)
-    m = measure_crack(mask, cal, min_component_px=args.min_component_px, undistorted=args.undistorted)
+    m = measure_crack(mask, cal, min_component_px=args.min_component_px, undistorted=args.undistorted,
+                      max_area_fraction=args.max_area_fraction)
     if args.overlay:
         _write_measure_overlay(args, mask, m)
     d = m.to_dict()
@@ -102,6 +103,8 @@ def _cmd_measure(args: argparse.Namespace) -> int:
 
 
 def _write_measure_overlay(args: argparse.Namespace, mask, m) -> None:
+    import numpy as np
+
     from calib.measure import measured_skeleton
     from calib.overlays import measurement_overlay
     from crackedge.fileio import read_image_rgb, write_image_atomic
@@ -110,7 +113,7 @@ def _write_measure_overlay(args: argparse.Namespace, mask, m) -> None:
     if image is not None and image.shape[:2] != mask.shape:
         raise DataError(f"--image {args.image} is {image.shape[1]}x{image.shape[0]} but the mask is "
                         f"{mask.shape[1]}x{mask.shape[0]}; pass the frame the mask was made from")
-    skeleton = measured_skeleton(mask, args.min_component_px)
+    skeleton = np.zeros(mask.shape, dtype=bool) if m.too_large else measured_skeleton(mask, args.min_component_px)
     write_image_atomic(Path(args.overlay), measurement_overlay(mask, m, skeleton, image))
 
 
@@ -131,14 +134,39 @@ def _cmd_render_board(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_bench(args: argparse.Namespace) -> int:
-    from calib.bench import run_benchmark
+def _area_fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text}")
+    return value
 
-    print(run_benchmark(size=args.size, repeat=args.repeat))
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from calib.bench import run_benchmark, run_frame_benchmark
+
+    if args.frames:
+        print(run_frame_benchmark(_frame_size(args.frame_size), count=args.masks, repeat=args.repeat))
+    else:
+        print(run_benchmark(size=args.size, repeat=args.repeat))
     return 0
 
 
+def _frame_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise DataError(f"--frame-size must look like 1280x720, got {text!r}") from None
+    if w < 64 or h < 64:
+        raise DataError(f"--frame-size must be at least 64x64, got {text}")
+    return w, h
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from calib.measure import MAX_AREA_FRACTION
+
     parser = argparse.ArgumentParser(prog="calib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -189,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-component-px", type=int, default=20, help="ignore crack pieces smaller than this (default 20)")
     p.add_argument("--threshold", type=int, help="crack = pixel value > THRESHOLD (default: 0 for 0/1 masks, 127 otherwise)")
     p.add_argument("--undistorted", action="store_true", help="the mask comes from an undistorted frame")
+    p.add_argument("--max-area-fraction", type=_area_fraction, default=MAX_AREA_FRACTION, metavar="F",
+                   help=f"a mask whose crack pixels cover more than this share of it is reported as too_large, with area "
+                   f"only (default {MAX_AREA_FRACTION}; 1 measures every mask)")
     p.add_argument("--parts", action="store_true", help="also list every connected component")
     p.add_argument("--overlay", metavar="OUT.png", help="also draw the crack, measured skeleton and numbers to OUT")
     p.add_argument("--image", metavar="FRAME", help="with --overlay: draw on this frame (same size as the mask)")
@@ -210,7 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="time skeletonisation and measurement on synthetic masks (check a Pi's speed)")
     p.add_argument("--size", type=int, default=448, help="square mask size in pixels (default 448)")
-    p.add_argument("--repeat", type=int, default=20, help="timed repetitions (default 20)")
+    p.add_argument("--repeat", type=int, default=20, help="timed repetitions (default 20; per mask with --frames)")
+    p.add_argument("--frames", action="store_true", help="camera-frame masks instead: thin cracks, and heavy masks "
+                   "like an untrained model's (6-60 %% of the frame), each timed in px and mm")
+    p.add_argument("--frame-size", default="1280x720", metavar="WxH", help="with --frames: frame size (default 1280x720)")
+    p.add_argument("--masks", type=int, default=6, help="with --frames: masks of each kind (default 6)")
     p.set_defaults(func=_cmd_bench)
     return parser
 

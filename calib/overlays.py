@@ -83,7 +83,11 @@ def measurement_overlay(mask: np.ndarray, m: CrackMeasurement, skeleton: np.ndar
         if part.length_mm is not None:
             text += f" {part.length_mm:.0f}mm w{part.mean_width_mm or 0:.1f}"
         cv2.putText(out, text, (x, max(10, y - 3)), cv2.FONT_HERSHEY_SIMPLEX, 0.4, BOX_RGB, 1, cv2.LINE_AA)
-    if m.length_mm is not None:
+    if m.too_large:
+        area = f"{m.area_mm2 / 1e6:.3f} m^2" if m.area_mm2 is not None else f"{m.area_px} px"
+        caption = [f"{m.components} crack(s), {area}: too large to measure",
+                   "(the crack covers more than the max_area_fraction of the frame)"]
+    elif m.length_mm is not None:
         caption = [f"{m.components} crack(s), {m.branches} branches, length {m.length_mm:.0f} mm",
                    f"width mean {m.mean_width_mm or 0:.1f} mm, max {m.max_width_mm or 0:.1f} mm"]
     else:

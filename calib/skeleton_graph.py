@@ -7,6 +7,9 @@ All functions take a skeleton as a flattened 0/1 uint8 image with a background b
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+import cv2
 import numpy as np
 
 from calib.skeleton import POPCOUNT, flat_offsets, neighbour_codes
@@ -22,18 +25,35 @@ def degrees(flat: np.ndarray, idx: np.ndarray, width: int) -> np.ndarray:
     return POPCOUNT[neighbour_codes(flat, idx, flat_offsets(width))]
 
 
-def tangents(flat: np.ndarray, idx: np.ndarray, width: int, radius: int = WINDOW_RADIUS) -> np.ndarray:
-    """Unit direction (tx, ty) of the skeleton at each pixel `idx`, Nx2 float64.
+@lru_cache(maxsize=16)
+def window_offsets(width: int, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flat offsets, dx and dy of the (2r+1)^2 window positions (row-major), image `width` wide.
 
-    The direction is the major axis of the skeleton pixels inside the (2r+1)x(2r+1) window centred
-    on the pixel (second central moments). Its sign is arbitrary. An isolated pixel gets (1, 0).
+    Cached (the same few sizes come back frame after frame): the arrays are read-only.
     """
     d = np.arange(-radius, radius + 1)
     dy, dx = (a.ravel() for a in np.meshgrid(d, d, indexing="ij"))
-    offsets = dy * width + dx
-    vals = flat[idx[:, None] + offsets[None, :]].astype(np.float64)  # N x (2r+1)^2
-    basis = np.stack([np.ones_like(dx), dx, dy, dx * dx, dy * dy, dx * dy], axis=1).astype(np.float64)
-    m = vals @ basis  # N x 6: m00, m10, m01, m20, m02, m11
+    out = (dy * width + dx, dx, dy)
+    for a in out:
+        a.flags.writeable = False
+    return out
+
+
+def window(flat: np.ndarray, idx: np.ndarray, width: int, radius: int = WINDOW_RADIUS) -> np.ndarray:
+    """N x (2r+1)^2 uint8: the flat 0/1 image in the window around each pixel `idx` (row-major)."""
+    offsets, _, _ = window_offsets(width, radius)
+    return flat[idx[:, None] + offsets[None, :]]
+
+
+def tangents_from_window(win: np.ndarray, radius: int = WINDOW_RADIUS) -> np.ndarray:
+    """Unit directions (Nx2) from the windows `window` returns; see `tangents`."""
+    if win.shape[0] == 0:
+        return np.zeros((0, 2))
+    _, dx, dy = window_offsets(1, radius)
+    basis = np.stack([np.ones_like(dx), dx, dy, dx * dx, dy * dy, dx * dy], axis=1).astype(np.float32)
+    # Integer moments of at most (2r+1)^2 * r^2 are exact in float32; OpenCV's gemm is ~20x faster
+    # than numpy's float64 matmul here and does not wake a BLAS thread pool.
+    m = cv2.gemm(win.astype(np.float32), basis, 1.0, None, 0.0).astype(np.float64)  # N x 6: m00, m10, m01, m20, m02, m11
     m00 = m[:, 0]
     mx, my = m[:, 1] / m00, m[:, 2] / m00
     mu20 = m[:, 3] / m00 - mx * mx
@@ -41,6 +61,15 @@ def tangents(flat: np.ndarray, idx: np.ndarray, width: int, radius: int = WINDOW
     mu11 = m[:, 5] / m00 - mx * my
     theta = 0.5 * np.arctan2(2.0 * mu11, mu20 - mu02)
     return np.stack([np.cos(theta), np.sin(theta)], axis=1)
+
+
+def tangents(flat: np.ndarray, idx: np.ndarray, width: int, radius: int = WINDOW_RADIUS) -> np.ndarray:
+    """Unit direction (tx, ty) of the skeleton at each pixel `idx`, Nx2 float64.
+
+    The direction is the major axis of the skeleton pixels inside the (2r+1)x(2r+1) window centred
+    on the pixel (second central moments). Its sign is arbitrary. An isolated pixel gets (1, 0).
+    """
+    return tangents_from_window(window(flat, idx, width, radius), radius)
 
 
 def step_lengths(t: np.ndarray) -> np.ndarray:

@@ -21,14 +21,36 @@ import numpy as np
 PROFILE_STEP_PX = 0.1
 SEARCH_BEFORE_PX = 2.0
 SEARCH_AFTER_PX = 2.5
+# cv2.remap takes maps of fewer than SHRT_MAX (32767) rows: profiles are sampled in batches of this many.
+REMAP_ROWS = 16384
+# Samples of every profile taken in the first pass (start .. start + 2.5 px); see _edge_distance.
+FIRST_PASS_SAMPLES = 26
+
+
+def _profile(mask_f: np.ndarray, xs: np.ndarray, ys: np.ndarray, d: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """The 0/255 mask, bilinearly interpolated at (xs, ys) + s * d (rows: points, columns: s), float32."""
+    mx = (xs[:, None] + d[:, 0:1] * s).astype(np.float32)
+    my = (ys[:, None] + d[:, 1:2] * s).astype(np.float32)
+    return np.concatenate([cv2.remap(mask_f, mx[i:i + REMAP_ROWS], my[i:i + REMAP_ROWS], cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_REPLICATE) for i in range(0, xs.size, REMAP_ROWS)])
 
 
 def _edge_distance(mask_f: np.ndarray, xs: np.ndarray, ys: np.ndarray, d: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """Distance along unit directions d (Nx2) from (xs, ys) to where the 0/255 mask crosses 127.5; NaN when none."""
+    """Distance along unit directions d (Nx2) from (xs, ys) to where the 0/255 mask crosses 127.5; NaN when none.
+
+    The profile is sampled every PROFILE_STEP_PX from `start`; the first FIRST_PASS_SAMPLES samples
+    (past d - 0.5, where the edge usually is) for every point, the rest only for the points whose
+    profile has not fallen below 127.5 by then.
+    """
     s = start[:, None] + np.arange(0.0, SEARCH_BEFORE_PX + SEARCH_AFTER_PX + PROFILE_STEP_PX, PROFILE_STEP_PX)[None, :]
-    mx = (xs[:, None] + d[:, 0:1] * s).astype(np.float32)
-    my = (ys[:, None] + d[:, 1:2] * s).astype(np.float32)
-    v = cv2.remap(mask_f, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    v = np.empty(s.shape, dtype=np.float32)
+    k = min(FIRST_PASS_SAMPLES, s.shape[1])
+    v[:, :k] = _profile(mask_f, xs, ys, d, s[:, :k])
+    below = v[:, :k] < 127.5
+    rest = np.flatnonzero(~below.any(axis=1))
+    if k < s.shape[1] and rest.size:
+        v[rest, k:] = _profile(mask_f, xs[rest], ys[rest], d[rest], s[rest, k:])
+    v[np.flatnonzero(below.any(axis=1)), k:] = 0.0  # past the first crossing: never read
     below = v < 127.5
     found = below.any(axis=1) & ~below[:, 0]
     first = np.argmax(below, axis=1)
@@ -59,23 +81,29 @@ def profile_widths(mask: np.ndarray, dt: np.ndarray, xs: np.ndarray, ys: np.ndar
     return np.maximum(halves[0] + halves[1], 0.5)
 
 
-def smooth_on_skeleton(values: np.ndarray, valid: np.ndarray, flat_idx: np.ndarray, shape: tuple[int, int],
-                       radius: int) -> np.ndarray:
-    """Mean of `values` over the valid skeleton pixels within a (2r+1)^2 window of each pixel.
+def window_pairs(flat_idx: np.ndarray, win: np.ndarray, offsets: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (i, j) of skeleton pixels where pixel j lies in the window of pixel i.
 
-    flat_idx: flat indices of the skeleton pixels in an image of `shape` with at least `radius`
-    pixels of border. Pixels without a valid neighbour in their window get NaN.
+    flat_idx: flat indices (N) of the skeleton pixels in an image of `size` pixels; win: N x K 0/1
+    window contents at `offsets` around each pixel (`calib.skeleton_graph.window`). Pairs come
+    sorted by i, then by window position. Costs O(N K), not the image size.
     """
-    size = shape[0] * shape[1]
-    acc = np.zeros(size, dtype=np.float64)
-    cnt = np.zeros(size, dtype=np.float64)
-    acc[flat_idx] = np.where(valid, values, 0.0)
-    cnt[flat_idx] = valid
-    d = np.arange(-radius, radius + 1)
-    dy, dx = (a.ravel() for a in np.meshgrid(d, d, indexing="ij"))
-    offsets = dy * shape[1] + dx
-    gather = flat_idx[:, None] + offsets[None, :]
-    total = acc[gather].sum(axis=1)
-    count = cnt[gather].sum(axis=1)
+    rows, cols = np.nonzero(win.view(bool))  # ~5x faster than on uint8
+    position = np.empty(size, dtype=np.int32)  # only read where a skeleton pixel was written
+    position[flat_idx] = np.arange(flat_idx.size, dtype=np.int32)
+    return rows, position[flat_idx[rows] + offsets[cols]]
+
+
+def smooth_on_skeleton(values: np.ndarray, valid: np.ndarray, pair_i: np.ndarray, pair_j: np.ndarray) -> np.ndarray:
+    """Mean of `values` over the valid skeleton pixels within the window of each pixel.
+
+    pair_i, pair_j: the window pairs of `window_pairs`. Pixels without a valid pixel in their
+    window get NaN.
+    """
+    n = values.size
+    use = valid[pair_j]
+    i, j = pair_i[use], pair_j[use]
+    total = np.bincount(i, weights=values[j], minlength=n)
+    count = np.bincount(i, minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.where(count > 0, count, 1.0), np.nan)
+        return np.where(count > 0, total / np.where(count > 0, count, 1), np.nan)

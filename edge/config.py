@@ -163,6 +163,11 @@ class OverlayConfig(StrictModel):
 class MeasureConfig(StrictModel):
     calib: Optional[Path] = Field(default=None, description="a calib file: crack length/width in mm")
     min_component_px: int = Field(default=20, ge=0)
+    max_crack_fraction: float = Field(
+        default=0.25, gt=0, le=1,
+        description="a mask whose crack pixels cover more than this share of the frame is reported as too_large, "
+        "with area only (no length or width; a failing model, not a crack); 1: measure every mask",
+    )
 
 
 class SaveConfig(StrictModel):

@@ -131,7 +131,7 @@ class Daemon:
     def _setup_rest(self, bundle: Any, backend: Any, key: str) -> None:
         cfg = self.cfg
         self.metrics.inference.set(**backend.info)
-        measurer = Measurer(cfg.measure.calib, cfg.measure.min_component_px)
+        measurer = Measurer(cfg.measure.calib, cfg.measure.min_component_px, cfg.measure.max_crack_fraction)
         threshold = cfg.model.threshold if cfg.model.threshold is not None else bundle.meta.threshold
         source = make_source(cfg.source, bundle.input_wh)
         hub = None

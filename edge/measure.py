@@ -2,9 +2,12 @@
 
 calib provides:
     calib.calibration.Calibration.load(path)   camera intrinsics + ground-plane scale
-    calib.measure.measure_crack(mask HxW, calibration | None, min_component_px=20) -> CrackMeasurement
+    calib.measure.measure_crack(mask HxW, calibration | None, min_component_px=20, max_area_fraction=0.25)
+        -> CrackMeasurement
         .to_dict(): area_px, length_px, mean_width_px, max_width_px, branches, bbox_xywh, components,
-                    length_mm, mean_width_mm, max_width_mm, area_mm2 (None without calibration)
+                    length_mm, mean_width_mm, max_width_mm, area_mm2 (None without calibration),
+                    too_large (crack pixels above max_area_fraction of the frame: area only, length,
+                    widths and branches None)
 
 The mask is measured at the working image's resolution as captured (not undistorted): a
 calibration maps any frame size with the calibrated aspect ratio (it scales its intrinsics), so a
@@ -23,7 +26,7 @@ import cv2
 import numpy as np
 
 from calib.calibration import Calibration
-from calib.measure import measure_crack
+from calib.measure import MAX_AREA_FRACTION, measure_crack
 from crackedge.errors import ConfigError, CrackedgeError
 
 log = logging.getLogger(__name__)
@@ -64,8 +67,10 @@ class Measurer:
 
     method = "calib"
 
-    def __init__(self, calib_path: Optional[Path] = None, min_component_px: int = 20) -> None:
+    def __init__(self, calib_path: Optional[Path] = None, min_component_px: int = 20,
+                 max_crack_fraction: float = MAX_AREA_FRACTION) -> None:
         self.min_component_px = min_component_px
+        self.max_crack_fraction = max_crack_fraction
         self.calibration: Any = None
         if calib_path is not None:
             calib_path = Path(calib_path)
@@ -90,7 +95,8 @@ class Measurer:
     def measure(self, mask: np.ndarray) -> dict[str, Any]:
         """Measure a HxW {0,1} crack mask (the frame as captured). Returns a JSON-ready dict."""
         try:
-            result = measure_crack(mask, self.calibration, min_component_px=self.min_component_px).to_dict()
+            result = measure_crack(mask, self.calibration, min_component_px=self.min_component_px,
+                                   max_area_fraction=self.max_crack_fraction).to_dict()
             result = {k: _jsonable(v) for k, v in result.items()}
             result["method"] = "calib"
         except Exception as err:  # a measurement problem must not stop the vehicle's recording

@@ -68,6 +68,7 @@ def test_unknown_key_in_a_source_kind_is_named(tmp_path, bundle, images, capsys)
     "section,values,expected",
     [
         ("save", {"min_crack_ratio": 2}, ["save.min_crack_ratio", "less than or equal to 1", "(got 2)"]),
+        ("measure", {"max_crack_fraction": 0}, ["measure.max_crack_fraction", "greater than 0", "(got 0)"]),
         ("model", {"device": "NPU"}, ["model.device", "'NPU'"]),
         ("preview", {"port": "eighty"}, ["preview.port", "'eighty'"]),
         ("source", {"kind": "webcam", "path": "x"}, ["source", "'webcam'"]),

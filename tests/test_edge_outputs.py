@@ -188,6 +188,18 @@ def test_measurer_falls_back_to_pixels_for_a_frame_calib_fails_on(monkeypatch, c
     assert m.failures == 1 and "skeleton exploded" in caplog.text
 
 
+def test_measurer_reports_a_mask_too_large_to_measure(tmp_path: Path) -> None:
+    mask = np.zeros((90, 160), np.uint8)
+    mask[10:80, 10:150] = 1  # 68 % of the frame: a failing model, not a crack
+    out = Measurer(None).measure(mask)
+    assert out["method"] == "calib" and out["too_large"] is True and out["area_px"] == 70 * 140
+    assert out["length_px"] is None and out["branches"] is None and out["parts"] == []
+    json.dumps(out)
+    assert any("9800 px" in ln for ln in caption_lines(time.time(), 0.68, out))
+    everything = Measurer(None, max_crack_fraction=1.0).measure(mask)
+    assert everything["too_large"] is False and everything["length_px"] > 100
+
+
 def test_measurer_uses_the_calib_api(monkeypatch, tmp_path: Path) -> None:
     seen = {}
 
@@ -200,8 +212,9 @@ def test_measurer_uses_the_calib_api(monkeypatch, tmp_path: Path) -> None:
                     "branches": 0, "bbox_xywh": (0, 0, 1, 1), "components": 1, "length_mm": np.float64(123.4),
                     "mean_width_mm": 1.5, "max_width_mm": 2.5, "area_mm2": 99.0}
 
-    def measure_crack(mask, calibration, min_component_px=20):
-        seen.update(shape=mask.shape, calibration=calibration, min_component_px=min_component_px)
+    def measure_crack(mask, calibration, min_component_px=20, max_area_fraction=0.25):
+        seen.update(shape=mask.shape, calibration=calibration, min_component_px=min_component_px,
+                    max_area_fraction=max_area_fraction)
         return CrackMeasurement(mask)
 
     class Calibration:
@@ -216,11 +229,12 @@ def test_measurer_uses_the_calib_api(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setattr(edge.measure, "Calibration", Calibration)
     calib_file = tmp_path / "cam.yaml"
     calib_file.write_text("x: 1\n")
-    m = Measurer(calib_file, min_component_px=5)
+    m = Measurer(calib_file, min_component_px=5, max_crack_fraction=0.4)
     mask = np.zeros((24, 32), np.uint8)
     mask[10:12, :] = 1
     out = m.measure(mask)
-    assert seen == {"loaded": calib_file, "shape": (24, 32), "calibration": "CAL", "min_component_px": 5}
+    assert seen == {"loaded": calib_file, "shape": (24, 32), "calibration": "CAL", "min_component_px": 5,
+                    "max_area_fraction": 0.4}
     assert out["method"] == "calib" and out["length_mm"] == 123.4 and isinstance(out["length_mm"], float)
     assert out["bbox_xywh"] == [0, 0, 1, 1] and out["area_px"] == 64 and out["mask_size"] == [32, 24]
     json.dumps(out)
