@@ -201,6 +201,7 @@ def _float_parity(onnx_path: Path, ir_path: Path, ps: ParitySet, opts: ExportOpt
     from crackedge.runtime.backends.openvino_compat import (
         cpu_precisions,
         default_precision,
+        measured_on,
     )
     from distill.export.parity import choose_precision, run_timed
 
@@ -218,6 +219,8 @@ def _float_parity(onnx_path: Path, ir_path: Path, ps: ParitySet, opts: ExportOpt
         run.precision = None
     ir_runs = _openvino_runs("openvino", ir_path, ps.inputs, cpu_precisions(opts.device), opts)
     ir_records = [ps.record(r) for r in ir_runs]
+    for run, rec in zip(ir_runs, ir_records):  # edge picks its precision from these (crackedge.runtime.precision)
+        rec.measured = measured_on(opts.device, run.precision)
     declared = choose_precision(ir_runs, ir_records, opts.min_mask_iou, default_precision(opts.device))
     records = [ps.record(ps.reference), ort_rec, *[ps.record(r) for r in onnx_runs], *ir_records]
     return [ort_run, *onnx_runs, *ir_runs], records, declared
@@ -258,6 +261,10 @@ def _notes(notes: dict[str, str], runs, declared: str, checkpoint: Path, ckpt, o
         "else the fastest measured precision that did "
         f"(measured: {', '.join(measured)})"
     )
+    missing = [p for p in ("f32", "bf16", "f16") if p not in measured]
+    if missing:  # no record is better than a guessed one: edge runs a precision only with a passing record
+        notes["parity_not_measured"] = (f"{', '.join(missing)}: the export CPU does not compute it natively; re-export on "
+                                        "a CPU that does for edge to run it")
     for run in runs:
         notes[f"latency_ms:{run.runtime}"] = f"{run.latency_ms:.1f} (median, batch 1, {opts.threads} threads, export machine)"
     notes["checkpoint"] = f"{checkpoint.name} sha256 {sha256_file(checkpoint)} (step {ckpt.step}, epoch {ckpt.epoch})"
@@ -339,6 +346,7 @@ def export_bundle(checkpoint: Path, out_dir: Path, opts: ExportOptions = ExportO
             opset=ONNX_OPSET,
             models=models,
             inference_precision=declared,
+            parity_min_mask_iou=opts.min_mask_iou,
             parity=records,
             validation_metrics={k: float(v) for k, v in ckpt.validation_metrics.items()},
             notes=_notes(notes, [ps.reference, *runs], declared, checkpoint, ckpt, opts),
