@@ -1,7 +1,9 @@
 """`edge run`: the unattended daemon. Start order, signals, systemd notification, clean exit.
 
 Start (every check before READY=1, each failure a clear error and exit status 2):
-  config -> model bundle (hashes) -> OpenVINO device -> calibration -> preview port -> run folder ->
+  config -> source possible on this machine (edge.sources.check_source: picamera2 importable, V4L2
+  node present; a stream URL is not contacted) -> model bundle (hashes) -> OpenVINO device and
+  precision (crackedge.runtime.precision, logged with the reason) -> calibration -> preview port -> run folder ->
   recovery scan of runs that did not end cleanly (edge.recovery) -> disk guard (measure only) ->
   GPS -> pipeline -> maintenance thread (disk rotation, temperatures) -> watchdog -> READY=1.
 SIGTERM / SIGINT only set the stop event. The main thread then stops capture, lets in-flight frames
@@ -37,7 +39,7 @@ from edge.preview import FrameHub, PreviewServer
 from edge.recovery import recover_runs
 from edge.saver import FrameSaver, write_json
 from edge.sdnotify import SdNotifier
-from edge.sources import make_source
+from edge.sources import check_source, make_source
 from edge.watchdog import HeartbeatRegistry, Watchdog
 
 log = logging.getLogger(__name__)
@@ -98,6 +100,8 @@ class Daemon:
     def setup(self) -> None:
         """Everything before READY=1; each failure is a CrackedgeError naming the problem."""
         cfg = self.cfg
+        checked = check_source(cfg.source, str(self.config_path or "edge.yaml"))  # a camera this machine cannot have
+        log.info("source %s: %s", cfg.source.kind, checked)
         bundle = load_bundle(cfg.model.bundle)
         backend, key = create_backend(cfg.model, bundle)
         try:
@@ -151,6 +155,7 @@ class Daemon:
                 "config_file": str(self.config_path) if self.config_path else None,
                 "config": cfg.model_dump(mode="json"),
                 "model": model_info,
+                "precision_reason": backend.info.get("precision_reason"),
                 "threshold": threshold,
                 "input": bundle.meta.input.model_dump(mode="json"),
                 "output": bundle.meta.output.model_dump(mode="json"),
