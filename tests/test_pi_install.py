@@ -197,3 +197,16 @@ def test_no_doc_installs_crackedge_from_an_index() -> None:
         assert not bad, f"{doc.name} installs crackedge by name from an index: {bad}"
     text = (REPO_ROOT / "docs" / "pi-install.md").read_text()
     assert "make pi-wheel" in text and "pip wheel --no-deps" in text and "scp dist/crackedge-" in text
+
+
+def test_ov2022_target_says_why_it_skips_without_python310(monkeypatch, tmp_path, capsys) -> None:
+    """Item 4 elsewhere: on a machine without Python 3.10 the 2022.3 target skips and says why."""
+    from tools import ov2022_env
+
+    monkeypatch.setenv("CRACKEDGE_PY310", str(tmp_path / "none"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    monkeypatch.setattr(ov2022_env, "VENV", tmp_path / "venv")
+    assert ov2022_env.find_python310() is None
+    assert ov2022_env.main([]) == 0  # `make test-ov2022` goes on to the tests, which skip with the reason
+    assert "skipped: no Python 3.10 on this machine" in capsys.readouterr().err

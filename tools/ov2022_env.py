@@ -52,8 +52,8 @@ def _version(python: Path) -> str:
     return out.stdout.strip()
 
 
-def venv_python(venv: Path = VENV) -> Path:
-    return venv / "bin" / "python"
+def venv_python(venv: Optional[Path] = None) -> Path:
+    return (venv or VENV) / "bin" / "python"
 
 
 def _stamp() -> str:
@@ -63,14 +63,16 @@ def _stamp() -> str:
     return h.hexdigest()[:16] + " " + OPENVINO
 
 
-def ready(venv: Path = VENV) -> bool:
+def ready(venv: Optional[Path] = None) -> bool:
     """True when the venv exists and was made from today's constraints and pyproject."""
+    venv = venv or VENV
     stamp = venv / ".crackedge-ov2022"
     return venv_python(venv).is_file() and stamp.is_file() and stamp.read_text().strip() == _stamp()
 
 
-def ensure(venv: Path = VENV, python: Optional[Path] = None) -> Path:
+def ensure(venv: Optional[Path] = None, python: Optional[Path] = None) -> Path:
     """Create or update the venv; returns its python. RuntimeError naming the step that failed."""
+    venv = venv or VENV
     if ready(venv):
         return venv_python(venv)
     python = python or find_python310()

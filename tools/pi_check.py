@@ -177,9 +177,8 @@ def prepare_root(base: Path, root: Path, wheel: Path) -> None:
     if certs.is_file():
         shutil.copy2(certs, root / "etc/ssl/certs/ca-certificates.crt")
     shutil.copy2("/etc/resolv.conf", root / "etc/resolv.conf")
-    (root / "etc/hostname").write_text("pi-check\n")
-    hosts = root / "etc/hosts"
-    hosts.write_text(hosts.read_text() + "127.0.1.1 pi-check\n" if hosts.exists() else "127.0.0.1 localhost\n127.0.1.1 pi-check\n")
+    hosts = root / "etc/hosts"  # chroot keeps the host's hostname; sudo wants to resolve it
+    hosts.write_text((hosts.read_text() if hosts.exists() else "127.0.0.1 localhost\n") + f"127.0.1.1 {os.uname().nodename}\n")
     # what `scp dist/crackedge-*.whl constraints/*.txt pi@vehicle:/tmp/` leaves on the Pi
     shutil.copy2(wheel, root / "tmp" / wheel.name)
     for name in ("pi-cpu.txt", "pi-camera.txt", "ncs2.txt"):
@@ -225,6 +224,9 @@ def edge_config(bundle: str, images: str, out_dir: str, precision: str = "auto")
         "model": {"bundle": bundle, "precision": precision},
         "save": {"out_dir": out_dir, "every_nth": 1, "min_crack_ratio": 0.0},
         "disk": {"min_free_mb": 1}, "preview": {"enabled": False},
+        # one inference of a 224 px HRNet-W18 takes tens of seconds under qemu-user on 2 busy cores:
+        # the watchdog (15 s on a real Pi) would call that a hung stage
+        "watchdog": {"stage_timeout_s": 900.0, "exit_after_s": 1800.0},
     })
 
 
@@ -496,6 +498,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
         export_bundle(write_checkpoint(work / "random.pt", "hrnet_w18", 128), bundle,
                       ExportOptions(input_size=(128, 128), parity_images=4, progress=False))
+    bundle, images = bundle.resolve(), images.resolve()
     sys.path.insert(0, str(REPO))
     from crackedge.runtime.metadata import load_metadata
     from crackedge.runtime.precision import judge as judge_record
