@@ -147,8 +147,9 @@ def preflight() -> None:
 def mounted(root: Path) -> Iterator[None]:
     done: list[Path] = []
     try:
-        for kind, target in (("proc", root / "proc"), ("sysfs", root / "sys")):
-            subprocess.run(["mount", "-t", kind, kind, str(target)], check=True)
+        for args, target in ((["-t", "proc", "proc"], root / "proc"), (["-t", "sysfs", "sysfs"], root / "sys"),
+                             (["--bind", "/dev/pts"], root / "dev" / "pts")):  # ptys (the NMEA GPS test)
+            subprocess.run(["mount", *args, str(target)], check=True)
             done.append(target)
         yield
     finally:
@@ -257,8 +258,8 @@ def compare_masks(a_npz: str, b_npz: str) -> dict:
 
     a, b = np.load(a_npz), np.load(b_npz)
     names = sorted(k[5:] for k in a.files if k.startswith("mask:"))
-    inter = union = same = 0
-    worst = 0.0
+    inter = union = same = rgb_px = 0
+    worst = blob_worst = 0.0
     per = {}
     for n in names:
         ma, mb = a[f"mask:{n}"].astype(bool), b[f"mask:{n}"].astype(bool)
@@ -266,9 +267,13 @@ def compare_masks(a_npz: str, b_npz: str) -> dict:
         inter, union = inter + i, union + u
         same += int((ma == mb).all())
         worst = max(worst, float(np.abs(a[f"prob:{n}"] - b[f"prob:{n}"]).max()))
+        if f"blob:{n}" in a.files and f"blob:{n}" in b.files:
+            rgb_px += int((a[f"rgb:{n}"] != b[f"rgb:{n}"]).any(axis=-1).sum())
+            blob_worst = max(blob_worst, float(np.abs(a[f"blob:{n}"] - b[f"blob:{n}"]).max()))
         per[n] = {"pixels": [int(ma.sum()), int(mb.sum())], "iou": 1.0 if u == 0 else i / u}
     return {"images": len(names), "identical_masks": same, "pooled_iou": 1.0 if union == 0 else inter / union,
-            "max_abs_prob_diff": worst, "per_image": per}
+            "max_abs_prob_diff": worst, "decoded_pixels_differing": rgb_px, "max_abs_input_diff": blob_worst,
+            "per_image": per}
 
 
 # ---- one scenario ---------------------------------------------------------------------------------
@@ -320,6 +325,10 @@ def run_scenario(scenario: str, base: Path, work: Path, wheel: Path, bundle: Pat
         shutil.copytree(REPO / "tests", check / "tests", dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copy2(REPO / "pyproject.toml", check / "pyproject.toml")
+        # repository files some edge tests read (example configs, the systemd unit); edge/ has no
+        # __init__.py here, so the installed package still wins the import
+        shutil.copytree(REPO / "edge" / "examples", check / "edge" / "examples", dirs_exist_ok=True)
+        shutil.copytree(REPO / "systemd", check / "systemd", dirs_exist_ok=True)
         shutil.copy2(REPO / "tools" / "pi_masks.py", check / "pi_masks.py")
         shutil.copytree(REPO / "tools", check / "tools", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copytree(REPO / "docs", check / "docs", dirs_exist_ok=True)
@@ -364,8 +373,10 @@ def run_scenario(scenario: str, base: Path, work: Path, wheel: Path, bundle: Pat
             tests = chroot_sh(root, f"cd /opt/crackedge-check && /opt/crackedge/venv/bin/python -m pytest "
                                     f"{' '.join(TEST_FILES)} -m 'not slow' -q -p no:cacheprovider {deselect}",
                               logs / f"{scenario}-tests.log", check=False)
-            tail = (tests.stdout + tests.stderr).strip().splitlines()
-            report["tests"] = {"deps_rc": dep.returncode, "rc": tests.returncode, "summary": tail[-1] if tail else "",
+            tail = tests.stdout.strip().splitlines()
+            counts = [ln for ln in tail if re.search(r"\d+ (passed|failed)", ln)]
+            report["tests"] = {"deps_rc": dep.returncode, "rc": tests.returncode,
+                               "summary": counts[-1].strip("= ") if counts else (tail[-1] if tail else ""),
                                "failures": [ln for ln in tail if ln.startswith("FAILED") or ln.startswith("ERROR")][:30],
                                "seconds": round(time.monotonic() - t0, 1),
                                "pip_after_tests": dep.stdout.strip().splitlines()[-1:] if dep.stdout else []}
@@ -408,6 +419,10 @@ def judge(report: dict, ref: dict, f16_validated: bool) -> list[str]:
     return bad
 
 
+def _cmp(c: dict) -> str:
+    return f"{c['against']}: {c['identical_masks']}/{c['images']}, {c['pooled_iou']:.4f}, {c['max_abs_prob_diff']:.1e}"
+
+
 def markdown(summary: dict) -> str:
     lines = [f"Last run: {summary['date']}, {summary['host']}; bundle `{summary['bundle']}` ({summary['bundle_desc']}); "
              f"{summary['images']}; total {summary['minutes']:.0f} min under `nice -n 19`.", ""]
@@ -444,10 +459,13 @@ def markdown(summary: dict) -> str:
     ]
     for pi in CPUS:
         rows.append((f"{pi} ({CPUS[pi]}): precision chosen", lambda r, pi=pi: r["runs"][pi]["backend"]["precision"]))
-        rows.append((f"{pi}: masks vs x86 (identical / IoU / max prob diff)", lambda r, pi=pi: (
-            f"{r['runs'][pi]['vs_x86']['against']}: {r['runs'][pi]['vs_x86']['identical_masks']}/"
-            f"{r['runs'][pi]['vs_x86']['images']}, {r['runs'][pi]['vs_x86']['pooled_iou']:.4f}, "
-            f"{r['runs'][pi]['vs_x86']['max_abs_prob_diff']:.1e}")))
+        rows.append((f"{pi}: masks vs x86 at the same precision (identical / IoU / max prob diff)",
+                     lambda r, pi=pi: _cmp(r["runs"][pi]["vs_x86"])))
+        if pi == "pi5":
+            rows.append(("pi5: masks vs x86 f32", lambda r: _cmp(dict(r["runs"]["pi5"]["vs_x86_f32"], against="x86 f32"))))
+        rows.append((f"{pi}: network input vs x86 (decoded pixels differing / max input diff)", lambda r, pi=pi: (
+            f"{r['runs'][pi]['vs_x86']['decoded_pixels_differing']} px, "
+            f"{r['runs'][pi]['vs_x86']['max_abs_input_diff']:.1e}")))
         rows.append((f"{pi}: `edge run` crack pixels = x86 f32", lambda r, pi=pi: (
             f"{r['runs'][pi]['pixels_equal_x86_f32']}/{len(r['runs'][pi]['edge_run_pixels'])} frames "
             f"({r['runs'][pi]['run_seconds_note']})")))

@@ -3,8 +3,9 @@
     python tools/pi_masks.py BUNDLE IMAGES_DIR OUT.npz [--precision auto|f32|f16|bf16]
 
 Runs crackedge.runtime (the bundle's preprocessing, OpenVINO via create_backend, the decoder) and
-writes, per image NAME: `prob:NAME` (crack probability at the network's output resolution, float32)
-and `mask:NAME` (the mask at the image's size, uint8), plus OUT.json with the backend's facts
+writes, per image NAME: `rgb:NAME` (the decoded frame), `blob:NAME` (the network input), `prob:NAME`
+(crack probability at the network's output resolution, float32) and `mask:NAME` (the mask at the
+image's size, uint8), plus OUT.json with the backend's facts
 (OpenVINO version, precision and why). `tools/pi_check.py` runs it on x86 and inside the emulated Pi
 roots and compares the results.
 """
@@ -43,7 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for path in sorted(p for p in args.images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
             rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-            out = backend.infer(pre(rgb))
+            blob = pre(rgb)
+            out = backend.infer(blob)
+            arrays[f"rgb:{path.stem}"] = rgb  # decoded frame and network input: where two machines part ways
+            arrays[f"blob:{path.stem}"] = blob
             arrays[f"prob:{path.stem}"] = dec.probability(out).astype(np.float32)
             arrays[f"mask:{path.stem}"] = dec.mask(out, (rgb.shape[1], rgb.shape[0])).astype(np.uint8)
         info = dict(backend.info, model_key=key)
@@ -51,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         backend.close()
     np.savez_compressed(args.out, **arrays)
     args.out.with_suffix(".json").write_text(json.dumps(info, default=str, indent=1))
-    print(f"{len(arrays) // 2} images, precision {info.get('precision')}: {info.get('precision_reason')}")
+    print(f"{len(arrays) // 4} images, precision {info.get('precision')}: {info.get('precision_reason')}")
     return 0
 
 
