@@ -500,6 +500,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     preflight()
     t_start = time.monotonic()
     work = args.work
+    shutil.rmtree(work / "logs", ignore_errors=True)  # this run's logs only
     (work / "logs").mkdir(parents=True, exist_ok=True)
     ensure_base(work / "base", work / "logs")
     wheel = build_wheel(work / "dist")
