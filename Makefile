@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.crackedge-installed
 
-.PHONY: setup demo test test-floors bench clean-venv
+.PHONY: setup demo test test-floors test-all bench clean-venv pi-wheel test-ov2022 pi-check
 
 setup: $(STAMP)
 
@@ -40,6 +40,23 @@ test-floors:
 
 bench: setup
 	$(VENV)/bin/crackedge bench-report $(BENCH_ARGS)
+
+# The wheel a Raspberry Pi installs (docs/pi-install.md): dist/crackedge-<version>-py3-none-any.whl.
+pi-wheel: setup
+	$(PY) -m pip wheel --no-deps --no-build-isolation --wheel-dir dist .
+
+# OpenVINO 2022.3 (the NCS2 software path) for real: a Python 3.10 venv in build/ov2022-venv with
+# openvino==2022.3.2 and constraints/ncs2.txt (PyPI once), then tests/test_openvino_2022.py.
+# Without a Python 3.10 it says so and the tests skip with that reason.
+test-ov2022: setup
+	$(PY) tools/ov2022_env.py
+	CRACKEDGE_OV2022=1 $(PY) -m pytest tests/test_openvino_2022.py -v -rs $(PYTEST_ARGS)
+
+# The Pi install under emulation (tens of minutes, needs root, debootstrap, qemu-user-static and the
+# network): an arm64 Debian 12 root, docs/pi-install.md's commands as written (CPU and camera),
+# the edge tests, `edge run` compared with x86, Cortex-A72/A76 precision choice. Not part of `make test`.
+pi-check: setup
+	nice -n 19 $(PY) tools/pi_check.py $(PI_CHECK_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -14,8 +14,9 @@ from pathlib import Path
 from crackedge.errors import ConfigError
 from crackedge.runtime.backends import create_backend
 from crackedge.runtime.bundle import load_bundle
-from edge.config import HttpMjpegSource, ImageFolderSource, VideoFileSource, is_live, load_edge_config
+from edge.config import HttpMjpegSource, is_live, load_edge_config
 from edge.httpserve import is_loopback
+from edge.sources import check_source
 
 
 def check_config(path: Path, check_device: bool = True) -> str:
@@ -24,13 +25,13 @@ def check_config(path: Path, check_device: bool = True) -> str:
     Returns a short human summary; raises a CrackedgeError naming the first problem.
     """
     cfg = load_edge_config(path)
+    src = cfg.source
+    checked = check_source(src, str(path))  # the same check as `edge run`: exit 2 for a source this machine lacks
     bundle = load_bundle(cfg.model.local_bundle)
     lines = [f"{path}: OK"]
-    src = cfg.source
-    if isinstance(src, (VideoFileSource, ImageFolderSource)) and not Path(src.path).exists():
-        raise ConfigError(f"{path}: source.path: {src.path} does not exist")
     where = getattr(src, "url", None) or getattr(src, "path", None) or getattr(src, "device", None) or getattr(src, "camera_num", "")
-    lines.append(f"  source: {src.kind} {where} ({'live: keep the freshest frame' if is_live(src) else 'file: drop nothing'})")
+    lines.append(f"  source: {src.kind} {where} ({'live: keep the freshest frame' if is_live(src) else 'file: drop nothing'}); "
+                 f"{checked}")
     if cfg.measure.calib is not None and not Path(cfg.measure.calib).is_file():
         raise ConfigError(f"{path}: measure.calib: file not found: {cfg.measure.calib}")
     out = Path(cfg.save.out_dir)
@@ -64,6 +65,7 @@ def check_config(path: Path, check_device: bool = True) -> str:
             f"  openvino {api.version} ({api.module}): devices {', '.join(devices)}; compiled {m.models[key]} on "
             f"{cfg.model.device} (precision {info.get('precision')}, {info.get('requests')} infer requests)"
         )
+        lines.append(f"  precision {info.get('precision_reason')}")
     if cfg.model.backend == "remote":
         from crackedge.runtime.backends.remote import RemoteBackend
 

@@ -80,8 +80,9 @@ def _cmd_soak(args: argparse.Namespace) -> int:
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     add_runtime_device(p)
     p.add_argument(
-        "--precision", default="bundle", choices=["bundle", "f32", "f16", "bf16"],
-        help="CPU inference precision; 'bundle' = the bundle's inference_precision (default)",
+        "--precision", default="auto", choices=["auto", "bundle", "f32", "f16", "bf16"],
+        help="CPU inference precision; auto (default): the fastest this CPU offers that the bundle validated; "
+        "bundle: the precision declared at export",
     )
     p.add_argument(
         "--model", default="auto", choices=["auto", "onnx", "ir_fp16", "ir_int8"],

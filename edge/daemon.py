@@ -1,7 +1,10 @@
 """`edge run`: the unattended daemon. Start order, signals, systemd notification, clean exit.
 
 Start (every check before READY=1, each failure a clear error and exit status 2):
-  config -> model bundle (hashes) -> OpenVINO device [-> remote model in front, model.backend remote] -> calibration -> preview port -> run folder ->
+  config -> source possible on this machine (edge.sources.check_source: picamera2 importable, V4L2
+  node present; a stream URL is not contacted) -> model bundle (hashes) -> OpenVINO device and
+  precision (crackedge.runtime.precision, logged with the reason) [-> remote model in front, model.backend remote]
+  -> calibration -> preview port -> run folder ->
   recovery scan of runs that did not end cleanly (edge.recovery) -> disk guard (measure only) ->
   GPS -> pipeline -> maintenance thread (disk rotation, temperatures) -> watchdog -> READY=1.
 SIGTERM / SIGINT only set the stop event. The main thread then stops capture, lets in-flight frames
@@ -38,7 +41,7 @@ from edge.preview import FrameHub, PreviewServer
 from edge.recovery import recover_runs
 from edge.saver import FrameSaver, write_json
 from edge.sdnotify import SdNotifier
-from edge.sources import make_source
+from edge.sources import check_source, make_source
 from edge.watchdog import HeartbeatRegistry, Watchdog
 
 log = logging.getLogger(__name__)
@@ -65,8 +68,13 @@ def pipeline_options(cfg: EdgeConfig) -> PipelineOptions:
     )
 
 
-def _precision(choice: str, bundle: Any) -> Optional[str]:
-    """The CPU precision the backend will be asked for (model.precision, or the bundle's)."""
+def _precision(model_cfg: Any, bundle: Any) -> Optional[str]:
+    """The CPU precision the backend will be asked for (model.precision; auto resolved as create_backend will)."""
+    choice = model_cfg.precision
+    if choice == "auto":
+        from crackedge.runtime.backends import choose_precision
+
+        return choose_precision(model_cfg, bundle).precision
     return bundle.meta.inference_precision if choice == "bundle" else choice
 
 
@@ -105,8 +113,10 @@ class Daemon:
         """Everything before READY=1; each failure is a CrackedgeError naming the problem."""
         cfg = self.cfg
         tune_malloc()  # before the pipeline's threads allocate (edge.memory)
+        checked = check_source(cfg.source, str(self.config_path or "edge.yaml"))  # a camera this machine cannot have
+        log.info("source %s: %s", cfg.source.kind, checked)
         bundle = load_bundle(cfg.model.local_bundle)
-        lean_int8_isa(cfg.model.device, cfg.model.model, _precision(cfg.model.precision, bundle))
+        lean_int8_isa(cfg.model.device, cfg.model.model, _precision(cfg.model, bundle))
         backend, key = create_backend(cfg.model, bundle)
         release_free_memory()  # the compile's scratch memory, before the pipeline starts
         if cfg.model.backend == "remote":  # the served model first, this bundle as the fallback
@@ -177,6 +187,7 @@ class Daemon:
                 "config_file": str(self.config_path) if self.config_path else None,
                 "config": cfg.model_dump(mode="json"),
                 "model": model_info,
+                "precision_reason": backend.info.get("precision_reason"),
                 "threshold": threshold,
                 "input": bundle.meta.input.model_dump(mode="json"),
                 "output": bundle.meta.output.model_dump(mode="json"),

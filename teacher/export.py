@@ -220,6 +220,7 @@ def export_teacher(checkpoint: Path, out_dir: Path, opts: TeacherExportOptions =
             opset=opts.opset,
             models={MODEL_ONNX: ONNX_NAME, MODEL_IR_FP16: IR_FP16_NAME},
             inference_precision=declared,
+            parity_min_mask_iou=opts.min_mask_iou,
             parity=records,
             notes=notes,
         )

@@ -97,6 +97,24 @@ def test_declared_precision_is_the_fastest_that_agrees(hrnet_bundle):
     assert faster_ok == []
 
 
+def test_bundle_holds_a_parity_record_per_precision_and_how_it_was_measured(hrnet_bundle):
+    """Edge picks its precision from these records (crackedge.runtime.precision): one per precision
+    the export CPU computes natively (f32, bf16, f16 on an x86 with AMX/AVX512-FP16), never a guessed one."""
+    from crackedge.runtime.backends.openvino_compat import cpu_precisions
+
+    _, out = hrnet_bundle
+    meta = load_metadata(out)
+    assert meta.parity_min_mask_iou == 0.99
+    records = {r.runtime: r for r in meta.parity}
+    offered = cpu_precisions()
+    for p in ("f32", "bf16", "f16"):
+        if p in offered:
+            rec = records[f"openvino:CPU:{p}"]
+            assert rec.measured.startswith(f"native {p}, OpenVINO ") and "CPU plugin" in rec.measured
+        else:
+            assert f"openvino:CPU:{p}" not in records and p in meta.notes["parity_not_measured"]
+
+
 def test_ir_reproduces_the_torch_model(hrnet_bundle):
     from crackedge.runtime.backends import open_model
     from crackedge.runtime.preprocess import preprocess

@@ -23,8 +23,9 @@ def add_bundle_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", choices=["auto", "ir_fp16", "ir_int8", "onnx"], default="auto",
                    help="which model file of the bundle (default auto: the FP16 IR on OpenVINO 2023+, "
                    "model.onnx on 2022.3)")
-    p.add_argument("--precision", choices=["bundle", "f32", "bf16", "f16"], default="bundle",
-                   help="CPU inference precision (default: the bundle's validated inference_precision)")
+    p.add_argument("--precision", choices=["auto", "bundle", "f32", "bf16", "f16"], default="auto",
+                   help="CPU inference precision; auto (default, as `edge run`): the fastest this CPU offers that the "
+                   "bundle validated; bundle: the precision declared at export")
     add_threads(p)
 
 

@@ -189,6 +189,7 @@ def float_parity(onnx_path: Path, ir_path: Path, ps: ParitySet, opts: BundleExpo
     from crackedge.runtime.backends.openvino_compat import (
         cpu_precisions,
         default_precision,
+        measured_on,
     )
 
     ort_run = run_timed("onnxruntime:CPU:f32", ort_runner(onnx_path, opts.threads), ps.inputs)
@@ -207,6 +208,8 @@ def float_parity(onnx_path: Path, ir_path: Path, ps: ParitySet, opts: BundleExpo
     wanted = [p for p in offered if precisions is None or p in precisions]
     ir_runs = openvino_runs("openvino", ir_path, ps.inputs, wanted, opts)
     ir_records = [ps.record(r) for r in ir_runs]
+    for run, rec in zip(ir_runs, ir_records):  # edge picks its precision from these (crackedge.runtime.precision)
+        rec.measured = measured_on(opts.device, run.precision)
     declared = choose_precision(ir_runs, ir_records, opts.min_mask_iou, default_precision(opts.device))
     records = [ps.record(ps.reference), ort_rec, *[ps.record(r) for r in onnx_runs], *ir_records]
     return [ort_run, *onnx_runs, *ir_runs], records, declared
@@ -240,6 +243,10 @@ def precision_notes(notes: dict[str, str], runs, declared: str, opts: BundleExpo
         "else the fastest measured precision that did "
         f"(measured: {', '.join(measured)})"
     )
+    missing = [p for p in ("f32", "bf16", "f16") if p not in measured]
+    if missing:  # no record is better than a guessed one: edge runs a precision only with a passing record
+        notes["parity_not_measured"] = (f"{', '.join(missing)}: the export CPU does not compute it natively; re-export on "
+                                        "a CPU that does for edge to run it")
     for run in runs:
         notes[f"latency_ms:{run.runtime}"] = f"{run.latency_ms:.1f} (median, batch 1, {opts.threads} threads, export machine)"
     return notes

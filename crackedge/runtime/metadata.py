@@ -79,6 +79,7 @@ class ParityRecord(StrictModel):
     mask_iou: float  # IoU between the binarised masks of torch and this runtime (1.0 = identical)
     crack_iou_vs_gt: Optional[float] = None  # when ground truth was available
     crack_pixels: Optional[int] = None  # output pixels this runtime marks as crack over all parity images
+    measured: Optional[str] = None  # how: OpenVINO version, CPU, native or emulated precision (openvino:* records)
 
 
 ModelKind = Literal["student", "teacher"]
@@ -107,9 +108,13 @@ class BundleMetadata(StrictModel):
     models: dict[str, str] = Field(description="runtime key (onnx, ir_fp16, ir_int8) -> file name")
     files: dict[str, FileEntry] = Field(default_factory=dict)
     inference_precision: Precision = Field(
-        default="f32", description="CPU inference precision the bundle was validated at; edge sets it explicitly"
+        default="f32", description="CPU precision declared at export (the export CPU's choice); edge runs the fastest "
+        "precision its own CPU offers whose parity record passes (crackedge.runtime.precision)"
     )
     parity: list[ParityRecord] = Field(default_factory=list)
+    parity_min_mask_iou: float = Field(
+        default=0.99, gt=0, le=1, description="mask IoU vs torch a precision's openvino:CPU:<p> record needs to count as validated"
+    )
     validation_metrics: dict[str, float] = Field(default_factory=dict)
     notes: dict[str, str] = Field(default_factory=dict)
 

@@ -21,7 +21,7 @@ Device = Literal["CPU", "MYRIAD", "GPU", "AUTO"]
 DEVICE_ALIASES = {"ncs2": "MYRIAD", "myriad": "MYRIAD", "cpu": "CPU", "gpu": "GPU", "auto": "AUTO"}
 #: the bundle model keys (crackedge.runtime.metadata.MODEL_*), plus auto
 ModelKey = Literal["auto", "onnx", "ir_fp16", "ir_int8"]
-PrecisionChoice = Literal["bundle", "f32", "f16", "bf16"]
+PrecisionChoice = Literal["auto", "bundle", "f32", "f16", "bf16"]
 
 
 class RuntimeOptions(StrictModel):
@@ -30,7 +30,9 @@ class RuntimeOptions(StrictModel):
         default="auto", description="auto: model.onnx on OpenVINO 2022.3 (NCS2), the FP16 IR on 2023+"
     )
     precision: PrecisionChoice = Field(
-        default="bundle", description="CPU INFERENCE_PRECISION_HINT; bundle: the bundle's inference_precision"
+        default="auto",
+        description="CPU INFERENCE_PRECISION_HINT. auto: the fastest precision this CPU offers whose parity record in "
+        "the bundle passes (crackedge.runtime.precision); bundle: the precision declared at export; f32/f16/bf16: forced",
     )
     num_requests: Optional[int] = Field(
         default=None, ge=1, le=16, description="infer requests in flight (None: the device's optimal number)"

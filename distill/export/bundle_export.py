@@ -197,6 +197,7 @@ def export_bundle(checkpoint: Path, out_dir: Path, opts: ExportOptions = ExportO
             opset=ONNX_OPSET,
             models=models,
             inference_precision=declared,
+            parity_min_mask_iou=opts.min_mask_iou,
             parity=records,
             validation_metrics={k: float(v) for k, v in ckpt.validation_metrics.items()},
             notes=_notes(notes, [ps.reference, *runs], declared, checkpoint, ckpt, opts),

@@ -16,13 +16,40 @@ from __future__ import annotations
 import contextlib
 import importlib
 import time
+from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import cv2
 import numpy as np
 
+from crackedge.errors import MissingDependencyError
 from edge.frames import Capture
 from edge.sources.base import Source, SourceError, SourceStalled
+
+
+PICAMERA2_INSTALL = (
+    "on Raspberry Pi OS: `sudo apt install -y python3-picamera2` and a venv made with "
+    "`python3 -m venv --system-site-packages`, crackedge installed with -c constraints/pi-camera.txt "
+    "(docs/pi-install.md); or choose another source.kind"
+)
+
+
+def check_picamera2(where: str = "source") -> str:
+    """Import picamera2 as the source will; MissingDependencyError with the install command when it
+    cannot be imported, also when numpy in the venv is not the one the apt packages were built for."""
+    try:
+        module = importlib.import_module("picamera2")
+    except Exception as err:  # ImportError; numpy ABI mismatches also raise AttributeError/RuntimeError
+        text = f"{type(err).__name__}: {err}".strip()
+        abi = ""
+        if any(s in text for s in ("numpy", "_ARRAY_API", "multiarray", "NumPy")):
+            abi = (f" - picamera2's apt packages are built against the system numpy 1.x, but this environment imports "
+                   f"numpy {np.__version__} from {np.__file__}: reinstall crackedge into a fresh "
+                   "--system-site-packages venv with -c constraints/pi-camera.txt, which keeps numpy < 2")
+        raise MissingDependencyError(
+            f"{where}: source.kind picamera2, but picamera2 cannot be imported here ({text}){abi}; {PICAMERA2_INSTALL}"
+        ) from None
+    return f"picamera2 importable from {Path(str(module.__file__)).parent}"
 
 
 def _even(n: int) -> int:
@@ -68,10 +95,7 @@ class PicameraSource(Source):
         try:
             return importlib.import_module("picamera2")
         except ImportError as err:
-            raise SourceError(
-                f"the picamera2 source needs picamera2 ({err}); on Raspberry Pi OS: sudo apt install "
-                "python3-picamera2, and create the venv with --system-site-packages"
-            ) from None
+            raise SourceError(f"the picamera2 source needs picamera2 ({err}); {PICAMERA2_INSTALL}") from None
 
     def open(self) -> None:
         picamera2 = self._import()

@@ -9,15 +9,38 @@ arrives decoded as BGR and is used as it is.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Callable, Optional, Union
 
 import cv2
 import numpy as np
 
+from crackedge.errors import ConfigError
 from edge.frames import Capture
 from edge.sources.base import Source, SourceError, SourceStalled
 from edge.sources.jpegframes import JpegFrameMaker
+
+
+def device_node(device: Union[int, str]) -> str:
+    """/dev/videoN for an index N (as an int or a digit string), else the path as given."""
+    text = str(device)
+    return f"/dev/video{text}" if text.isdigit() else text
+
+
+def check_v4l2_device(device: Union[int, str], where: str = "source") -> str:
+    """ConfigError when the device node does not exist or this user may not open it."""
+    node = device_node(device)
+    if not os.path.exists(node):
+        raise ConfigError(
+            f"{where}: source.device: {node} does not exist on this machine (no V4L2 camera there): plug the camera "
+            "in and list the devices with `v4l2-ctl --list-devices`; a /dev/v4l/by-id/... path keeps its name across "
+            "reboots and ports"
+        )
+    if not os.access(node, os.R_OK | os.W_OK):
+        raise ConfigError(f"{where}: source.device: {node} exists but this user may not open it: add the user to "
+                          "group 'video' (the service user crackedge is, see docs/pi-install.md)")
+    return f"{node} present"
 
 
 def _fourcc(s: str) -> int:

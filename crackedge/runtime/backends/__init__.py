@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Optional
 
 from crackedge.runtime.backends.base import InferenceBackend
 from crackedge.runtime.bundle import LoadedBundle
 from crackedge.runtime.options import RuntimeOptions
+from crackedge.runtime.precision import PrecisionDecision, select_precision
+
+log = logging.getLogger(__name__)
 
 
 def create_backend(cfg: RuntimeOptions, bundle: LoadedBundle) -> tuple[InferenceBackend, str]:
@@ -21,11 +25,15 @@ def create_backend(cfg: RuntimeOptions, bundle: LoadedBundle) -> tuple[Inference
 
     api = load_openvino_api()
     key = choose_model_key(bundle.meta, api.generation, cfg.model)
-    precision = bundle.meta.inference_precision if cfg.precision == "bundle" else cfg.precision
+    decision = choose_precision(cfg, bundle, api)
+    log.info("inference precision %s", decision.reason)
+    if not decision.validated:
+        log.warning("inference precision %s is not validated by the bundle's parity records: masks may differ from "
+                    "the exported model's; check with `edge eval` on this machine", decision.precision)
     backend = OpenVinoBackend(
         bundle.model_file(key),
         device=cfg.device,
-        precision=precision,
+        precision=decision.precision,
         hint=cfg.performance_hint,
         threads=cfg.threads,
         num_requests=cfg.num_requests,
@@ -35,7 +43,23 @@ def create_backend(cfg: RuntimeOptions, bundle: LoadedBundle) -> tuple[Inference
     )
     backend.info["model_key"] = key
     backend.info["model_sha256"] = bundle.model_sha256(key)
+    backend.info["precision_reason"] = decision.reason
+    backend.info["precision_validated"] = decision.validated
     return backend, key
+
+
+def choose_precision(cfg: RuntimeOptions, bundle: LoadedBundle, api=None) -> PrecisionDecision:
+    """The inference precision `cfg` asks for on this machine's device, and why (crackedge.runtime.precision)."""
+    from crackedge.runtime.backends.openvino_compat import cpu_precisions, default_precision, load_openvino_api
+
+    offered, default = ["f32"], None
+    if cfg.device == "CPU":
+        api = api or load_openvino_api()
+        try:
+            offered, default = cpu_precisions("CPU", api), default_precision("CPU", api)
+        except Exception as err:  # an OpenVINO that cannot say: assume the reference precision only
+            log.warning("OpenVINO %s does not report the CPU's precisions (%s); assuming f32 only", api.version, err)
+    return select_precision(bundle.meta, cfg.precision, cfg.device, offered, default)
 
 
 def open_model(model_path: Path, device: str = "CPU", precision: Optional[str] = "f32",

@@ -161,7 +161,40 @@ def default_precision(device: str = "CPU", api: Optional[OpenVinoApi] = None) ->
     core = shared_core(api or load_openvino_api())
     try:
         value = core.get_property(device, "INFERENCE_PRECISION_HINT")
-    except RuntimeError:
+    except Exception:  # RuntimeError on 2023+; 2022.3 and other devices may raise other types
         return None
     name = type_name(value)
     return {"bfloat16": "bf16", "float16": "f16", "float32": "f32"}.get(name, name)
+
+
+#: /proc/cpuinfo flags (x86) / Features (ARM) that decide which reduced precisions a CPU computes natively
+_PRECISION_ISA = ("avx512_bf16", "amx_bf16", "avx512_fp16", "amx_fp16", "fphp", "asimdhp", "bf16", "sve")
+
+
+def cpu_isa_flags(cpuinfo: str = "/proc/cpuinfo") -> list[str]:
+    """The precision-related ISA flags of this CPU (empty when /proc/cpuinfo is unreadable)."""
+    try:
+        text = open(cpuinfo, encoding="utf-8", errors="replace").read()
+    except OSError:
+        return []
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in ("flags", "features"):
+            found = set(value.split())
+            return [f for f in _PRECISION_ISA if f in found]
+    return []
+
+
+def measured_on(device: str, precision: str, api: Optional[OpenVinoApi] = None) -> str:
+    """How a parity record at `precision` was measured here, for the bundle (ParityRecord.measured):
+    'native f16, OpenVINO 2026.4.1 CPU plugin, Intel(R) Xeon(R) Processor (x86_64: avx512_fp16 ...)'."""
+    import platform
+
+    api = api or load_openvino_api()
+    try:
+        name = str(shared_core(api).get_property(device, "FULL_DEVICE_NAME"))
+    except Exception:
+        name = device
+    flags = " ".join(cpu_isa_flags()) if device == "CPU" else ""
+    return (f"native {precision}, OpenVINO {api.version.split('-')[0]} {device} plugin, {name} "
+            f"({platform.machine()}{': ' + flags if flags else ''})")
