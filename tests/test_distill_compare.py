@@ -13,7 +13,7 @@ from crackedge.errors import ConfigError
 from distill.cli import main
 from distill.compare import CompareOptions, parse_eval_set, run_compare
 from distill.train_config import DistillTrainConfig
-from tests.test_distill_train import SIZE, STUDENT, tiny_data_and_teacher
+from tests.helpers.tiny_distill_setup import SIZE, STUDENT, tiny_data_and_teacher
 
 torch.set_num_threads(2)
 

@@ -513,7 +513,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         log("exporting a random-weight HRNet-W18 (no --bundle): precisions will be judged on random weights")
         sys.path.insert(0, str(REPO))
         from distill.export.bundle_export import ExportOptions, export_bundle
-        from tests.test_distill_export import write_checkpoint
+        from tests.helpers.student_checkpoints import write_checkpoint
 
         export_bundle(write_checkpoint(work / "random.pt", "hrnet_w18", 128), bundle,
                       ExportOptions(input_size=(128, 128), parity_images=4, progress=False))
