@@ -23,7 +23,6 @@ def test_image_folder_source_reads_in_order_and_counts_corrupt(tmp_path: Path) -
     cv2.imwrite(str(tmp_path / "c.png"), cv2.cvtColor(synthetic_frame(80, 60, seed=4), cv2.COLOR_RGB2BGR))
     (tmp_path / "notes.txt").write_text("ignored")
     src = ImageFolderSource(tmp_path, (96, 96))
-    assert src.live is False
     src.open()
     first = src.read()
     assert first.jpeg == J1
