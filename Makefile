@@ -20,13 +20,15 @@ demo: setup
 	$(VENV)/bin/crackedge demo --out runs/demo $(DEMO_ARGS)
 
 # The layer rules (import-linter contracts in pyproject.toml), then the test suite. Data-marked
-# tests run when ../shared/datasets exists and skip otherwise.
+# tests run when ../shared/datasets exists and skip otherwise. One kind (tests/conftest.py TEST_KINDS):
+# PYTEST_ARGS='-m unit' (or integration, system); PYTEST_ARGS='-m "not slow"' leaves out the long ones.
 test: setup
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The edge tests on the LOWEST versions pyproject.toml declares for the core and the edge extra
 # (tools/floors.py), in a venv of their own: a floor that does not install or work fails here.
+# Every tests/test_edge_*.py module (whatever its kind), less the slow tests.
 FLOORS_VENV ?= .venv-floors
 EDGE_TESTS ?= $(wildcard tests/test_edge_*.py)
 test-floors:

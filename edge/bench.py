@@ -79,9 +79,9 @@ class MemoryJpegSource(Source):
 
     kind = "synthetic"
 
-    def __init__(self, jpegs: list[bytes], model_wh: tuple[int, int], count: int, rate_fps: Optional[float] = None, live: bool = False) -> None:
+    def __init__(self, jpegs: list[bytes], model_wh: tuple[int, int], count: int, rate_fps: Optional[float] = None) -> None:
         super().__init__(model_wh)
-        self.jpegs, self.count, self.live = jpegs, count, live
+        self.jpegs, self.count = jpegs, count
         self.period = 1.0 / rate_fps if rate_fps else 0.0
         self.maker = JpegFrameMaker(model_wh)
         self._i = 0
@@ -283,7 +283,7 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
         # 4. end-to-end latency at half the pipeline rate, as a live camera
         rate = max(1.0, min(30.0, 0.5 * pipe_fps if pipe_fps == pipe_fps else 5.0))
         n_lat = max(20, min(opts.frames // 2, int(rate * 10)))
-        lat = run_pipeline(backend, bundle, MemoryJpegSource(jpegs, bundle.input_wh, n_lat, rate_fps=rate, live=True),
+        lat = run_pipeline(backend, bundle, MemoryJpegSource(jpegs, bundle.input_wh, n_lat, rate_fps=rate),
                            live=True, out_dir=Path(tmp), save_enabled=opts.save)
     e2e = summarize([done - cap for done, cap in lat["results"][3:]] or [float("nan")])
     breakdown = steps.snapshot(budget_ms=1000.0 / raw_fps if raw_fps and raw_fps == raw_fps else None)

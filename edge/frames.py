@@ -41,7 +41,9 @@ class Frame:
     capture: Capture
     position: Optional[dict[str, Any]] = None  # GPS fix at capture time (when GPS is configured)
     blob: Optional[np.ndarray] = None  # 1x3xHxW float32, set by the preprocessor
-    timings: dict[str, float] = field(default_factory=dict)  # stage name -> seconds spent
+    # time.monotonic() stamps by event name; today only "submit_mono" (set when the frame is submitted for
+    # inference, read when its result is collected: the device latency in the infer stage's stats)
+    timings: dict[str, float] = field(default_factory=dict)
     produced_by: Optional[dict[str, Any]] = None  # which model answered ({source, model}); set by inference
 
     @property

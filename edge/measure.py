@@ -1,13 +1,15 @@
 """A frame's crack measurement through calib, with a pixel-only fallback for a frame calib fails on.
 
-calib provides:
+What it uses of calib (imported plainly; calib is the layer below edge, see docs/ARCHITECTURE.md):
     calib.calibration.Calibration.load(path)   camera intrinsics + ground-plane scale
-    calib.measure.measure_crack(mask HxW, calibration | None, min_component_px=20, max_area_fraction=0.25)
+    calib.measure.measure_crack(mask HxW, calibration | None, min_component_px=20,
+                                max_area_fraction=Measurer.max_crack_fraction, default MAX_AREA_FRACTION = 0.25)
         -> CrackMeasurement
         .to_dict(): area_px, length_px, mean_width_px, max_width_px, branches, bbox_xywh, components,
                     length_mm, mean_width_mm, max_width_mm, area_mm2 (None without calibration),
-                    too_large (crack pixels above max_area_fraction of the frame: area only, length,
-                    widths and branches None)
+                    chain_length_px, removed_components, removed_px, off_ground_px, parts (one dict per
+                    component), too_large (crack pixels above max_area_fraction of the frame: area only,
+                    length, widths and branches None); the sidecar gets all of it, plus method and mask_size
 
 The mask is measured at the working image's resolution as captured (not undistorted): a
 calibration maps any frame size with the calibrated aspect ratio (it scales its intrinsics), so a

@@ -18,6 +18,9 @@ saved and dropped by cause; RSS after warm-up and at the end; files that are not
 (temp files, images without sidecars, undecodable images). Goal: 0 exits, 0 false alarms, every
 saved frame decodable with its sidecar, RSS growth under 5 %. The report's `setup` records when,
 with which bundle and camera, and under what load average it ran (BENCHMARKS.md section 6 reads it).
+
+This module runs the soak; edge.soak_standins holds the systemd notify listener and the disk ballast,
+edge.soak_report builds and prints the report.
 """
 
 from __future__ import annotations
@@ -39,12 +42,16 @@ from typing import Any, Optional
 import yaml
 
 from edge.chaos import ChaosMjpegServer
+from edge.soak_report import RSS_GOAL_PCT, format_report, soak_report
+from edge.soak_standins import Ballast, NotifyListener
+
+__all__ = ["MIX", "RSS_GOAL_PCT", "Ballast", "NotifyListener", "Soak", "SoakOptions", "format_report", "run_soak",
+           "setup_record"]
 
 log = logging.getLogger(__name__)
 
 MIX = {"frame": 0.905, "stall": 0.006, "trickle": 0.004, "large": 0.002, "oversize": 0.005, "corrupt": 0.02,
        "garbage": 0.012, "png": 0.012, "disconnect": 0.02}
-RSS_GOAL_PCT = 5.0
 
 
 @dataclass
@@ -58,75 +65,6 @@ class SoakOptions:
     watchdog_sec: float = 30.0
     warmup_s: Optional[float] = None  # RSS baseline taken after this (default: min(120, duration / 4))
     json_out: Optional[Path] = None
-
-
-# ---- systemd stand-in ------------------------------------------------------------------------------
-
-
-class NotifyListener:
-    """Collects sd_notify datagrams (monotonic receive time, text)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.sock.settimeout(0.2)
-        self.messages: list[tuple[float, str]] = []
-        self._stop = threading.Event()
-        self._th = threading.Thread(target=self._loop, name="soak-notify", daemon=True)
-        self._th.start()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self.sock.recv(4096)
-            except (socket.timeout, OSError):
-                continue
-            self.messages.append((time.monotonic(), data.decode("utf-8", "replace")))
-
-    def pings(self) -> list[float]:
-        return [t for t, m in list(self.messages) if m == "WATCHDOG=1"]
-
-    def close(self) -> None:
-        self._stop.set()
-        self._th.join(2)
-        self.sock.close()
-        try:
-            self.path.unlink()
-        except OSError:
-            pass
-
-
-# ---- the disk ------------------------------------------------------------------------------------------
-
-
-class Ballast:
-    """A file whose allocated size moves free space on the output disk below / above the floor."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.fills = 0
-
-    def fill(self, to_free_mb: float) -> None:
-        """Allocate enough that the disk has about `to_free_mb` MB free."""
-        st = os.statvfs(self.path.parent)
-        free_mb = st.f_bavail * st.f_frsize / 2**20
-        current = self.path.stat().st_size / 2**20 if self.path.exists() else 0.0
-        size_mb = max(0.0, free_mb + current - to_free_mb)
-        fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
-        try:
-            os.ftruncate(fd, 0)
-            if size_mb > 0:
-                os.posix_fallocate(fd, 0, int(size_mb * 2**20))
-        finally:
-            os.close(fd)
-        self.fills += 1
-
-    def free(self) -> None:
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
 
 
 # ---- the soak ------------------------------------------------------------------------------------------
@@ -331,100 +269,8 @@ class Soak:
             notify.close()
         return self.report(notify, sent, ballast.fills)
 
-    # ---- report ----------------------------------------------------------------------------------
     def report(self, notify: NotifyListener, sent: dict[str, int], fills: int) -> dict[str, Any]:
-        from edge.recovery import incomplete_frames
-
-        opt = self.opt
-        log_text = self.log_path.read_text(errors="replace")
-        hung_lines = [ln for ln in log_text.splitlines() if "is hung" in ln or "hung for more than" in ln]
-        pings = notify.pings()
-        gaps = [b - a for a, b in zip(pings, pings[1:])]
-        # the first ping must come within WatchdogSec of READY=1, too
-        ready = [t for t, m in notify.messages if m.startswith("READY=1")]
-        if ready and pings:
-            gaps.append(pings[0] - ready[0])
-        over = [g for g in gaps if g >= opt.watchdog_sec]
-        unexpected = [{"status": lf.rc, "after_s": round((lf.ended or 0) - lf.started, 1)} for lf in self.lives[:-1]]
-        final_rc = self.lives[-1].rc if self.lives else None
-
-        totals = {"received": 0, "corrupt": 0, "saved": 0, "queue_drops": 0, "skipped_disk": 0, "write_errors": 0,
-                  "below_threshold": 0, "frame_timeouts": 0, "stalls": 0, "reconnects": 0, "outage_s_total": 0.0,
-                  "runs_deleted": 0}
-        files = {"runs": 0, "sidecars": 0, "images": 0, "undecodable": 0, "orphans": 0, "temp_files": 0}
-        import cv2
-        import numpy as np
-
-        for run in sorted((self.data / "runs").iterdir()):
-            if run.name.startswith("2020-"):
-                continue
-            files["runs"] += 1
-            summ = run / "summary.json"
-            s = json.loads(summ.read_text()) if summ.exists() else (self.last_metrics or {})
-            src, saved, disk = s.get("source", {}), s.get("saved", {}), s.get("disk", {})
-            totals["received"] += src.get("frames", 0)
-            totals["corrupt"] += src.get("corrupt", 0)
-            totals["frame_timeouts"] += src.get("frame_timeouts", 0)
-            totals["stalls"] += src.get("stalls", 0)
-            totals["reconnects"] += src.get("reconnects", 0)
-            totals["outage_s_total"] += src.get("outage_s_total", 0.0) or 0.0
-            totals["saved"] += saved.get("frames", 0)
-            totals["skipped_disk"] += saved.get("skipped_disk", 0)
-            totals["write_errors"] += saved.get("write_errors", 0)
-            totals["below_threshold"] += saved.get("skipped_threshold", 0)
-            totals["queue_drops"] += s.get("drops", 0)
-            totals["runs_deleted"] += disk.get("runs_deleted", 0)
-            files["temp_files"] += sum(1 for p in run.iterdir() if p.name.endswith(".tmp"))
-            _whole, stray = incomplete_frames(run)
-            files["orphans"] += len(stray)
-            for sidecar in run.glob("[0-9]*.json"):
-                files["sidecars"] += 1
-                doc = json.loads(sidecar.read_text())
-                for name in filter(None, (doc.get("image"), doc.get("raw_image"))):
-                    files["images"] += 1
-                    data = np.fromfile(str(run / name), np.uint8) if (run / name).exists() else np.zeros(0, np.uint8)
-                    if data.size == 0 or cv2.imdecode(data, cv2.IMREAD_COLOR) is None:
-                        files["undecodable"] += 1
-        warm = opt.warmup_s if opt.warmup_s is not None else min(120.0, opt.duration_s / 4)
-        after = [r for t, r in self.rss if t >= warm]
-        rss_start = after[0] if after else None
-        rss_end = after[-1] if after else None
-        growth = 100.0 * (rss_end - rss_start) / rss_start if rss_start and rss_end else None
-        pauses = log_text.count("saving stopped until")
-        resumes = log_text.count("saving resumed")
-        report = {
-            "setup": {**self.setup, "loadavg": {**self.setup["loadavg"], "end": [round(v, 2) for v in os.getloadavg()]}},
-            "duration_s": opt.duration_s,
-            "watchdog_sec": opt.watchdog_sec,
-            "daemon_starts": len(self.lives),
-            "unexpected_exits": unexpected,
-            "final_exit_status": final_rc,
-            "false_alarms": {"hung_log_lines": len(hung_lines), "keepalive_gaps_over_watchdog_sec": len(over),
-                             "max_keepalive_gap_s": round(max(gaps), 2) if gaps else None, "keepalives": len(pings)},
-            "frames": {
-                "received": totals["received"], "saved": totals["saved"], "below_threshold": totals["below_threshold"],
-                "dropped": {"corrupt_or_unusable_parts": totals["corrupt"], "queue_full_keep_freshest": totals["queue_drops"],
-                            "disk_floor": totals["skipped_disk"], "write_errors": totals["write_errors"]},
-            },
-            "source": {k: totals[k] for k in ("reconnects", "stalls", "frame_timeouts")} | {"outage_s_total": round(totals["outage_s_total"], 1)},
-            "disk": {"fills": fills, "saving_paused": pauses, "saving_resumed": resumes, "old_runs_deleted": totals["runs_deleted"]},
-            "chaos_sent": dict(sorted(sent.items())),
-            "events": self.events,
-            "rss_mb": {"warmup_s": warm, "start": round(rss_start, 1) if rss_start else None,
-                       "end": round(rss_end, 1) if rss_end else None, "max": round(max(after), 1) if after else None,
-                       "growth_pct": round(growth, 2) if growth is not None else None},
-            "files": files,
-        }
-        report["goal"] = {
-            "no_exits": not unexpected and final_rc == 0,
-            "no_false_alarms": not hung_lines and not over,
-            "every_saved_frame_whole": files["orphans"] == 0 and files["temp_files"] == 0 and files["undecodable"] == 0,
-            "rss_growth_under_5_pct": growth is not None and growth < RSS_GOAL_PCT,
-        }
-        report["passed"] = all(report["goal"].values())
-        if opt.json_out is not None:
-            Path(opt.json_out).write_text(json.dumps(report, indent=1))
-        return report
+        return soak_report(self, notify, sent, fills)
 
 
 def setup_record(opt: SoakOptions) -> dict[str, Any]:
@@ -436,26 +282,6 @@ def setup_record(opt: SoakOptions) -> dict[str, Any]:
             "fps": opt.fps, "seed": opt.seed, "bad_part_share": round(1.0 - MIX["frame"], 4),
             "min_crack_ratio": SaveConfig.model_fields["min_crack_ratio"].default, "cpu_count": os.cpu_count(),
             "loadavg": {"start": [round(v, 2) for v in os.getloadavg()]}}
-
-
-def format_report(r: dict[str, Any]) -> str:
-    f, fa, rss, files = r["frames"], r["false_alarms"], r["rss_mb"], r["files"]
-    lines = [
-        f"soak {r['duration_s']:.0f} s, WatchdogSec {r['watchdog_sec']:.0f} s: {'PASS' if r['passed'] else 'FAIL'}",
-        f"  unexpected exits   {len(r['unexpected_exits'])} (final exit status {r['final_exit_status']}, daemon starts {r['daemon_starts']})",
-        f"  false alarms       {fa['hung_log_lines']} hung lines, {fa['keepalive_gaps_over_watchdog_sec']} keep-alive gaps >= "
-        f"WatchdogSec (max gap {fa['max_keepalive_gap_s']} s over {fa['keepalives']} keep-alives)",
-        f"  frames             received {f['received']}, saved {f['saved']}, below threshold {f['below_threshold']}",
-        "  dropped by cause   " + ", ".join(f"{k} {v}" for k, v in f["dropped"].items()),
-        "  source             " + ", ".join(f"{k} {v}" for k, v in r["source"].items()),
-        "  disk               " + ", ".join(f"{k} {v}" for k, v in r["disk"].items()),
-        "  chaos sent         " + ", ".join(f"{k} {v}" for k, v in r["chaos_sent"].items()),
-        f"  RSS                {rss['start']} MB after {rss['warmup_s']:.0f} s warm-up -> {rss['end']} MB at the end "
-        f"(growth {rss['growth_pct']} %, max {rss['max']} MB)",
-        f"  files              {files['sidecars']} sidecars, {files['images']} images, {files['undecodable']} undecodable, "
-        f"{files['orphans']} orphans, {files['temp_files']} temp files",
-    ]
-    return "\n".join(lines)
 
 
 def run_soak(opt: SoakOptions) -> dict[str, Any]:

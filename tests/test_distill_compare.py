@@ -13,7 +13,7 @@ from crackedge.errors import ConfigError
 from distill.cli import main
 from distill.compare import CompareOptions, parse_eval_set, run_compare
 from distill.train_config import DistillTrainConfig
-from tests.test_distill_train import SIZE, STUDENT, tiny_data_and_teacher
+from tests.helpers.tiny_distill_setup import SIZE, STUDENT, tiny_data_and_teacher
 
 torch.set_num_threads(2)
 
@@ -50,10 +50,13 @@ def _opts(setup, out: Path, train: DistillTrainConfig | None = None, **kw) -> Co
 
 @pytest.fixture(scope="module")
 def compared(setup):
+    """A whole compare (3 seeds x 2 runs, exports, evaluation): ~50 s on 2 busy cores, so its users are `slow`,
+    as are the tests that run a compare of their own (~25-30 s each)."""
     out = setup["tmp"] / "cmp"
     return out, run_compare(_opts(setup, out))
 
 
+@pytest.mark.slow
 def test_every_seed_trains_both_runs_on_one_cache(compared):
     from crackedge.runtime.metadata import load_metadata
     from distill.checkpoints import load_student_checkpoint
@@ -78,6 +81,7 @@ def test_every_seed_trains_both_runs_on_one_cache(compared):
     assert any(not torch.equal(w0[k], w1[k]) for k in w0 if w0[k].is_floating_point())
 
 
+@pytest.mark.slow
 def test_report_gives_mean_spread_and_paired_difference(compared):
     out, result = compared
     saved = yaml.safe_load((out / "compare.yaml").read_text())
@@ -98,6 +102,7 @@ def test_report_gives_mean_spread_and_paired_difference(compared):
     assert "teacher" in result.metrics and set(result.metrics["teacher"]) == {"data", "other"}
 
 
+@pytest.mark.slow
 def test_rerun_reuses_every_stage(setup, compared, monkeypatch):
     import crackedge.evaluation.bundle as bundle_eval
     import crackedge.evaluation.loop as evaluation
@@ -117,6 +122,7 @@ def test_rerun_reuses_every_stage(setup, compared, monkeypatch):
     assert again.metrics == first.metrics
 
 
+@pytest.mark.slow
 def test_a_run_cut_by_max_minutes_is_reported_loudly(setup, tmp_path):
     train = _train(setup)
     train = train.model_copy(update={"optim": train.optim.model_copy(update={"steps": 200, "max_minutes": 1e-4})})
@@ -126,6 +132,7 @@ def test_a_run_cut_by_max_minutes_is_reported_loudly(setup, tmp_path):
     assert "**cut by --max-minutes**" in result.table
 
 
+@pytest.mark.slow
 def test_labeled_fraction_hides_masks_from_both_runs_and_feeds_the_rest_to_the_teacher(setup, tmp_path):
     from distill.checkpoints import load_student_checkpoint
 
@@ -139,6 +146,7 @@ def test_labeled_fraction_hides_masks_from_both_runs_and_feeds_the_rest_to_the_t
     assert "labeled fraction 0.5" in (out / "compare.md").read_text()
 
 
+@pytest.mark.slow
 def test_compare_refuses_a_folder_of_other_settings(setup, compared):
     out, _ = compared
     train = _train(setup)
@@ -162,6 +170,7 @@ def test_compare_needs_a_teacher_steps_and_a_matching_size(setup, tmp_path):
         parse_eval_set(f"{setup['other']}:val", "test", set())
 
 
+@pytest.mark.slow
 def test_compare_cli(setup, tmp_path, capsys):
     rc = main(["compare", "--data", str(setup["data"]), "--teacher-checkpoint", str(setup["teacher"]),
                "--student", STUDENT, "--size", str(SIZE), "--steps", "2", "--batch-size", "2", "--eval-every", "2",
@@ -196,6 +205,7 @@ def test_bench_steps_prints_the_three_modes(setup, tmp_path, capsys):
     assert section["cache_vs_student_only"] == pytest.approx(printed, abs=0.006)
 
 
+@pytest.mark.slow
 def test_a_given_cache_sets_the_views_of_both_runs(setup, compared, tmp_path):
     from crackedge.data.logit_cache import LogitCache
 

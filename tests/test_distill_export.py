@@ -10,38 +10,12 @@ import pytest
 import torch
 
 from crackedge.runtime.metadata import BundleError, load_metadata, verify_files
-from distill.checkpoints import StudentCheckpoint, save_student_checkpoint
+from distill.checkpoints import StudentCheckpoint
 from distill.errors import ExportError, UnsupportedOpsError
 from distill.export.bundle_export import ExportOptions, export_bundle
-from distill.students import build_student
+from tests.helpers.student_checkpoints import write_checkpoint
 
 torch.set_num_threads(2)
-
-
-def calibrated_student(name: str, size: int, seed: int = 0) -> torch.nn.Module:
-    """A random-weight student whose BatchNorm statistics are measured on random inputs.
-
-    Freshly initialised BN layers (mean 0, var 1) let activations explode in eval mode (logits ~1e7
-    for HRNet-W18); measured statistics give logits of order 1.
-    """
-    torch.manual_seed(seed)
-    model = build_student(name).train()
-    for m in model.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average
-    with torch.no_grad():
-        for _ in range(2):
-            model(torch.randn(2, 3, size, size))
-    return model.eval()
-
-
-def write_checkpoint(path: Path, name: str, size: int) -> Path:
-    model = calibrated_student(name, size)
-    return save_student_checkpoint(path, StudentCheckpoint(
-        student=name, model=model.state_dict(), training_data="synthetic-test", teacher="cracksam-test",
-        validation_metrics={"iou": 0.42, "f1": 0.5}, step=7, epoch=1,
-    ))
 
 
 @pytest.fixture(scope="module")

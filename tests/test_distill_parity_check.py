@@ -13,7 +13,7 @@ from distill.checkpoints import StudentCheckpoint, save_student_checkpoint
 from distill.errors import ExportError
 from distill.export.bundle_export import ExportOptions, export_bundle
 from distill.export.parity_check import TORCH_RUNTIME, check_parity
-from tests.test_distill_export import calibrated_student
+from tests.helpers.student_checkpoints import calibrated_student
 
 torch.set_num_threads(2)
 
@@ -134,7 +134,7 @@ def test_strict_parity_refuses_the_perturbed_model_and_leaves_nothing(tmp_path, 
 
 def test_parity_uses_the_test_split_by_default(tmp_path):
     from crackedge.synth import write_synthetic_dataset
-    from tests.test_distill_export import write_checkpoint
+    from tests.helpers.student_checkpoints import write_checkpoint
 
     data = write_synthetic_dataset(tmp_path / "data", n_train=1, n_val=1, n_test=2, size=(64, 64), seed=5,
                                    progress=False).root

@@ -21,7 +21,7 @@ import pytest
 
 from edge.chaos import ChaosMjpegServer
 from tests.edge_bundle_fixture import build_test_bundle, encode_jpeg, synthetic_frame
-from tests.test_edge_sdnotify_watchdog import NotifySocket
+from tests.helpers.notify_socket import NotifySocket
 
 WATCHDOG_USEC = 2_000_000  # WatchdogSec=2: the daemon pings every second
 

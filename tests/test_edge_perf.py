@@ -15,6 +15,7 @@ from crackedge.runtime.decode import MaskDecoder
 from crackedge.runtime.metadata import OutputSpec
 from crackedge.runtime.preprocess import Preprocessor, default_input_spec
 from edge import pipeline as pipeline_mod
+from edge import stages as stages_mod
 from edge.breakdown import STEPS, StepCosts
 from edge.frames import Capture, Frame
 from edge.measure import Measurer
@@ -41,7 +42,7 @@ class CountingMeasurer(Measurer):
 
 def _worker(monkeypatch, hub=None, **opt) -> tuple[PostprocessWorker, dict[str, int], CountingMeasurer]:
     calls = {"annotate": 0, "encode": 0}
-    real_annotate, real_encode = pipeline_mod.annotate_frame, pipeline_mod.encode_jpeg
+    real_annotate, real_encode = stages_mod.annotate_frame, stages_mod.encode_jpeg
 
     def annotate(*a, **k):
         calls["annotate"] += 1
@@ -51,8 +52,8 @@ def _worker(monkeypatch, hub=None, **opt) -> tuple[PostprocessWorker, dict[str, 
         calls["encode"] += 1
         return real_encode(*a, **k)
 
-    monkeypatch.setattr(pipeline_mod, "annotate_frame", annotate)
-    monkeypatch.setattr(pipeline_mod, "encode_jpeg", encode)
+    monkeypatch.setattr(stages_mod, "annotate_frame", annotate)  # where PostprocessWorker looks them up
+    monkeypatch.setattr(stages_mod, "encode_jpeg", encode)
     measurer = CountingMeasurer()
     w = PostprocessWorker(StageQueue("in", 2, "block"), StageQueue("out", 8, "block"), MaskDecoder(PROB, 0.5), measurer,
                           hub, PipelineOptions(**opt), threading.Event(), HeartbeatRegistry().register("postprocess"),

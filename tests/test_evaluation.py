@@ -16,7 +16,7 @@ from crackedge.evaluation.bundle import evaluate_bundle
 from crackedge.runtime.metadata import BundleError, OutputSpec
 from crackedge.runtime.options import RuntimeOptions
 from distill.export.bundle_export import ExportOptions, export_bundle
-from tests.test_distill_export import write_checkpoint
+from tests.helpers.student_checkpoints import write_checkpoint
 
 
 @pytest.fixture(scope="module")

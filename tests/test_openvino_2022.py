@@ -60,7 +60,7 @@ def _real_images() -> tuple[list[np.ndarray], str]:
 def student_bundle(tmp_path_factory) -> Path:
     """HRNet-W18 (the project's student) exported today: model.onnx opset 11, FP16 IR, parity records."""
     from distill.export.bundle_export import ExportOptions, export_bundle
-    from tests.test_distill_export import write_checkpoint
+    from tests.helpers.student_checkpoints import write_checkpoint
 
     tmp = tmp_path_factory.mktemp("ov2022")
     ckpt = write_checkpoint(tmp / "best.pt", "hrnet_w18", 128)

@@ -20,12 +20,13 @@
    markdown summary (for docs/pi-install.md section 10).
 
 Takes tens of minutes to hours on 2 cores; run it under `nice -n 19`. Not part of `make test`.
+
+The root (debootstrap, copies, mounts, chroot) is tools/pi_root.py; the verdict and the summary tools/pi_report.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
@@ -34,18 +35,20 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as a script: `tools` must be importable
+    sys.path.insert(0, str(REPO))
+
+from tools.pi_report import judge, markdown  # noqa: E402
+from tools.pi_root import (  # noqa: E402
+    CPUS, chroot_sh, ensure_base, log, mounted, preflight, prepare_root, remove_root, run,
+)
+
 DOCS = REPO / "docs" / "pi-install.md"
-SUITE = "bookworm"
-MIRROR = "http://deb.debian.org/debian"
-BASE_PACKAGES = "python3,python3-venv,ca-certificates,sudo"
 CAMERA_STAND_IN = ("python3-picamera2", "python3-opencv")
-CLEAN_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
-             "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive", "TERM": "dumb"}
 CONSTRAINTS = {"cpu": "pi-cpu.txt", "camera": "pi-camera.txt"}
-CPUS = {"pi4": "cortex-a72", "pi5": "cortex-a76"}
 # The old docs (main before issue 15): numpy<2 first, then the package; opencv 5 then pulls numpy 2.
 OLD_CAMERA_COMMANDS = [
     "python3 -m venv --system-site-packages /opt/old-venv",
@@ -67,10 +70,6 @@ print('debian cv2', cv2.__version__, 'from', so, 'works with numpy', numpy.__ver
 """
 
 
-def log(msg: str) -> None:
-    print(time.strftime("%H:%M:%S"), msg, flush=True)
-
-
 # ---- docs -----------------------------------------------------------------------------------------
 
 
@@ -82,108 +81,6 @@ def doc_blocks(scenario: str, text: Optional[str] = None) -> list[str]:
         if scenario in m.group(1).split():
             blocks.append(m.group(2))
     return blocks
-
-
-# ---- the root -------------------------------------------------------------------------------------
-
-
-def run(cmd: list[str], log_file: Optional[Path] = None, check: bool = True, env: Optional[dict] = None,
-        timeout: Optional[float] = None) -> subprocess.CompletedProcess:
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
-    if log_file is not None:
-        with open(log_file, "a") as f:
-            f.write(f"$ {' '.join(cmd)}\n{done.stdout}{done.stderr}\n[rc {done.returncode}]\n")
-    if check and done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)[:300]} failed (rc {done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
-    return done
-
-
-def mounts_under(path: Path) -> list[str]:
-    p = str(path.resolve())
-    with open("/proc/mounts") as f:
-        return [line.split()[1] for line in f if line.split()[1] == p or line.split()[1].startswith(p + "/")]
-
-
-def remove_root(path: Path) -> None:
-    """rm -rf a root, refusing while anything is mounted inside it."""
-    if not path.exists():
-        return
-    left = mounts_under(path)
-    if left:
-        raise RuntimeError(f"refusing to delete {path}: still mounted: {left}")
-    shutil.rmtree(path)
-
-
-def ensure_base(base: Path, logs: Path) -> None:
-    marker = base / ".pi-check-base"
-    want = f"{SUITE} arm64 minbase {BASE_PACKAGES}"
-    if marker.is_file() and marker.read_text().strip() == want:
-        return
-    partial = base.with_name(base.name + ".partial")
-    remove_root(partial)
-    log(f"debootstrap {SUITE} arm64 into {partial} (qemu-user-static; ~15 min)")
-    run(["debootstrap", "--arch=arm64", "--variant=minbase", f"--include={BASE_PACKAGES}", SUITE, str(partial), MIRROR],
-        logs / "debootstrap.log")
-    (partial / ".pi-check-base").write_text(want + "\n")
-    remove_root(base)
-    partial.rename(base)
-
-
-def preflight() -> None:
-    if os.geteuid() != 0:
-        raise SystemExit("pi-check needs root (debootstrap, chroot, mount)")
-    for tool in ("debootstrap", "chroot", "mount"):
-        if shutil.which(tool) is None and not Path("/usr/sbin", tool).exists():
-            raise SystemExit(f"{tool} not found: apt-get install debootstrap qemu-user-static")
-    binfmt = Path("/proc/sys/fs/binfmt_misc")
-    if not (binfmt / "status").exists():
-        subprocess.run(["mount", "-t", "binfmt_misc", "binfmt_misc", str(binfmt)], check=False)
-    if not (binfmt / "qemu-aarch64").exists():
-        raise SystemExit("no binfmt_misc entry qemu-aarch64: apt-get install qemu-user-static binfmt-support "
-                         "(and `update-binfmts --enable qemu-aarch64`)")
-
-
-@contextlib.contextmanager
-def mounted(root: Path) -> Iterator[None]:
-    done: list[Path] = []
-    try:
-        for args, target in ((["-t", "proc", "proc"], root / "proc"), (["-t", "sysfs", "sysfs"], root / "sys"),
-                             (["--bind", "/dev/pts"], root / "dev" / "pts")):  # ptys (the NMEA GPS test)
-            subprocess.run(["mount", *args, str(target)], check=True)
-            done.append(target)
-        yield
-    finally:
-        for target in reversed(done):
-            if subprocess.run(["umount", str(target)]).returncode != 0:
-                subprocess.run(["umount", "-l", str(target)])
-
-
-def chroot_sh(root: Path, script: str, log_file: Path, cpu: str = CPUS["pi4"], check: bool = True,
-              timeout: float = 3 * 3600, user: Optional[str] = None) -> subprocess.CompletedProcess:
-    """Run `script` with /bin/sh -e inside the root, clean environment, emulated CPU `cpu`."""
-    env = dict(CLEAN_ENV, QEMU_CPU=cpu)
-    cmd = ["env", "-i", *[f"{k}={v}" for k, v in env.items()], "/usr/sbin/chroot"]
-    if user:  # the service user: its home is /var/lib/crackedge (docs section 1)
-        cmd = ["env", "-i", *[f"{k}={v}" for k, v in dict(env, HOME="/var/lib/crackedge").items()],
-               "/usr/sbin/chroot", f"--userspec={user}:{user}"]
-    cmd += [str(root), "/bin/sh", "-e", "-x", "-c", script]
-    return run(cmd, log_file, check=check, timeout=timeout)
-
-
-def prepare_root(base: Path, root: Path, wheel: Path) -> None:
-    remove_root(root)
-    log(f"copying {base} -> {root}")
-    subprocess.run(["cp", "-a", "--reflink=auto", str(base), str(root)], check=True)
-    certs = Path("/etc/ssl/certs/ca-certificates.crt")
-    if certs.is_file():
-        shutil.copy2(certs, root / "etc/ssl/certs/ca-certificates.crt")
-    shutil.copy2("/etc/resolv.conf", root / "etc/resolv.conf")
-    hosts = root / "etc/hosts"  # chroot keeps the host's hostname; sudo wants to resolve it
-    hosts.write_text((hosts.read_text() if hosts.exists() else "127.0.0.1 localhost\n") + f"127.0.1.1 {os.uname().nodename}\n")
-    # what `scp dist/crackedge-*.whl constraints/*.txt pi@vehicle:/tmp/` leaves on the Pi
-    shutil.copy2(wheel, root / "tmp" / wheel.name)
-    for name in ("pi-cpu.txt", "pi-camera.txt", "ncs2.txt"):
-        shutil.copy2(REPO / "constraints" / name, root / "tmp" / name)
 
 
 # ---- host side ------------------------------------------------------------------------------------
@@ -383,107 +280,6 @@ def run_scenario(scenario: str, base: Path, work: Path, wheel: Path, bundle: Pat
     return report
 
 
-# ---- verdict and summary --------------------------------------------------------------------------
-
-
-def judge(report: dict, ref: dict, f16_validated: bool) -> list[str]:
-    """One sentence per failed expectation of a scenario."""
-    bad = []
-    if report.get("failed"):
-        return [report["failed"]]
-    numpy_line = report.get("numpy", "")
-    if report["scenario"] == "camera":
-        if "/usr/lib/python3/dist-packages/numpy" not in numpy_line:
-            bad.append(f"camera venv imports {numpy_line}, not the system numpy")
-        if report.get("debian_cv2_in_venv", {}).get("rc") != 0:
-            bad.append("Debian's numpy-1.x cv2 does not load in the camera venv")
-    elif not numpy_line.startswith("2."):
-        bad.append(f"CPU venv numpy {numpy_line}")
-    if report.get("torch_installed"):
-        bad.append("torch got installed")
-    tests = report.get("tests")
-    if tests is not None and tests["rc"] != 0:
-        bad.append(f"edge tests: {tests['summary']}")
-    for pi, entry in report.get("runs", {}).items():
-        if entry["edge_run_rc"] != 0 or entry["check_config_rc"] != 0 or entry["masks_rc"] != 0:
-            bad.append(f"{pi}: check-config rc {entry['check_config_rc']}, edge run rc {entry['edge_run_rc']}, "
-                       f"masks rc {entry['masks_rc']}")
-            continue
-        want = "f16" if (pi == "pi5" and f16_validated) else "f32"
-        got = entry["backend"].get("precision")
-        if got != want:
-            bad.append(f"{pi} ran {got}, expected {want}")
-        cmp_ = entry.get("vs_x86", {})
-        if cmp_ and cmp_["pooled_iou"] < 0.99:
-            bad.append(f"{pi} masks vs x86 {cmp_['against']}: pooled IoU {cmp_['pooled_iou']:.4f} < 0.99")
-    return bad
-
-
-def _cmp(c: dict) -> str:
-    return f"{c['against']}: {c['identical_masks']}/{c['images']}, {c['pooled_iou']:.4f}, {c['max_abs_prob_diff']:.1e}"
-
-
-def markdown(summary: dict) -> str:
-    lines = [f"Last run: {summary['date']}, {summary['host']}; bundle `{summary['bundle']}` ({summary['bundle_desc']}); "
-             f"{summary['images']}; total {summary['minutes']:.0f} min under `nice -n 19`.", ""]
-    lines.append("| | CPU set-up (`pi-cpu.txt`) | camera set-up (`pi-camera.txt`) |")
-    lines.append("|---|---|---|")
-    sc = summary["scenarios"]
-
-    def cell(name: str, fn) -> str:
-        r = sc.get(name)
-        if r is None:
-            return "not run"
-        try:
-            return fn(r)
-        except Exception as err:  # a missing figure is shown, not hidden
-            return f"n/a ({type(err).__name__})"
-
-    def install(r):
-        return "; ".join(f"{s['seconds'] / 60:.1f} min rc {s['rc']}" for s in r["steps"])
-
-    rows = [
-        ("docs blocks (time, exit)", install),
-        ("venv numpy", lambda r: f"`{r['numpy']}`"),
-        ("opencv / openvino / simplejpeg", lambda r: ", ".join(r["pip_list"].get(k, "-") for k in
-                                                               ("opencv-python-headless", "openvino", "simplejpeg"))),
-        ("torch installed", lambda r: str(r["torch_installed"]).lower()),
-        ("Debian numpy-1.x cv2 in the venv", lambda r: ("loads (rc 0)" if r["debian_cv2_in_venv"]["rc"] == 0
-                                                        else "FAILS") if "debian_cv2_in_venv" in r else "-"),
-        ("old docs' commands (negative control)", lambda r: (
-            f"numpy `{r['old_docs_negative_control']['numpy'].split()[0]}` in the venv, Debian cv2 "
-            + ("FAILS" if r['old_docs_negative_control']['debian_cv2_rc'] else "loads"))
-            if "old_docs_negative_control" in r else "-"),
-        ("edge tests (pytest, emulated)", lambda r: f"{r['tests']['summary']} ({r['tests']['seconds'] / 60:.0f} min)"
-            if "tests" in r else "skipped"),
-    ]
-    for pi in CPUS:
-        rows.append((f"{pi} ({CPUS[pi]}): precision chosen", lambda r, pi=pi: r["runs"][pi]["backend"]["precision"]))
-        rows.append((f"{pi}: masks vs x86 at the same precision (identical / IoU / max prob diff)",
-                     lambda r, pi=pi: _cmp(r["runs"][pi]["vs_x86"])))
-        if pi == "pi5":
-            rows.append(("pi5: masks vs x86 f32", lambda r: _cmp(dict(r["runs"]["pi5"]["vs_x86_f32"], against="x86 f32"))))
-        rows.append((f"{pi}: network input vs x86 (decoded pixels differing / max input diff)", lambda r, pi=pi: (
-            f"{r['runs'][pi]['vs_x86']['decoded_pixels_differing']} px, "
-            f"{r['runs'][pi]['vs_x86']['max_abs_input_diff']:.1e}")))
-        rows.append((f"{pi}: `edge run` crack pixels = x86 f32", lambda r, pi=pi: (
-            f"{r['runs'][pi]['pixels_equal_x86_f32']}/{len(r['runs'][pi]['edge_run_pixels'])} frames "
-            f"({r['runs'][pi]['run_seconds_note']})")))
-    for label, fn in rows:
-        lines.append(f"| {label} | {cell('cpu', fn)} | {cell('camera', fn)} |")
-    lines.append("")
-    for name, r in sc.items():
-        for pi in CPUS:
-            reason = r.get("runs", {}).get(pi, {}).get("backend", {}).get("precision_reason")
-            if reason:
-                lines.append(f"- {name}, {pi}: `{reason}`")
-                break
-    lines.append("")
-    lines.append("Verdict: " + ("**passed**" if summary["passed"] else "**FAILED**: " + "; ".join(
-        f"{k}: {', '.join(v)}" for k, v in summary["problems"].items() if v)))
-    return "\n".join(lines)
-
-
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bundle", type=Path, help="bundle to run (default: a random-weight HRNet-W18 exported now)")
@@ -513,7 +309,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         log("exporting a random-weight HRNet-W18 (no --bundle): precisions will be judged on random weights")
         sys.path.insert(0, str(REPO))
         from distill.export.bundle_export import ExportOptions, export_bundle
-        from tests.test_distill_export import write_checkpoint
+        from tests.helpers.student_checkpoints import write_checkpoint
 
         export_bundle(write_checkpoint(work / "random.pt", "hrnet_w18", 128), bundle,
                       ExportOptions(input_size=(128, 128), parity_images=4, progress=False))

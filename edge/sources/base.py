@@ -38,8 +38,6 @@ class CorruptFrame(Exception):
 class Source(abc.ABC):
     """A camera, stream or file that yields `Capture`s."""
 
-    #: live sources keep only the freshest frame when the pipeline is behind; files drop nothing
-    live: bool = True
     #: short name used in logs, metrics and sidecars
     kind: str = "source"
 

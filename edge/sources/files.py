@@ -35,7 +35,6 @@ class _Pacer:
 
 
 class ImageFolderSource(Source):
-    live = False
     kind = "images"
 
     def __init__(
@@ -95,7 +94,6 @@ class ImageFolderSource(Source):
 
 
 class VideoFileSource(Source):
-    live = False
     kind = "video"
 
     def __init__(self, path: Path, model_wh: tuple[int, int], loop: bool = False, rate_fps: Optional[float] = None) -> None:

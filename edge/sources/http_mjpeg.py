@@ -196,7 +196,6 @@ def parse_boundary(content_type: str) -> Optional[bytes]:
 
 
 class HttpMjpegSource(Source):
-    live = True
     kind = "http_mjpeg"
 
     def __init__(

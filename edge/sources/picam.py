@@ -65,7 +65,6 @@ def yuv420_to_rgb(yuv: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 class PicameraSource(Source):
-    live = True
     kind = "picamera2"
 
     def __init__(

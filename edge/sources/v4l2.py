@@ -48,7 +48,6 @@ def _fourcc(s: str) -> int:
 
 
 class V4l2Source(Source):
-    live = True
     kind = "v4l2"
 
     def __init__(

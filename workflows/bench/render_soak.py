@@ -1,5 +1,5 @@
 """Section 6 of BENCHMARKS.md: the edge soak, rendered from the report `edge soak ... --json` writes
-(benchmarks/results/edge_soak.json; edge/soak.py).
+(benchmarks/results/edge_soak.json; edge/soak_report.py builds it).
 
 The soak runs for 30 minutes, so `crackedge bench-report` never runs it: it renders the file
 (`--only soak` reads it, `--soak-json FILE` copies one in). What the report's counters cannot say
@@ -121,8 +121,8 @@ def _intro(section: dict[str, Any]) -> str:
 
 
 def goal_rows(section: dict[str, Any]) -> list[list[Any]]:
-    """[goal, measured, PASS/MISS] for the soak's four goals (edge/soak.py)."""
-    from edge.soak import RSS_GOAL_PCT
+    """[goal, measured, PASS/MISS] for the soak's four goals (edge/soak_report.py)."""
+    from edge.soak_report import RSS_GOAL_PCT
 
     goal = section.get("goal") or {}
     starts, exits = section.get("daemon_starts"), section.get("unexpected_exits") or []

@@ -1,0 +1,1 @@
+"""Helpers shared by several test modules (never test modules themselves: no test module imports another)."""
