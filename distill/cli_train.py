@@ -26,6 +26,7 @@ LOSS_OPTIONS = {
     "--kl-weight": "loss.kl_weight",
     "--temperature": "loss.temperature",
     "--soft-warmup-steps": "loss.soft_warmup_steps",
+    "--soft-on": "loss.soft_on",
 }
 DATA_OPTIONS = {
     "--data": "data.root",

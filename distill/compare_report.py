@@ -49,7 +49,8 @@ def _soft_loss(cfg: "DistillTrainConfig") -> str:
     parts = {"cwd": f"CWD x{loss.cwd_weight:g}", "kl": f"KL x{loss.kl_weight:g}",
              "cwd+kl": f"CWD x{loss.cwd_weight:g} + KL x{loss.kl_weight:g}"}[loss.soft]
     warm = f", warm-up {loss.soft_warmup_steps} steps" if loss.soft_warmup_steps else ""
-    return f"{parts}, T {loss.temperature:g}{warm}"
+    on = ", on unlabeled items only" if loss.soft_on == "unlabeled" else ""
+    return f"{parts}, T {loss.temperature:g}{warm}{on}"
 
 
 def report_dict(opts: "CompareOptions", base: "DistillTrainConfig", cache: Optional[Path], teacher: "TeacherInfo",

@@ -93,14 +93,16 @@ def soft_weight_at(step: int, warmup_steps: int) -> float:
 def distillation_loss(student_logits: torch.Tensor, target: torch.Tensor, teacher_logits: torch.Tensor | None,
                       cwd_weight: float = DEFAULT_CWD_WEIGHT, temperature: float = DEFAULT_TEMPERATURE,
                       kind: str = "cwd", kl_weight: float = 1.0, labeled: torch.Tensor | None = None,
-                      soft_factor: float = 1.0) -> dict[str, torch.Tensor]:
+                      soft_factor: float = 1.0, soft_on: str = "all") -> dict[str, torch.Tensor]:
     """Hard loss on labeled items + soft_factor * (cwd_weight * CWD and/or kl_weight * KL) on every item.
 
     student_logits: N x 2 x h x w (upsampled to the mask size for the hard loss);
     target: N x H x W int64 {0, 1}; teacher_logits: N x 2 x H' x W' or None (hard loss only);
     labeled: N bools (None: all labeled). Items without a label get the soft loss only; the hard
     loss is computed over the labeled items (0 when the batch has none).
-    kind: "cwd" | "kl" | "cwd+kl". Returns {"loss", "hard", "cwd", "kl"} (scalars, 0 where unused).
+    kind: "cwd" | "kl" | "cwd+kl". soft_on: "all" items, or "unlabeled" ones only (the soft terms are then
+    means over the unlabeled items of the batch, 0 without any). Returns {"loss", "hard", "cwd", "kl"}
+    (scalars, 0 where unused).
     """
     from crackedge.training.losses import ce_dice_loss
 
@@ -115,11 +117,17 @@ def distillation_loss(student_logits: torch.Tensor, target: torch.Tensor, teache
         logits_full = align_to(logits, tuple(y.shape[-2:]))
         with torch.autocast(device_type=student_logits.device.type, enabled=False):
             hard = ce_dice_loss(logits_full.float(), y)
+    if soft_on not in ("all", "unlabeled"):
+        raise ValueError(f"soft_on must be 'all' or 'unlabeled', got {soft_on!r}")
     cwd = kl = zero
-    if teacher_logits is not None:
+    soft_items = None if soft_on == "all" else (~keep if keep is not None else torch.zeros(
+        student_logits.shape[0], dtype=torch.bool, device=student_logits.device))
+    if teacher_logits is not None and (soft_items is None or bool(soft_items.any())):
+        s_logits = student_logits if soft_items is None else student_logits[soft_items]
+        t_logits = teacher_logits if soft_items is None else teacher_logits[soft_items.to(teacher_logits.device)]
         if "cwd" in kind and cwd_weight:
-            cwd = cwd_per_sample(student_logits, teacher_logits, temperature).mean()
+            cwd = cwd_per_sample(s_logits, t_logits, temperature).mean()
         if "kl" in kind and kl_weight:
-            kl = kl_per_sample(student_logits, teacher_logits, temperature).mean()
+            kl = kl_per_sample(s_logits, t_logits, temperature).mean()
     soft = cwd_weight * cwd + kl_weight * kl
     return {"loss": hard + soft_factor * soft, "hard": hard.detach(), "cwd": cwd.detach(), "kl": kl.detach()}

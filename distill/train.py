@@ -54,7 +54,8 @@ class StudentTask:
             x, y, teacher_logits = random_dihedral([x, y, teacher_logits], self.cfg.run_seed, self.step)
         loss = self.cfg.loss
         out = distillation_loss(self.model(x), y, teacher_logits, loss.cwd_weight, loss.temperature, loss.soft,
-                                loss.kl_weight, batch.get("labeled"), soft_weight_at(self.step, loss.soft_warmup_steps))
+                                loss.kl_weight, batch.get("labeled"), soft_weight_at(self.step, loss.soft_warmup_steps),
+                                loss.soft_on)
         return out["loss"], {"hard": float(out["hard"]), "cwd": float(out["cwd"]), "kl": float(out["kl"])}
 
     def predict(self, batch: dict) -> torch.Tensor:

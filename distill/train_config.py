@@ -38,6 +38,9 @@ class DistillLossConfig(StrictModel):
     kl_weight: float = Field(1.0, ge=0, description="weight of the pixel-wise KL loss")
     temperature: float = Field(3.0, gt=0, description="softmax temperature of the soft loss")
     soft_warmup_steps: int = Field(0, ge=0, description="ramp the soft-loss weight linearly from 0 over these steps")
+    soft_on: Literal["all", "unlabeled"] = Field(
+        "all", description="items that get the soft loss: all (labeled ones hard + soft), or unlabeled only (labeled "
+        "ones learn from their masks alone: for a teacher no better than the labels, e.g. on synthetic data)")
 
 
 class DistillDataConfig(StrictModel):

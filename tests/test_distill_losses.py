@@ -185,6 +185,35 @@ def test_unlabeled_items_get_the_soft_loss_only():
         distillation_loss(student, target, teacher, kind="mse")
 
 
+def test_soft_on_unlabeled_leaves_labeled_items_to_their_masks():
+    from distill.losses import distillation_loss, kl_per_sample
+
+    g = torch.Generator().manual_seed(3)
+    student = torch.randn(3, 2, 8, 8, generator=g)
+    teacher = torch.randn(3, 2, 8, 8, generator=g)
+    target = (torch.rand(3, 8, 8, generator=g) > 0.8).long()
+    labeled = torch.tensor([True, False, True])
+    out = distillation_loss(student, target, teacher, kind="kl", labeled=labeled, soft_on="unlabeled")
+    assert out["kl"].item() == pytest.approx(kl_per_sample(student[1:2], teacher[1:2], 3.0).item(), rel=1e-6)
+    everything = distillation_loss(student, target, teacher, kind="kl", labeled=labeled)
+    assert out["hard"].item() == pytest.approx(everything["hard"].item(), rel=1e-6)
+    assert out["kl"].item() != pytest.approx(everything["kl"].item(), rel=1e-3)
+    # an all-labeled batch has no soft term at all; no labels given means all labeled
+    for lab in (torch.ones(3, dtype=torch.bool), None):
+        none = distillation_loss(student, target, teacher, kind="cwd", labeled=lab, soft_on="unlabeled")
+        assert none["cwd"].item() == 0.0 and none["loss"].item() == pytest.approx(none["hard"].item(), rel=1e-6)
+    # the gradient of a labeled item comes from its mask only
+    lab = torch.tensor([False, False, True])
+    grads = []
+    for t in (teacher, None):  # with the teacher (soft on items 0, 1) and hard loss only
+        s = student.clone().requires_grad_(True)
+        distillation_loss(s, target, t, kind="kl", labeled=lab, soft_on="unlabeled")["loss"].backward()
+        grads.append(s.grad)
+    assert torch.allclose(grads[0][2], grads[1][2]) and grads[0][0].abs().sum() > 0 == grads[1][0].abs().sum()
+    with pytest.raises(ValueError, match="soft_on must be"):
+        distillation_loss(student, target, teacher, soft_on="labeled")
+
+
 def test_soft_weight_ramps_linearly_over_the_warm_up():
     from distill.losses import soft_weight_at
 

@@ -119,7 +119,7 @@ def distillation_note(config: dict) -> str | None:
         weights = {"cwd": f"CWD x{loss.get('cwd_weight')}", "kl": f"KL x{loss.get('kl_weight')}",
                    "cwd+kl": f"CWD x{loss.get('cwd_weight')} + KL x{loss.get('kl_weight')}"}.get(loss.get("soft", "cwd"))
         soft = (f"{teacher} teacher, soft loss {weights}, T {loss.get('temperature')}, "
-                f"warm-up {loss.get('soft_warmup_steps', 0)} steps")
+                f"warm-up {loss.get('soft_warmup_steps', 0)} steps, on {loss.get('soft_on', 'all')} items")
     unlabeled = data.get("unlabeled") or []
     return (f"{soft}; labeled fraction {data.get('labeled_fraction', 1.0)}, unlabeled images "
             f"{', '.join(unlabeled) if unlabeled else 'none'} (share {data.get('unlabeled_share')}); "

@@ -31,6 +31,8 @@ class DemoConfig:
     variants: int = 3  # augmented views per image in the logit cache (x 8 on-the-fly symmetries)
     soft_loss: str = "kl"
     temperature: float = 1.0
+    kl_weight: float = 0.5  # beside the hard loss's 0.2 CE + 0.8 Dice: the teacher guides, the labels still lead
+    unlabeled_share: float = 0.25  # 1 unlabeled frame per batch of 4: 3 labeled images keep the hard loss's pace
     soft_warmup_steps: int = 30
     max_minutes: Optional[float] = 30.0  # per training stage: a safety net only, reported loudly when it cuts
     edge_frames: int = 40  # frames the daemon processes from the simulated camera

@@ -128,12 +128,14 @@ def stage_student(cfg: DemoConfig, data: Path, cache: Path, frames: Path | None,
             "train", "--teacher-cache", str(cache), *unlabeled, "--student", cfg.student, "--data", str(data),
             "--out", str(out), "--size", str(cfg.size), "--steps", str(cfg.student_steps),
             "--batch-size", str(cfg.batch_size), "--warmup-steps", "30", "--soft-loss", cfg.soft_loss,
-            "--temperature", str(cfg.temperature), "--soft-warmup-steps", str(cfg.soft_warmup_steps),
+            "--temperature", str(cfg.temperature), "--kl-weight", str(cfg.kl_weight),
+            "--unlabeled-share", str(cfg.unlabeled_share), "--soft-warmup-steps", str(cfg.soft_warmup_steps),
             "--eval-every", str(max(1, cfg.student_steps // 3)), "--seed", str(cfg.seed), "--device", cfg.device,
             *_safety_net(cfg),
         ])
     budget_note("student", out, res)
-    res.add(f"student: {cfg.student} distilled from the cache ({cfg.soft_loss} soft loss, T {cfg.temperature:g}; "
+    res.add(f"student: {cfg.student} distilled from the cache ({cfg.soft_loss} soft loss, weight {cfg.kl_weight:g}, T {cfg.temperature:g}, "
+            f"{cfg.unlabeled_share:.0%} of each batch unlabeled frames; "
             f"labeled images get the hard loss too), {cfg.student_steps} steps -> {out / 'best.pt'}")
     return out / "best.pt"
 
