@@ -10,13 +10,15 @@ from pathlib import Path
 
 
 class NotifyListener:
-    """Collects sd_notify datagrams (monotonic receive time, text)."""
+    """Collects sd_notify datagrams (monotonic receive time, text) on `path`: a socket file, or an abstract
+    address written "@name" as NOTIFY_SOCKET writes it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | str, poll_s: float = 0.2) -> None:
         self.path = path
+        self.address = str(path)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.sock.settimeout(0.2)
+        self.sock.bind("\0" + self.address[1:] if self.address.startswith("@") else self.address)
+        self.sock.settimeout(poll_s)
         self.messages: list[tuple[float, str]] = []
         self._stop = threading.Event()
         self._th = threading.Thread(target=self._loop, name="soak-notify", daemon=True)
@@ -33,14 +35,18 @@ class NotifyListener:
     def pings(self) -> list[float]:
         return [t for t, m in list(self.messages) if m == "WATCHDOG=1"]
 
+    def texts(self) -> list[str]:
+        return [m for _, m in list(self.messages)]
+
     def close(self) -> None:
         self._stop.set()
         self._th.join(2)
         self.sock.close()
-        try:
-            self.path.unlink()
-        except OSError:
-            pass
+        if not self.address.startswith("@"):
+            try:
+                Path(self.address).unlink()
+            except OSError:
+                pass
 
 
 class Ballast:
