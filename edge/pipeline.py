@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from crackedge.runtime.async_runner import AsyncRunner
@@ -30,10 +29,11 @@ from crackedge.runtime.backends.base import InferenceBackend
 from crackedge.runtime.decode import MaskDecoder
 from crackedge.runtime.preprocess import Preprocessor
 from edge.breakdown import StepCosts
-from edge.capture import CaptureOptions, CaptureWorker
+from edge.capture import CaptureWorker
 from edge.frames import Result
 from edge.measure import Measurer
 from edge.metrics import Metrics
+from edge.pipeline_options import PipelineOptions
 from edge.preview import FrameHub
 from edge.queues import StageQueue
 from edge.saver import FrameSaver
@@ -57,22 +57,6 @@ __all__ = ["EMPTY_MEASUREMENT", "POLL_S", "PREVIEW_QUALITY", "InferCollectWorker
 
 log = logging.getLogger(__name__)
 
-
-
-@dataclass
-class PipelineOptions:
-    queue_size: int = 2
-    live: bool = True
-    capture: CaptureOptions = field(default_factory=CaptureOptions)
-    save_enabled: bool = True
-    min_crack_ratio: float = 0.002
-    every_nth: int = 0
-    overlay_alpha: float = 0.55
-    overlay_contours: bool = True
-    overlay_caption: bool = True
-    jpeg_quality: int = 90
-    preview_width: int = 640
-    drain_timeout_s: float = 5.0
 
 
 class Pipeline:

@@ -6,17 +6,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from edge.soak_standins import NotifyListener
 
-if TYPE_CHECKING:
-    from edge.soak import Soak
 
 RSS_GOAL_PCT = 5.0
 
 
-def soak_report(soak: "Soak", notify: NotifyListener, sent: dict[str, int], fills: int) -> dict[str, Any]:
+def soak_report(soak: Any, notify: NotifyListener, sent: dict[str, int], fills: int) -> dict[str, Any]:
     """The report of a finished soak (the module docstring of edge.soak says what it holds); written to
     `soak.opt.json_out` when set."""
     opt = soak.opt

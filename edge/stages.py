@@ -26,7 +26,7 @@ from edge.saver import FrameSaver
 from edge.watchdog import Heartbeat
 
 if TYPE_CHECKING:
-    from edge.pipeline import PipelineOptions
+    from edge.pipeline_options import PipelineOptions
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,8 @@
 (4, (448, 448))
 """
 
+# Importing the family modules runs their @register_student decorators (registry.py imports none of them).
+from distill.students import hrnet, mobilenet, resnet  # noqa: F401
 from distill.students.registry import UnknownStudentError, build_student, list_students, register_student
 
 __all__ = ["UnknownStudentError", "build_student", "list_students", "register_student"]

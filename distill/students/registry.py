@@ -1,8 +1,9 @@
 """A small registry of student networks, keyed by name (timm `register_model` style).
 
 Build functions live in one file per family (`hrnet.py`, `resnet.py`, `mobilenet.py`) and
-register themselves with `@register_student(name)`. `build_student(name)` with an unknown name
-raises ValueError listing the valid names.
+register themselves with `@register_student(name)`; importing `distill.students` imports every
+family, so the registry is full before `build_student` runs. `build_student(name)` with an unknown
+name raises ValueError listing the valid names.
 """
 
 from __future__ import annotations
@@ -36,14 +37,8 @@ def register_student(name: str) -> Callable[[BuildFn], BuildFn]:
     return deco
 
 
-def _ensure_loaded() -> None:
-    # Importing the family modules runs their @register_student decorators.
-    from distill.students import hrnet, mobilenet, resnet  # noqa: F401
-
-
 def list_students() -> list[str]:
     """Names of all registered students, sorted."""
-    _ensure_loaded()
     return sorted(_REGISTRY)
 
 
@@ -53,7 +48,6 @@ def build_student(name: str, weights: Optional[Path] = None) -> "StudentSegmento
     Raises ValueError for an unknown name (listing the valid ones) and CheckpointError when the
     weights file is missing or does not fit the backbone.
     """
-    _ensure_loaded()
     if name not in _REGISTRY:
         raise UnknownStudentError(f"unknown student {name!r}; valid students: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name](weights=weights)
