@@ -50,11 +50,11 @@ class Preprocessor:
         img = rgb
         if self.interp != cv2.INTER_LINEAR and (img.shape[1], img.shape[0]) != self.size:
             img = cv2.resize(img, self.size, interpolation=self.interp)
+        if out is not None and (out.shape != self.shape or out.dtype != np.float32 or not out.flags.c_contiguous):
+            raise ValueError(f"out must be a C-contiguous float32 array of shape {self.shape}, got "
+                             f"{out.dtype} {out.shape}")
         if self.params is not None:
             if out is not None:
-                if out.shape != self.shape or out.dtype != np.float32 or not out.flags.c_contiguous:
-                    raise ValueError(f"out must be a C-contiguous float32 array of shape {self.shape}, got "
-                                     f"{out.dtype} {out.shape}")
                 return cv2.dnn.blobFromImageWithParams(img, out, self.params)
             return cv2.dnn.blobFromImageWithParams(img, self.params)
         blob = cv2.dnn.blobFromImage(img, self.scale, self.size, self.mean, swapRB=self.swap_rb, crop=False)
