@@ -116,7 +116,8 @@ class Daemon:
         checked = check_source(cfg.source, str(self.config_path or "edge.yaml"))  # a camera this machine cannot have
         log.info("source %s: %s", cfg.source.kind, checked)
         bundle = load_bundle(cfg.model.local_bundle)
-        lean_int8_isa(cfg.model.device, cfg.model.model, _precision(cfg.model, bundle))
+        if cfg.model.device == "CPU" and cfg.model.model == "ir_int8":  # only then does the precision matter here
+            lean_int8_isa(cfg.model.device, cfg.model.model, _precision(cfg.model, bundle))
         backend, key = create_backend(cfg.model, bundle)
         release_free_memory()  # the compile's scratch memory, before the pipeline starts
         if cfg.model.backend == "remote":  # the served model first, this bundle as the fallback
