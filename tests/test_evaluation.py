@@ -65,13 +65,22 @@ def test_input_basis_scores_resized_masks_and_says_so(bundle_and_data, tmp_path)
     assert yaml.safe_load((tmp_path / "metrics.yaml").read_text())["basis"] == "input"
 
 
-def test_default_precision_is_the_bundles(bundle_and_data, tmp_path):
+def test_precision_bundle_is_the_bundles_and_auto_is_this_cpus_choice(bundle_and_data, tmp_path):
+    """`bundle` runs the precision declared at export; the default (auto) records what this CPU chose,
+    which differs by machine (f16 on CPUs with AVX512-FP16/AMX-FP16), so it is compared with the choice."""
+    from crackedge.runtime.backends import choose_precision
+    from crackedge.runtime.bundle import load_bundle
     from crackedge.runtime.metadata import load_metadata
 
     bundle, data = bundle_and_data
-    evaluate_bundle(bundle, data, EvalOptions(limit=1, out_dir=tmp_path, progress=False))
-    saved = yaml.safe_load((tmp_path / "metrics.yaml").read_text())
+    evaluate_bundle(bundle, data, EvalOptions(limit=1, out_dir=tmp_path / "b", progress=False),
+                    RuntimeOptions(precision="bundle"))
+    saved = yaml.safe_load((tmp_path / "b" / "metrics.yaml").read_text())
     assert saved["inference_precision"] == load_metadata(bundle).inference_precision
+
+    evaluate_bundle(bundle, data, EvalOptions(limit=1, out_dir=tmp_path / "a", progress=False))
+    saved = yaml.safe_load((tmp_path / "a" / "metrics.yaml").read_text())
+    assert saved["inference_precision"] == choose_precision(RuntimeOptions(), load_bundle(bundle)).precision
 
 
 def test_decoding_of_each_output_layout():
