@@ -210,3 +210,16 @@ def test_ov2022_target_says_why_it_skips_without_python310(monkeypatch, tmp_path
     assert ov2022_env.find_python310() is None
     assert ov2022_env.main([]) == 0  # `make test-ov2022` goes on to the tests, which skip with the reason
     assert "skipped: no Python 3.10 on this machine" in capsys.readouterr().err
+
+
+def test_ov2022_venv_gets_crackedges_requirements_and_the_ncs2_extra(tmp_path) -> None:
+    """The 2022.3 venv installs what `crackedge[ncs2]` pulls in (the tests run this checkout from
+    PYTHONPATH), read from pyproject.toml, so a new dependency reaches it without an edit here."""
+    from tools import ov2022_env
+
+    req = ov2022_env.requirements()
+    assert "openvino>=2022.3,<2022.4" in req and "numpy<1.25" in req
+    assert any(r.startswith("pydantic") for r in req) and any(r.startswith("pyyaml") for r in req)
+    toml = tmp_path / "pyproject.toml"
+    toml.write_text('[project]\ndependencies = ["a>=1"]\n[project.optional-dependencies]\nncs2 = ["b<2"]\n')
+    assert ov2022_env.requirements(toml) == ["a>=1", "b<2"]

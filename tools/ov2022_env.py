@@ -1,9 +1,11 @@
 """The OpenVINO 2022.3 test environment: a Python 3.10 venv with openvino==2022.3.2 and the NCS2 set.
 
 OpenVINO 2022.3 (the last release with the NCS2/MYRIAD plugin) has PyPI wheels for x86_64 and
-CPython 3.7-3.10 only, and requires numpy < 1.25. This venv - `build/ov2022-venv`, crackedge
-installed editable with the `ncs2` extra and `constraints/ncs2.txt` - is where
-`tests/test_openvino_2022.py` runs the edge backend's 2022.3 code path for real.
+CPython 3.7-3.10 only, and requires numpy < 1.25. This venv - `build/ov2022-venv`: crackedge's
+requirements and its `ncs2` extra (read from pyproject.toml) with `constraints/ncs2.txt` - is where
+`tests/test_openvino_2022.py` runs the edge backend's 2022.3 code path for real, with this checkout
+on PYTHONPATH. crackedge itself is not built into the venv: an editable build of a checkout whose
+`.venv` holds the training stack made pip walk gigabytes of files for many minutes.
 
     python tools/ov2022_env.py            create or update the venv (needs PyPI once); prints its python
     python tools/ov2022_env.py --check    print the python, or why there is none; exit 1 when none
@@ -56,6 +58,14 @@ def venv_python(venv: Optional[Path] = None) -> Path:
     return (venv or VENV) / "bin" / "python"
 
 
+def requirements(pyproject: Optional[Path] = None) -> list[str]:
+    """What `pip install "crackedge[ncs2]"` installs besides crackedge: its dependencies and the extra."""
+    import tomllib
+
+    project = tomllib.loads((pyproject or REPO / "pyproject.toml").read_text())["project"]
+    return list(project["dependencies"]) + list(project["optional-dependencies"]["ncs2"])
+
+
 def _stamp() -> str:
     h = hashlib.sha256()
     for p in (CONSTRAINTS, REPO / "pyproject.toml"):
@@ -81,7 +91,7 @@ def ensure(venv: Optional[Path] = None, python: Optional[Path] = None) -> Path:
     if not venv_python(venv).is_file():
         subprocess.run([str(python), "-m", "venv", str(venv)], check=True)
     cmd = [str(venv_python(venv)), "-m", "pip", "install", "-q", "-c", str(CONSTRAINTS), OPENVINO, "pytest",
-           "-e", f"{REPO}[ncs2]"]
+           *requirements()]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"`{' '.join(cmd)}` failed:\n{done.stdout}{done.stderr}")
