@@ -4,8 +4,9 @@ OpenVINO 2022.3 (the last release with the NCS2/MYRIAD plugin) has PyPI wheels f
 CPython 3.7-3.10 only, and requires numpy < 1.25. This venv - `build/ov2022-venv`: crackedge's
 requirements and its `ncs2` extra (read from pyproject.toml) with `constraints/ncs2.txt` - is where
 `tests/test_openvino_2022.py` runs the edge backend's 2022.3 code path for real, with this checkout
-on PYTHONPATH. crackedge itself is not built into the venv: an editable build of a checkout whose
-`.venv` holds the training stack made pip walk gigabytes of files for many minutes.
+on PYTHONPATH. crackedge itself is not built into the venv: an editable install of a checkout
+whose `.venv` holds the training stack (6.5 GB) kept pip at full CPU for over 12 minutes; the
+requirements alone install in under a minute.
 
     python tools/ov2022_env.py            create or update the venv (needs PyPI once); prints its python
     python tools/ov2022_env.py --check    print the python, or why there is none; exit 1 when none
