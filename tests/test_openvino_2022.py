@@ -2,7 +2,8 @@
 
 OpenVINO 2022.3 is the last release with the MYRIAD plugin; PyPI has it for CPython 3.7-3.10 on
 x86_64 only, and it requires numpy < 1.25. `make test-ov2022` builds build/ov2022-venv (Python 3.10,
-openvino==2022.3.2, constraints/ncs2.txt, crackedge with the `ncs2` extra) and runs this file: a
+openvino==2022.3.2, constraints/ncs2.txt, crackedge's requirements and `ncs2` extra; this checkout
+on PYTHONPATH) and runs this file: a
 real student exported today, read from its model.onnx through `openvino.runtime`, run sync and with
 async requests in flight, must match today's OpenVINO on real images (crack500 test images when
 ../shared/datasets is there, synthetic road frames otherwise), and `edge run` must work there.
