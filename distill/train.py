@@ -18,6 +18,7 @@ from typing import Any, Optional
 import torch
 
 from crackedge.errors import ConfigError
+from crackedge.training.runtime import to_training_device
 from distill.train_config import DistillTrainConfig, check_train_config
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ class StudentTask:
 
     def __init__(self, model: torch.nn.Module, teacher: Any, device: torch.device, cfg: DistillTrainConfig,
                  train_set: Any):
-        self.model = model.to(device)
+        self.model = to_training_device(model, device)
         self.teacher = teacher
         self.device = device
         self.cfg = cfg

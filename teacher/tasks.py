@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from crackedge.training.runtime import DistInfo
+from crackedge.training.runtime import DistInfo, to_training_device
 
 
 def wrap_for_distributed(model: Any, device: Any, dist: DistInfo) -> Any:
@@ -33,7 +33,7 @@ class TeacherTask:
     """Shared parts of the teacher tasks (see the module docstring); subclasses implement `loss`."""
 
     def __init__(self, model: Any, device: Any, dist: DistInfo = DistInfo()) -> None:
-        self.model = model.to(device)
+        self.model = to_training_device(model, device)
         self.device = device
         self.dist = dist
         self.net = wrap_for_distributed(self.model, device, dist)

