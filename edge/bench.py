@@ -44,7 +44,7 @@ from edge.config import DiskConfig, ModelConfig, PreviewConfig, SaveConfig
 from edge.diskguard import DiskGuard, make_run_dir
 from edge.frames import Capture, Result
 from edge.measure import Measurer
-from edge.memory import lean_int8_isa
+from edge.memory import lean_int8_isa_for
 from edge.metrics import Metrics, rss_mb
 from edge.pipeline import Pipeline, PipelineOptions
 from edge.preview import FrameHub
@@ -246,8 +246,7 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
     bundle = load_bundle(opts.bundle)
     mcfg = ModelConfig(bundle=opts.bundle, device=opts.device, precision=opts.precision, model=opts.model,
                        num_requests=opts.num_requests, performance_hint=opts.performance_hint)
-    # the daemon's memory settings for this model (edge run does the same before its backend)
-    lean_int8_isa(opts.device, opts.model, bundle.meta.inference_precision if opts.precision == "bundle" else opts.precision)
+    lean_int8_isa_for(mcfg, bundle)  # the daemon's memory settings for this model, as `edge run` sets them
     backend, key = create_backend(mcfg, bundle)
     jpegs = file_jpegs(opts.source) if opts.source else synthetic_jpegs(opts.frame_size)
     maker = JpegFrameMaker(bundle.input_wh)

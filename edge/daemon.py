@@ -34,7 +34,7 @@ from edge.config import EdgeConfig, is_live
 from edge.diskguard import DiskGuard, make_run_dir
 from edge.maintenance import Maintenance
 from edge.measure import Measurer
-from edge.memory import lean_int8_isa, release_free_memory, tune_malloc
+from edge.memory import lean_int8_isa_for, release_free_memory, tune_malloc
 from edge.metrics import Metrics
 from edge.pipeline import Pipeline, PipelineOptions
 from edge.preview import FrameHub, PreviewServer
@@ -66,16 +66,6 @@ def pipeline_options(cfg: EdgeConfig) -> PipelineOptions:
         preview_width=cfg.preview.width,
         drain_timeout_s=cfg.pipeline.drain_timeout_s,
     )
-
-
-def _precision(model_cfg: Any, bundle: Any) -> Optional[str]:
-    """The CPU precision the backend will be asked for (model.precision; auto resolved as create_backend will)."""
-    choice = model_cfg.precision
-    if choice == "auto":
-        from crackedge.runtime.backends import choose_precision
-
-        return choose_precision(model_cfg, bundle).precision
-    return bundle.meta.inference_precision if choice == "bundle" else choice
 
 
 def status_line(m: dict[str, Any]) -> str:
@@ -116,8 +106,7 @@ class Daemon:
         checked = check_source(cfg.source, str(self.config_path or "edge.yaml"))  # a camera this machine cannot have
         log.info("source %s: %s", cfg.source.kind, checked)
         bundle = load_bundle(cfg.model.local_bundle)
-        if cfg.model.device == "CPU" and cfg.model.model == "ir_int8":  # only then does the precision matter here
-            lean_int8_isa(cfg.model.device, cfg.model.model, _precision(cfg.model, bundle))
+        lean_int8_isa_for(cfg.model, bundle)  # before the first compile (edge.memory)
         backend, key = create_backend(cfg.model, bundle)
         release_free_memory()  # the compile's scratch memory, before the pipeline starts
         if cfg.model.backend == "remote":  # the served model first, this bundle as the fallback
