@@ -10,21 +10,21 @@ the system (malloc_trim). Both are no-ops where the C library is not glibc (a wa
 it: they only save memory).
 
 The INT8 IR on an x86 CPU with AMX (Sapphire Rapids and later): oneDNN packs every INT8
-convolution's weights and scratchpads for the AMX tiles, which costs ~100 MB for HRNet-W18 at
-448x448 (INT8 IR at f32, THROUGHPUT: VmHWM 370 MB against 263 MB without AMX; the FP16 IR 321 MB),
-for more INT8 throughput. `lean_int8_isa()` caps oneDNN's instruction set below AMX for a process
-that runs the INT8 IR on the CPU, so that the INT8 IR costs less memory than the FP16 one:
+convolution's weights and scratchpads for the AMX tiles, which costs ~110 MB for HRNet-W18 at
+448x448 (bare OpenVINO process, THROUGHPUT: INT8 IR 356-360 MB against 247-248 MB without AMX; the
+FP16 IR at bf16 252 MB), for more INT8 throughput (49 against 32 raw FPS; the FP16 IR at bf16 44).
+`lean_int8_isa()` caps oneDNN's instruction set below AMX for a process that runs the INT8 IR on
+such a CPU (ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16: INT8 on the VNNI dot-product instructions, bf16
+layers on AVX512-BF16, f32 on AVX-512), so that the INT8 IR costs less memory than the FP16 one.
 
-    INT8 IR at f32   ONEDNN_MAX_CPU_ISA=AVX512_CORE_VNNI  (INT8 on the VNNI dot-product instructions)
-    INT8 IR at bf16  ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16  (and its non-INT8 layers on AVX512-BF16), only
-                     on a CPU with avx512_bf16; without it bf16 runs on AMX alone, and is left alone
-
-Measured on the trained HRNet-W18 448 bundle, OpenVINO 2026.4, 2-core Sapphire Rapids (bare process,
-THROUGHPUT, 2 streams): INT8 at bf16 360 -> 248 MB, at f32 356 -> 247 MB; the FP16 IR at bf16 252 MB.
-Speeds: docs/edge.md (memory section). oneDNN reads the variable at the first compile, so it is set
-before the backend is created; a value already in the environment (the unit's, or
-ONEDNN_MAX_CPU_ISA=ALL to keep AMX) wins. The FP16 IR is left alone: at bf16 it needs AMX for its
-speed (6-7x slower capped). ARM (a Pi) has neither AMX nor this variable's x86 names: nothing is set there.
+oneDNN reads the variable once, when the CPU plugin first asks it what the CPU can do (a precision
+query counts), so the cap is decided from the requested precision, before anything asks OpenVINO:
+any request but f16 (f32, bf16, bundle, auto) is capped; f16 is left alone, as it needs AVX512-FP16
+(`precision: auto` resolves to f16 on such a CPU only for a bundle whose bf16 parity failed while its
+f16 passed: that bundle runs f16 capped, slower, and says so in the log). A value already in the
+environment (the unit's, or ONEDNN_MAX_CPU_ISA=ALL to keep AMX) wins. The FP16 IR is left alone: at
+bf16 it needs AMX for its speed (6.5 raw FPS capped against 44). A CPU without AMX (a Pi, or x86
+before Sapphire Rapids) packs nothing: nothing is set there.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ log = logging.getLogger(__name__)
 M_ARENA_MAX = -8  # glibc mallopt parameter numbers (malloc.h)
 DEFAULT_ARENAS = 2
 ISA_VARIABLE = "ONEDNN_MAX_CPU_ISA"
-LEAN_INT8_ISA = "AVX512_CORE_VNNI"  # below AVX512_CORE_AMX: VNNI int8 kernels, no AMX tile packing
-LEAN_INT8_BF16_ISA = "AVX512_CORE_BF16"  # below AMX, with the AVX512-BF16 instructions bf16 layers need
+LEAN_INT8_ISA = "AVX512_CORE_BF16"  # below AMX: VNNI int8 kernels and AVX512-BF16, no AMX tile packing
+AMX_FLAG = "amx_bf16"  # every AMX CPU has it (Sapphire Rapids and later)
 
 _libc: Any = None
 
@@ -81,39 +81,32 @@ def release_free_memory() -> bool:
 
 def lean_int8_isa(device: str, model_key: str, precision: Optional[str],
                   cpu_flags: Optional[list[str]] = None) -> Optional[str]:
-    """Cap oneDNN below AMX when this process runs the INT8 IR on an x86 CPU (see the module
-    docstring). cpu_flags: the CPU's precision ISA flags (default: read from /proc/cpuinfo).
-    Returns the value set, or None when nothing was changed."""
-    if device != "CPU" or model_key != "ir_int8" or precision not in ("f32", "bf16", None):
+    """Cap oneDNN below AMX when this process runs the INT8 IR on an x86 CPU with AMX (see the module
+    docstring). precision: as requested (f32, bf16, f16, bundle's declared, auto); cpu_flags: the CPU's
+    /proc/cpuinfo flags (default: read). Returns the value set, or None when nothing was changed."""
+    if device != "CPU" or model_key != "ir_int8" or precision == "f16":
         return None
     if platform.machine().lower() not in ("x86_64", "amd64") or ISA_VARIABLE in os.environ:
         return None
-    if precision == "bf16":
-        if cpu_flags is None:
-            from crackedge.runtime.backends.openvino_compat import cpu_isa_flags
+    if cpu_flags is None:
+        from crackedge.runtime.backends.openvino_compat import cpu_isa_flags
 
-            cpu_flags = cpu_isa_flags()
-        if "avx512_bf16" not in cpu_flags:
-            return None  # bf16 only through AMX here: capping would emulate it
-        value = LEAN_INT8_BF16_ISA
-    else:
-        value = LEAN_INT8_ISA
-    os.environ[ISA_VARIABLE] = value
-    log.info("INT8 IR on the CPU at %s: %s=%s (no AMX weight packing: ~100 MB less; set %s=ALL to keep AMX)",
-             precision or "f32", ISA_VARIABLE, value, ISA_VARIABLE)
-    return value
+        cpu_flags = cpu_isa_flags()
+    if AMX_FLAG not in cpu_flags:
+        return None  # no AMX: oneDNN packs nothing for it
+    os.environ[ISA_VARIABLE] = LEAN_INT8_ISA
+    log.info("INT8 IR on a CPU with AMX: %s=%s (no AMX weight packing: ~110 MB less, ~1/3 fewer FPS; "
+             "set %s=ALL to keep AMX)", ISA_VARIABLE, LEAN_INT8_ISA, ISA_VARIABLE)
+    return LEAN_INT8_ISA
 
 
 def lean_int8_isa_for(model_cfg: Any, bundle: Any) -> Optional[str]:
-    """`lean_int8_isa` for the daemon's `model:` config (edge.config.ModelConfig) and its loaded bundle,
-    with model.model and model.precision resolved as create_backend will resolve them."""
+    """`lean_int8_isa` for the daemon's `model:` config (edge.config.ModelConfig) and its loaded bundle:
+    model.model resolved as create_backend will, precision as requested (nothing asks OpenVINO first)."""
     if model_cfg.device != "CPU":
         return None
-    from crackedge.runtime.backends import choose_precision
     from crackedge.runtime.backends.openvino_compat import choose_model_key, load_openvino_api
 
-    api = load_openvino_api()
-    key = choose_model_key(bundle.meta, api.generation, model_cfg.model)
-    if key != "ir_int8":
-        return None
-    return lean_int8_isa(model_cfg.device, key, choose_precision(model_cfg, bundle, api).precision)
+    key = choose_model_key(bundle.meta, load_openvino_api().generation, model_cfg.model)
+    precision = bundle.meta.inference_precision if model_cfg.precision == "bundle" else model_cfg.precision
+    return lean_int8_isa(model_cfg.device, key, precision)
