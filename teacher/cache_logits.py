@@ -73,8 +73,9 @@ def score_teachers(models: Sequence[Any], names: Sequence[str], data_root: Path,
 
 
 def _check(models: Sequence[Any], variants: int, augment: bool, channels: Optional[int], tta_views: int) -> int:
-    """The input size every teacher shares; ConfigError for impossible settings."""
-    from teacher.inference import DIHEDRAL, input_size
+    """The input size the images are prepared at (the largest teacher's: teacher.inference.teacher_logits
+    resizes them for smaller ones); ConfigError for impossible settings."""
+    from teacher.inference import DIHEDRAL, ensemble_size
 
     if variants < 1:
         raise ConfigError(f"--variants must be >= 1, got {variants}")
@@ -84,10 +85,7 @@ def _check(models: Sequence[Any], variants: int, augment: bool, channels: Option
         raise ConfigError(f"--channels must be 1 (crack margin) or 2 (both logits), got {channels}")
     if not 1 <= tta_views <= len(DIHEDRAL):
         raise ConfigError(f"--tta views must be between 1 and {len(DIHEDRAL)}, got {tta_views}")
-    sizes = sorted({input_size(m) for m in models})
-    if len(sizes) != 1:
-        raise ConfigError(f"the teachers take different input sizes {sizes}; an ensemble needs one size")
-    return sizes[0]
+    return ensemble_size(models)
 
 
 def cache_teacher_logits(

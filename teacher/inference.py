@@ -83,14 +83,33 @@ def ensemble_name(names: Sequence[str]) -> str:
 def teacher_logits(models: Sequence[Any], images: Any, device: Any, amp: bool, tta_views: int,
                    full: bool = False) -> Any:
     """float32 logits N x C x h x w: one teacher without TTA -> its native logits (its full-resolution
-    ones when `full`); else the averaged crack margin N x 1 x H x W over teachers and views."""
+    ones when `full`); else the averaged crack margin N x 1 x S x S over teachers and views.
+
+    images: float32 N x 3 x S x S, normalised, at the largest input size of the teachers (`ensemble_size`).
+    A teacher built for a smaller side s sees them resized to s x s (bilinear, antialiased), and its margin
+    is resized back to S x S (bilinear) before the average: teachers of several sizes form one ensemble.
+    """
+    import torch.nn.functional as F
+
     if len(models) == 1 and tta_views == 1:
         out = run_teacher(models[0], images, device, amp)
         return out["logits"] if full else out.get("logits_low", out["logits"])
+    side = tuple(images.shape[-2:])
     total = 0
     for model in models:
-        out = run_teacher_tta(model, images, device, amp, views=tta_views) if tta_views > 1 else \
-            run_teacher(model, images, device, amp)
+        s = input_size(model)
+        x = images if side == (s, s) else F.interpolate(images, size=(s, s), mode="bilinear", align_corners=False,
+                                                        antialias=True)
+        out = run_teacher_tta(model, x, device, amp, views=tta_views) if tta_views > 1 else \
+            run_teacher(model, x, device, amp)
         logits = out["logits"]
-        total = total + (logits[:, 1:2] - logits[:, 0:1])
+        margin = logits[:, 1:2] - logits[:, 0:1]
+        if tuple(margin.shape[-2:]) != side:
+            margin = F.interpolate(margin, size=side, mode="bilinear", align_corners=False)
+        total = total + margin
     return total / len(models)
+
+
+def ensemble_size(models: Sequence[Any]) -> int:
+    """The input side an ensemble's images are prepared at: the largest of its teachers' sides."""
+    return max(input_size(m) for m in models)

@@ -25,14 +25,10 @@ class TeacherPredictor:
     def __init__(self, models: Union[Any, Sequence[Any]], device: Any = "cpu", tta_views: int = 1,
                  name: Optional[str] = None) -> None:
         from teacher.api import teacher_name
-        from teacher.inference import ensemble_name
-        from teacher.inference import input_size
+        from teacher.inference import ensemble_name, ensemble_size
 
         self.models = list(models) if isinstance(models, (list, tuple)) else [models]
-        sides = {input_size(m) for m in self.models}
-        if len(sides) != 1:
-            raise ValueError(f"the teachers take different input sizes {sorted(sides)}")
-        side = sides.pop()
+        side = ensemble_size(self.models)  # smaller teachers see the images resized (teacher_logits)
         self.device, self.tta_views = device, tta_views
         self.input_size = (side, side)
         self.preprocess = Preprocessor(default_input_spec(side, side))

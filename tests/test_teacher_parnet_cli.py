@@ -173,6 +173,41 @@ def test_cache_logits_store_the_full_resolution_crack_margin(trained, workspace,
     np.testing.assert_allclose(small.get(3, item["variant"]).astype(np.float32), pooled, rtol=2e-3, atol=2e-3)
 
 
+def test_teachers_of_two_sizes_form_one_ensemble(trained, workspace, tmp_path):
+    """A 64 px and a 96 px teacher: images prepared at 96, the 64 px teacher sees them resized, margins averaged."""
+    import torch.nn.functional as F
+
+    from teacher.inference import teacher_logits
+
+    root, data, swin_file = workspace
+    big = root / "run96"
+    if not (big / "best.pt").is_file():
+        assert main(["train", "--model", "parnet", "--preset", "small", "--swin-checkpoint", str(swin_file), "--data",
+                     str(data), "--out", str(big), "--size", "96", "--steps", "2", "--eval-every", "2", "--batch-size",
+                     "2", "--warmup-steps", "1", "--device", "cpu"]) == 0
+    small_model, big_model = load_teacher(trained / "best.pt"), load_teacher(big / "best.pt")
+    x = torch.randn(2, 3, 96, 96)
+    ens = teacher_logits([small_model, big_model], x, "cpu", False, 1)
+    with torch.no_grad():
+        ls = small_model(F.interpolate(x, size=(SIZE, SIZE), mode="bilinear", align_corners=False, antialias=True))["logits"]
+        lb = big_model(x)["logits"]
+    zs = F.interpolate(ls[:, 1:2] - ls[:, 0:1], size=(96, 96), mode="bilinear", align_corners=False)
+    assert ens.shape == (2, 1, 96, 96)
+    torch.testing.assert_close(ens, (zs + lb[:, 1:2] - lb[:, 0:1]) / 2, rtol=1e-4, atol=1e-4)
+    # evaluation and the logit cache take the pair: at the larger size, each teacher scored
+    ev = tmp_path / "eval"
+    assert main(["eval", str(trained / "best.pt"), str(big / "best.pt"), "--data", str(data), "--split", "test",
+                 "--out", str(ev), "--device", "cpu"]) == 0
+    assert yaml.safe_load((ev / "metrics.yaml").read_text())["model"] == \
+        "teacher ensemble-2 (parnet, parnet), torch f32 at 96x96"
+    cache_dir = tmp_path / "cache"
+    assert main(["cache-logits", str(trained / "best.pt"), str(big / "best.pt"), "--data", str(data), "--split",
+                 "train", "--out", str(cache_dir), "--device", "cpu"]) == 0
+    cache = LogitCache.open(cache_dir)
+    assert cache.meta["size"] == [96, 96] and cache.channels == 1
+    assert set(cache.meta["teacher_val"]["crack_iou"]) >= {"ensemble"}
+
+
 def test_cache_logits_stored_size_larger_than_the_teacher_is_refused(trained, workspace, tmp_path, capsys):
     _, data, _ = workspace
     assert main(["cache-logits", str(trained / "best.pt"), "--data", str(data), "--out", str(tmp_path / "c"),
