@@ -21,7 +21,7 @@ oneDNN reads the variable once, when the CPU plugin first asks it what the CPU c
 query counts), so the cap is decided from the requested precision, before anything asks OpenVINO:
 any request but f16 (f32, bf16, bundle, auto) is capped; f16 is left alone, as it needs AVX512-FP16
 (`precision: auto` resolves to f16 on such a CPU only for a bundle whose bf16 parity failed while its
-f16 passed: that bundle runs f16 capped, slower, and says so in the log). A value already in the
+f16 passed: that bundle runs f16 under the cap, slower; the log names both the cap and the precision). A value already in the
 environment (the unit's, or ONEDNN_MAX_CPU_ISA=ALL to keep AMX) wins. The FP16 IR is left alone: at
 bf16 it needs AMX for its speed (6.5 raw FPS capped against 44). A CPU without AMX (a Pi, or x86
 before Sapphire Rapids) packs nothing: nothing is set there.
