@@ -2,7 +2,9 @@
 
 Each figure is given per seed and as mean ± sample standard deviation over the seeds; the
 difference distilled - alone is computed per seed (the two runs of a seed share every random
-choice but the teacher) and then summarised the same way.
+choice but the teacher) and then summarised the same way. Beside it, the teacher's margin over the
+student alone (teacher - alone, per seed): the room distillation has to work in. A teacher that is
+not above the student alone has nothing to give it, whatever the soft loss.
 """
 
 from __future__ import annotations
@@ -32,15 +34,23 @@ def spread(values: list[float]) -> dict[str, Any]:
 
 def summarise(opts: "CompareOptions", metrics: dict[str, dict[str, dict[str, dict[str, float]]]],
               suffix: str = "") -> dict[str, Any]:
-    """eval set -> case -> metric -> {"kd", "alone", "kd - alone"} spreads over the seeds."""
+    """eval set -> case -> metric -> {"kd", "alone", "kd - alone"[, "teacher - alone"]} spreads over the seeds.
+
+    "teacher - alone" (the teacher's margin over each seed's student alone) is there when the teacher
+    was scored on that set and case.
+    """
     out: dict[str, Any] = {}
     for s in opts.eval_sets:
         for case in opts.noise:
+            teacher = metrics.get("teacher", {}).get(s.name, {}).get(case)
             for key, _ in COLUMNS:
                 kd = [metrics[f"seed{seed}/kd{suffix}"][s.name][case][key] for seed in opts.seeds]
                 alone = [metrics[f"seed{seed}/alone{suffix}"][s.name][case][key] for seed in opts.seeds]
-                out.setdefault(s.name, {}).setdefault(case, {})[key] = {
-                    "kd": spread(kd), "alone": spread(alone), "kd - alone": spread([a - b for a, b in zip(kd, alone)])}
+                entry = {"kd": spread(kd), "alone": spread(alone),
+                         "kd - alone": spread([a - b for a, b in zip(kd, alone)])}
+                if teacher and key in teacher:
+                    entry["teacher - alone"] = spread([teacher[key] - a for a in alone])
+                out.setdefault(s.name, {}).setdefault(case, {})[key] = entry
     return out
 
 
@@ -113,8 +123,15 @@ def _metric_table(report: dict[str, Any], set_name: str, case: str, summary_key:
         lines.append(f"| {title} (bundle, {n} seeds) | " + " | ".join(_fmt(summ[k][row]) for k, _ in COLUMNS) + " |")
     lines.append("| **distilled - alone** (paired) | " + " | ".join(_fmt(summ[k]["kd - alone"], True) for k, _ in COLUMNS)
                  + " |")
+    if all("teacher - alone" in summ[k] for k, _ in COLUMNS):
+        lines.append("| teacher - alone (the teacher's margin) | "
+                     + " | ".join(_fmt(summ[k]["teacher - alone"], True) for k, _ in COLUMNS) + " |")
     per_seed = ", ".join(f"{v:+.4f}" for v in summ["iou"]["kd - alone"]["values"])
     lines += ["", f"IoU difference per seed: {per_seed}"]
+    margin = summ["iou"].get("teacher - alone")
+    if margin is not None and summary_key == "summary":
+        lines.append(f"Teacher above the student alone (IoU): {margin['mean']:+.4f} on average: the room "
+                     "distillation works in; a teacher not above the student alone has nothing to give it.")
     return lines
 
 

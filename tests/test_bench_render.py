@@ -181,6 +181,8 @@ def test_accuracy_from_compare_yaml(tmp_path):
             "| 0.8000 ± 0.0000 |") in clean
     assert ("| **distilled - alone** (paired) | OpenVINO, FP16 IR | +0.0500 ± 0.0100 | +0.0500 ± 0.0100 "
             "| +0.0500 ± 0.0100 | +0.0000 ± 0.0000 |") in clean
+    assert ("| teacher - alone (the teacher's margin) | OpenVINO, FP16 IR | +0.0900 ± 0.0100 | +0.0900 ± 0.0100 "
+            "| +0.0900 ± 0.0100 | +0.0000 ± 0.0000 |") in clean
     assert "IoU distilled - alone per seed (0, 1, 2): +0.0500, +0.0600, +0.0400" in clean
     assert "INT8 IR" not in md and "WARNING" not in md
     # seeds, soft loss, budget
@@ -213,7 +215,7 @@ def test_accuracy_cut_budget_int8_rows_and_one_seed(tmp_path):
     assert "**1 seed** (2)" in md and "_One seed: no spread is given" in md
     assert "| hrnet_w18 distilled, 1 seed | OpenVINO, FP16 IR | 0.5800 | 0.6800 | 0.7000 | 0.8000 |" in md
     assert "| **distilled - alone** (paired) | OpenVINO, FP16 IR | +0.0400 | +0.0400 | +0.0400 | +0.0000 |" in md
-    assert "| teacher" not in md and "| seed2/kd |" in md
+    assert "| teacher" not in md and "teacher - alone" not in md and "| seed2/kd |" in md
 
 
 def test_accuracy_plot_and_old_compare_format(tmp_path):

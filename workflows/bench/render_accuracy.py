@@ -1,8 +1,9 @@
 """Section 4 of BENCHMARKS.md: accuracy, read from `distill compare` (see accuracy.py).
 
 Per evaluation set and noise case one table: the teacher, the distilled student and the student alone
-(mean ± sd over the seeds), and their paired difference distilled - alone (per seed, then mean ± sd);
-INT8 bundles in the same table when compare exported them.
+(mean ± sd over the seeds), their paired difference distilled - alone (per seed, then mean ± sd) and
+the teacher's margin over the student alone (compare.yaml of 2026-12-01 on); INT8 bundles in the same
+table when compare exported them.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ def accuracy_rows(section: dict[str, Any], set_name: str, case: str) -> list[lis
                        + [mean_sd((summ.get(k) or {}).get(run), n) for k, _ in METRIC_COLUMNS])
         out.append([f"**distilled - alone**{suffix} (paired)", runtime]
                    + [mean_sd((summ.get(k) or {}).get("kd - alone"), n, signed=True) for k, _ in METRIC_COLUMNS])
+        if all((summ.get(k) or {}).get("teacher - alone") for k, _ in METRIC_COLUMNS):
+            out.append([f"teacher - alone{suffix} (the teacher's margin)", runtime]
+                       + [mean_sd(summ[k]["teacher - alone"], n, signed=True) for k, _ in METRIC_COLUMNS])
     return out
 
 

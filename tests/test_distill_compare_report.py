@@ -1,0 +1,33 @@
+"""distill compare's report: the teacher's margin over the student alone beside the paired difference.
+
+Fixture numbers (tests/compare_fixture.py): teacher 0.64 clean; alone 0.55, 0.56, 0.54 over seeds 0-2.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from distill.compare_report import format_markdown
+from tests.compare_fixture import write_compare_yaml
+
+
+def test_the_teacher_margin_over_each_seed_alone_is_summarised(tmp_path):
+    report = yaml.safe_load((write_compare_yaml(tmp_path / "c") / "compare.yaml").read_text())
+    margin = report["summary"]["crack500"]["clean"]["iou"]["teacher - alone"]
+    assert margin["values"] == pytest.approx([0.09, 0.08, 0.10])
+    assert margin["mean"] == pytest.approx(0.09) and margin["sd"] == pytest.approx(0.01)
+    # the dim case: teacher and alone both 0.10 lower, the same margin; the second set 0.2 lower
+    assert report["summary"]["crackforest"]["dim"]["iou"]["teacher - alone"]["mean"] == pytest.approx(0.09)
+    md = format_markdown(report)
+    assert ("| teacher - alone (the teacher's margin) | +0.0900 ± 0.0100 | +0.0900 ± 0.0100 | +0.0900 ± 0.0100 "
+            "| +0.0000 ± 0.0000 |") in md
+    assert "Teacher above the student alone (IoU): +0.0900 on average" in md
+
+
+def test_no_margin_without_a_scored_teacher(tmp_path):
+    report = yaml.safe_load((write_compare_yaml(tmp_path / "c", teacher=False, noise=("clean",)) / "compare.yaml")
+                            .read_text())
+    assert "teacher - alone" not in report["summary"]["crack500"]["clean"]["iou"]
+    md = format_markdown(report)
+    assert "teacher - alone" not in md and "Teacher above" not in md
