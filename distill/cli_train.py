@@ -24,6 +24,7 @@ LOSS_OPTIONS = {
     "--soft-loss": "loss.soft",
     "--cwd-weight": "loss.cwd_weight",
     "--kl-weight": "loss.kl_weight",
+    "--pseudo-weight": "loss.pseudo_weight",
     "--temperature": "loss.temperature",
     "--soft-warmup-steps": "loss.soft_warmup_steps",
     "--soft-on": "loss.soft_on",
@@ -102,7 +103,8 @@ def add_train(sub, add_common_args) -> None:
         "train",
         help="train a student from ground truth and a teacher (CWD and/or KL), labeled and unlabeled images",
         description="Train a student with 0.2 CE + 0.8 Dice on the labeled masks plus a soft loss against a "
-        "teacher's logits (--soft-loss cwd: channel-wise distillation, weight 5; kl: pixel-wise KL; cwd+kl), live "
+        "teacher's logits (--soft-loss cwd: channel-wise distillation, weight 5; kl: pixel-wise KL; pseudo: the hard loss against the "
+        "teacher's mask; or several joined by '+', e.g. kl+pseudo), live "
         "(--teacher-checkpoint) or from a `teacher cache-logits` cache (--teacher-cache; the teacher never runs). "
         "Unlabeled images (--unlabeled DIR, or the split's items beyond --labeled-fraction) get the soft loss only; "
         "--unlabeled-share of each batch is drawn from them. Without a teacher: hard loss only. AdamW, warm-up + "

@@ -56,8 +56,9 @@ def summarise(opts: "CompareOptions", metrics: dict[str, dict[str, dict[str, dic
 
 def _soft_loss(cfg: "DistillTrainConfig") -> str:
     loss = cfg.loss
-    parts = {"cwd": f"CWD x{loss.cwd_weight:g}", "kl": f"KL x{loss.kl_weight:g}",
-             "cwd+kl": f"CWD x{loss.cwd_weight:g} + KL x{loss.kl_weight:g}"}[loss.soft]
+    from distill.train_config import soft_loss_text
+
+    parts = soft_loss_text(loss.model_dump())
     warm = f", warm-up {loss.soft_warmup_steps} steps" if loss.soft_warmup_steps else ""
     on = ", on unlabeled items only" if loss.soft_on == "unlabeled" else ""
     return f"{parts}, T {loss.temperature:g}{warm}{on}"

@@ -165,7 +165,12 @@ def _check_same_config(run_dir: Path, cfg: "DistillTrainConfig") -> None:
     saved_path = run_dir / "config.yaml"
     if not saved_path.is_file():
         return
-    saved = _flatten(yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {})
+    raw = yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {}
+    try:  # a setting added after that run was made reads as its default, which is what the run did
+        raw = type(cfg).model_validate(raw).model_dump(mode="json")
+    except ValueError:
+        pass  # unknown or invalid keys: compared as they are, and named below
+    saved = _flatten(raw)
     wanted = _flatten(cfg.model_dump(mode="json"))
     differ = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
     if differ:

@@ -56,8 +56,9 @@ class StudentTask:
         loss = self.cfg.loss
         out = distillation_loss(self.model(x), y, teacher_logits, loss.cwd_weight, loss.temperature, loss.soft,
                                 loss.kl_weight, batch.get("labeled"), soft_weight_at(self.step, loss.soft_warmup_steps),
-                                loss.soft_on)
-        return out["loss"], {"hard": float(out["hard"]), "cwd": float(out["cwd"]), "kl": float(out["kl"])}
+                                loss.soft_on, loss.pseudo_weight)
+        return out["loss"], {"hard": float(out["hard"]), "cwd": float(out["cwd"]), "kl": float(out["kl"]),
+                             "pseudo": float(out["pseudo"])}
 
     def predict(self, batch: dict) -> torch.Tensor:
         """Crack probability N x H x W at the masks' resolution (logits upsampled bilinearly)."""
@@ -222,10 +223,11 @@ def train_student(cfg: DistillTrainConfig, out_dir: Path, resume: bool = False, 
     train_set, val_set = make_datasets(cfg, size, _cache_variants(cfg))
     teacher = make_teacher_source(cfg, device, size, train_set)
     sampler = batch_sampler(cfg, train_set, teacher.name is not None)
-    log.info("student %s (%.2f M parameters) at %dx%d, teacher %s, soft loss %s (CWD weight %g, KL weight %g, T %g); "
+    log.info("student %s (%.2f M parameters) at %dx%d, teacher %s, soft loss %s (CWD weight %g, KL weight %g, "
+             "pseudo-label weight %g, T %g); "
              "%d labeled + %d unlabeled items, %d unlabeled per batch of %d", cfg.student.name,
              count_parameters(model) / 1e6, side, side, teacher.name or "none (hard loss only)", cfg.loss.soft,
-             cfg.loss.cwd_weight, cfg.loss.kl_weight, cfg.loss.temperature, len(sampler.labeled),
+             cfg.loss.cwd_weight, cfg.loss.kl_weight, cfg.loss.pseudo_weight, cfg.loss.temperature, len(sampler.labeled),
              len(sampler.unlabeled), sampler.n_unlabeled, cfg.optim.batch_size)
     out_dir.mkdir(parents=True, exist_ok=True)
     dump_config(cfg, out_dir / "config.yaml")

@@ -11,7 +11,28 @@ from crackedge.training.optim_config import OptimConfig
 from crackedge.errors import ConfigError
 
 TeacherKind = Literal["cracksam", "parnet", "ensemble", "none"]
-SoftLoss = Literal["cwd", "kl", "cwd+kl"]
+SoftLoss = Literal["cwd", "kl", "cwd+kl", "pseudo", "kl+pseudo", "cwd+pseudo", "cwd+kl+pseudo"]
+SOFT_TERMS = ("cwd", "kl", "pseudo")
+
+
+def soft_terms(kind: str) -> tuple[str, ...]:
+    """The terms of a soft-loss name: "kl+pseudo" -> ("kl", "pseudo"); ValueError naming a term that is none."""
+    terms = tuple(kind.split("+"))
+    bad = [t for t in terms if t not in SOFT_TERMS]
+    if bad or not terms:
+        raise ValueError(f"unknown soft loss {kind!r}; its terms are {', '.join(SOFT_TERMS)} joined by '+'")
+    return terms
+
+
+def soft_loss_text(loss: dict) -> str:
+    """"CWD x5 + KL x0.5" from a loss config as a dict (DistillLossConfig.model_dump() or a checkpoint's)."""
+    names = {"cwd": ("CWD", "cwd_weight"), "kl": ("KL", "kl_weight"), "pseudo": ("pseudo-label", "pseudo_weight")}
+    defaults = {"cwd_weight": 5.0, "kl_weight": 1.0, "pseudo_weight": 1.0}
+    parts = []
+    for term in soft_terms(loss.get("soft", "cwd")):
+        label, key = names[term]
+        parts.append(f"{label} x{float(loss.get(key, defaults[key])):g}")
+    return " + ".join(parts)
 
 
 class StudentConfig(StrictModel):
@@ -33,9 +54,12 @@ class TeacherConfig(StrictModel):
 
 class DistillLossConfig(StrictModel):
     soft: SoftLoss = Field("cwd", description="soft loss against the teacher: cwd (channel-wise, Shu et al.), "
-                           "kl (pixel-wise, Hinton) or cwd+kl")
+                           "kl (pixel-wise, Hinton), pseudo (the hard loss against the teacher's own mask: "
+                           "self-training's pseudo-labels), or several joined by '+' (cwd+kl, kl+pseudo, ...)")
     cwd_weight: float = Field(5.0, ge=0, description="weight of the channel-wise distillation loss")
     kl_weight: float = Field(1.0, ge=0, description="weight of the pixel-wise KL loss")
+    pseudo_weight: float = Field(1.0, ge=0, description="weight of the pseudo-label loss (0.2 CE + 0.8 Dice against "
+                                 "the teacher's argmax mask)")
     temperature: float = Field(3.0, gt=0, description="softmax temperature of the soft loss")
     soft_warmup_steps: int = Field(0, ge=0, description="ramp the soft-loss weight linearly from 0 over these steps")
     soft_on: Literal["all", "unlabeled"] = Field(
@@ -101,8 +125,8 @@ def check_train_config(cfg: DistillTrainConfig) -> None:
     if t.kind is not None and t.checkpoint is None and t.cache is None:
         raise ConfigError(f"--teacher {t.kind} needs --teacher-checkpoint PATH (run the teacher live) "
                           "or --teacher-cache DIR (logits from `teacher cache-logits`)")
-    soft_weight = {"cwd": cfg.loss.cwd_weight, "kl": cfg.loss.kl_weight,
-                   "cwd+kl": cfg.loss.cwd_weight + cfg.loss.kl_weight}[cfg.loss.soft]
+    weights = {"cwd": cfg.loss.cwd_weight, "kl": cfg.loss.kl_weight, "pseudo": cfg.loss.pseudo_weight}
+    soft_weight = sum(weights[t] for t in soft_terms(cfg.loss.soft))
     if soft_weight == 0:
         raise ConfigError(f"the soft loss {cfg.loss.soft} has weight 0, which ignores the teacher; "
                           "pass --teacher none instead")

@@ -71,6 +71,7 @@ TEST_KINDS: dict[str, str] = {
     "test_distill_checkpoints.py": "unit",
     "test_distill_compare.py": "system",
     "test_distill_compare_report.py": "unit",
+    "test_distill_compare_reuse.py": "unit",
     "test_distill_export.py": "integration",
     "test_distill_int8_ranges.py": "integration",
     "test_distill_losses.py": "unit",

@@ -219,3 +219,59 @@ def test_soft_weight_ramps_linearly_over_the_warm_up():
 
     assert [soft_weight_at(s, 4) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
     assert soft_weight_at(0, 0) == 1.0
+
+
+def test_pseudo_label_loss_is_the_hard_loss_against_the_teachers_mask():
+    from crackedge.training.losses import ce_dice_loss
+    from distill.losses import pseudo_label_loss
+
+    g = torch.Generator().manual_seed(4)
+    teacher = torch.randn(2, 2, 16, 16, generator=g) * 4
+    student = torch.randn(2, 2, 8, 8, generator=g)
+    up = torch.nn.functional.interpolate(student, size=(16, 16), mode="bilinear", align_corners=False)
+    want = ce_dice_loss(up, teacher.argmax(dim=1)).item()
+    assert pseudo_label_loss(student, teacher).item() == pytest.approx(want, rel=1e-6)
+    # a student that agrees with the teacher's mask scores far lower than one that inverts it
+    agree = pseudo_label_loss(teacher * 3, teacher).item()
+    invert = pseudo_label_loss(-teacher * 3, teacher).item()
+    assert agree < 0.1 < 0.9 < invert
+    # only the teacher's argmax counts: scaling its logits changes nothing
+    assert pseudo_label_loss(student, teacher * 10).item() == pytest.approx(want, rel=1e-6)
+    s = student.clone().requires_grad_(True)
+    t = teacher.clone().requires_grad_(True)
+    pseudo_label_loss(s, t).backward()
+    assert s.grad is not None and s.grad.abs().sum() > 0 and t.grad is None
+
+
+def test_kl_plus_pseudo_adds_both_terms_with_their_weights():
+    from distill.losses import distillation_loss, kl_per_sample, pseudo_label_loss
+
+    g = torch.Generator().manual_seed(5)
+    student = torch.randn(3, 2, 8, 8, generator=g)
+    teacher = torch.randn(3, 2, 16, 16, generator=g)
+    target = (torch.rand(3, 16, 16, generator=g) > 0.8).long()
+    labeled = torch.tensor([True, False, False])
+    out = distillation_loss(student, target, teacher, kind="kl+pseudo", temperature=1.0, kl_weight=0.5,
+                            labeled=labeled, soft_factor=0.5, soft_on="unlabeled", pseudo_weight=2.0)
+    rest = torch.tensor([False, True, True])
+    assert out["pseudo"].item() == pytest.approx(pseudo_label_loss(student[rest], teacher[rest]).item(), rel=1e-6)
+    assert out["kl"].item() == pytest.approx(kl_per_sample(student[rest], teacher[rest], 1.0).mean().item(), rel=1e-6)
+    soft = 0.5 * out["kl"].item() + 2.0 * out["pseudo"].item()
+    assert out["loss"].item() == pytest.approx(out["hard"].item() + 0.5 * soft, rel=1e-6)
+    kl_only = distillation_loss(student, target, teacher, kind="kl", labeled=labeled)
+    assert kl_only["pseudo"].item() == 0.0
+
+
+def test_soft_loss_names_and_their_description():
+    from crackedge.errors import ConfigError
+    from distill.train_config import DistillTrainConfig, check_train_config, soft_loss_text, soft_terms
+
+    assert soft_terms("kl+pseudo") == ("kl", "pseudo")
+    with pytest.raises(ValueError, match="unknown soft loss 'kl\\+mse'; its terms are cwd, kl, pseudo"):
+        soft_terms("kl+mse")
+    assert soft_loss_text({"soft": "kl+pseudo", "kl_weight": 0.5, "pseudo_weight": 1.0}) == "KL x0.5 + pseudo-label x1"
+    assert soft_loss_text({"soft": "cwd"}) == "CWD x5"
+    cfg = DistillTrainConfig.model_validate({"data": {"root": "d"}, "teacher": {"kind": "parnet", "cache": "c"},
+                                             "loss": {"soft": "pseudo", "pseudo_weight": 0}})
+    with pytest.raises(ConfigError, match="the soft loss pseudo has weight 0"):
+        check_train_config(cfg)

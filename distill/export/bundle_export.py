@@ -116,8 +116,9 @@ def distillation_note(config: dict) -> str | None:
     if teacher in (None, "none"):
         soft = "no teacher (hard loss only)"
     else:
-        weights = {"cwd": f"CWD x{loss.get('cwd_weight')}", "kl": f"KL x{loss.get('kl_weight')}",
-                   "cwd+kl": f"CWD x{loss.get('cwd_weight')} + KL x{loss.get('kl_weight')}"}.get(loss.get("soft", "cwd"))
+        from distill.train_config import soft_loss_text
+
+        weights = soft_loss_text(loss)
         soft = (f"{teacher} teacher, soft loss {weights}, T {loss.get('temperature')}, "
                 f"warm-up {loss.get('soft_warmup_steps', 0)} steps, on {loss.get('soft_on', 'all')} items")
     unlabeled = data.get("unlabeled") or []
