@@ -97,7 +97,7 @@ def test_report_gives_mean_spread_and_paired_difference(compared):
     assert md == result.table
     for text in ("teacher cracksam-tiny-none", "distilled (bundle, 2 seeds)", "**distilled - alone** (paired)",
                  "## other (all, 3 images), noise `dim`", "KL x1, T 3", "CrackSAM convention", "±",
-                 "| teacher - alone (the teacher's margin) |", "Teacher above the student alone (IoU):"):
+                 "| teacher - alone (the teacher's margin) |", "teacher - alone: the teacher's margin over"):
         assert text in md, text
     assert "WARNING" not in md and saved["cut_by_max_minutes"] == []
     assert "teacher" in result.metrics and set(result.metrics["teacher"]) == {"data", "other"}
