@@ -55,7 +55,7 @@ def test_live_teacher_run_writes_a_student_checkpoint_and_curves(setup):
     assert ckpt.student == STUDENT and ckpt.teacher == "cracksam-tiny-none"
     assert ckpt.step == 2 and 0.0 <= ckpt.validation_metrics["iou"] <= 1.0
     assert ckpt.config["loss"] == {"soft": "cwd", "cwd_weight": 5.0, "kl_weight": 1.0, "temperature": 3.0,
-                                   "soft_warmup_steps": 0, "soft_on": "all"}
+                                   "soft_warmup_steps": 0, "soft_on": "all", "pseudo_weight": 1.0}
     build_from_checkpoint(ckpt)  # rebuilds
     losses = [h for h in _history(out) if "loss" in h]
     assert losses and all(h["loss_cwd"] > 0 for h in losses)
@@ -145,7 +145,7 @@ def test_cli_train_then_export(setup, capsys):
 
     meta = load_metadata(setup["tmp"] / "bundle")
     assert meta.teacher == "cracksam-tiny-none" and "iou" in meta.validation_metrics
-    assert meta.notes["distillation"] == ("cracksam teacher, soft loss CWD x5.0, T 3.0, warm-up 0 steps, on all items; labeled "
+    assert meta.notes["distillation"] == ("cracksam teacher, soft loss CWD x5, T 3.0, warm-up 0 steps, on all items; labeled "
                                           "fraction 1.0, unlabeled images none (share 0.5); 1 steps x batch 2, seed "
                                           "None, data seed 0")
     assert main(["train", "--data", str(setup["data"]), "--out", str(out), "--student", "nonet"]) == 2
