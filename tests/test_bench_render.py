@@ -322,3 +322,21 @@ def test_old_single_seed_accuracy_result_is_rendered_not_dropped(tmp_path):
     assert "| CWD - alone |  | -0.0834 | -0.0812 | -0.0469 | -0.0221 | -0.0308 |" in acc
     assert "![crack IoU per noise case](benchmarks/accuracy.png)" in acc
     assert plot_accuracy(section, tmp_path / "accuracy.png").stat().st_size > 5000
+
+
+def test_further_comparisons_render_as_subsections(tmp_path):
+    from workflows.cli import main
+
+    first = write_compare_yaml(tmp_path / "all_labels")
+    second = write_compare_yaml(tmp_path / "part_labels", seeds=(0, 1), noise=("clean",))
+    md_path = tmp_path / "BENCH.md"
+    assert main(["bench-report", "--only", "accuracy", "--compare", str(first), str(second),
+                 "--out", str(tmp_path / "bench"), "--markdown", str(md_path)]) == 0
+    md = md_path.read_text()
+    head, sub = md.split("### 4.1 50% of the labels, the rest unlabeled, soft loss KL x1, T 3")
+    assert str(first / "compare.yaml") in head and str(second / "compare.yaml") not in head
+    assert f"From `distill compare` ({second / 'compare.yaml'})" in sub and "**2 seeds** (0, 1)" in sub
+    assert "IoU distilled - alone per seed (0, 1): +0.0500, +0.0600" in sub
+    assert sub.count("| model | runtime | IoU | F1 | ODS F | mIoU |") == 2  # clean on both sets
+    saved = json.loads((tmp_path / "bench" / "results" / "accuracy.json").read_text())
+    assert [m["source"] for m in saved["more"]] == [str(second / "compare.yaml")]

@@ -81,7 +81,8 @@ def cmd_bench_report(args: argparse.Namespace) -> int:
 
     opts = ReportOptions(
         out_dir=args.out, markdown=args.markdown, work_dir=args.work_dir, only=tuple(split(args.only)),
-        render_only=args.render_only, quick=args.quick, compare=args.compare, bench_steps=args.bench_steps,
+        render_only=args.render_only, quick=args.quick, compare=args.compare[0] if args.compare else None,
+        more_compare=tuple(args.compare[1:]) if args.compare else (), bench_steps=args.bench_steps,
         soak_json=args.soak_json, serve_json=args.serve_json,
         bundles=list(args.bundle or []), device=args.device, students=split(args.students) or None,
         size=args.size, threads=args.threads, max_seconds=args.max_seconds, calib_data=args.calib_data,
@@ -160,7 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", type=Path, default=None, help="report file (default BENCHMARKS.md)")
     p.add_argument("--work-dir", type=Path, default=None,
                    help="random-weight checkpoints and bundles (default runs/bench-report/work; reused when unchanged)")
-    p.add_argument("--compare", type=Path, default=None, help="a `distill compare` output folder (accuracy section)")
+    p.add_argument("--compare", type=Path, nargs="+", default=None, metavar="DIR",
+                   help="`distill compare` output folders (accuracy section): the first in full with its figures, "
+                   "each further one as a subsection of tables (e.g. all labels, then 20 %% labels)")
     p.add_argument("--bench-steps", type=Path, default=None, help="a `distill bench-steps` JSON (distillation-cost section)")
     p.add_argument("--soak-json", type=Path, default=None, metavar="FILE",
                    help="an `edge soak --json` report to copy into OUT/results/edge_soak.json (soak section)")

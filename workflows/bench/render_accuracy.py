@@ -144,13 +144,7 @@ def accuracy_lines(section: Optional[dict[str, Any]], plots: dict[str, str]) -> 
               "convention (threshold sweep; mIoU of crack and background at the ODS threshold). Students: their "
               "bundles on OpenVINO; the teacher in torch f32. mean ± sd: over the seeds (sample standard deviation); "
               "distilled - alone: the difference within each seed, then mean ± sd.", ""]
-    for s in section.get("eval_sets") or []:
-        for case in section.get("noise") or []:
-            lines += [f"Evaluation set `{s.get('name')}` ({s.get('path')}, split `{s.get('split')}`, {s.get('images')} "
-                      f"images), noise `{case}`:", "",
-                      table(["model", "runtime"] + [t for _, t in METRIC_COLUMNS], accuracy_rows(section, s["name"], case),
-                            digits=4), "", *_per_seed(section, s["name"], case)]
-    lines += _training_details(section)
+    lines += _tables(section) + _training_details(section)
     if plots.get("accuracy"):
         lines += [f"![crack IoU per noise case, mean ± sd over the seeds]({plots['accuracy']})", ""]
     fig = section.get("figure") or {}
@@ -160,4 +154,31 @@ def accuracy_lines(section: Optional[dict[str, Any]], plots: dict[str, str]) -> 
                   f"({plots['accuracy_masks']})", ""]
     elif fig.get("reason"):
         lines += [f"_mask figure not drawn: {fig['reason']}_", ""]
+    for i, more in enumerate(section.get("more") or [], start=1):
+        lines += more_lines(more, i)
     return lines
+
+
+def _tables(section: dict[str, Any]) -> list[str]:
+    """One table per evaluation set and noise case, each followed by the per-seed differences."""
+    lines: list[str] = []
+    for s in section.get("eval_sets") or []:
+        for case in section.get("noise") or []:
+            lines += [f"Evaluation set `{s.get('name')}` ({s.get('path')}, split `{s.get('split')}`, {s.get('images')} "
+                      f"images), noise `{case}`:", "",
+                      table(["model", "runtime"] + [t for _, t in METRIC_COLUMNS], accuracy_rows(section, s["name"], case),
+                            digits=4), "", *_per_seed(section, s["name"], case)]
+    return lines
+
+
+def more_lines(section: dict[str, Any], index: int) -> list[str]:
+    """A further comparison (`bench-report --compare A B ...`: B, ...) as subsection 4.<index>: its setup, tables
+    and training runs, no figure."""
+    b = section.get("budget") or {}
+    fraction = b.get("labeled_fraction", 1.0) or 1.0
+    labels = "all labels" if fraction >= 1 else f"{fraction:.0%} of the labels, the rest unlabeled"
+    lines = [f"### 4.{index} {labels}, soft loss {section.get('soft_loss')}", ""]
+    cut = section.get("cut_by_max_minutes") or []
+    if cut:
+        lines += ["**WARNING: the --max-minutes safety net cut " + "; ".join(cut) + ".**", ""]
+    return lines + _intro(section) + _tables(section) + _training_details(section)

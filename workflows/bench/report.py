@@ -48,6 +48,7 @@ class ReportOptions:
     render_only: bool = False
     quick: bool = False
     compare: Optional[Path] = None  # a `distill compare` output folder
+    more_compare: tuple[Path, ...] = ()  # further `distill compare` folders, one subsection each (no figure)
     bench_steps: Optional[Path] = None  # a `distill bench-steps` JSON
     soak_json: Optional[Path] = None  # an `edge soak --json` report, copied to OUT/results/edge_soak.json
     serve_json: Optional[Path] = None  # a `python -m workflows.serve.bench` JSON, copied to OUT/results/serve.json
@@ -155,7 +156,10 @@ def _measure_distill(opts: ReportOptions) -> dict[str, Any]:
 def _measure_accuracy(opts: ReportOptions) -> dict[str, Any]:
     from workflows.bench.accuracy import accuracy_section
 
-    return accuracy_section(Path(opts.compare), Path(opts.out_dir) / "accuracy_masks.png")
+    section = accuracy_section(Path(opts.compare), Path(opts.out_dir) / "accuracy_masks.png")
+    if opts.more_compare:
+        section["more"] = [accuracy_section(Path(d)) for d in opts.more_compare]
+    return section
 
 
 def _envelope(opts: ReportOptions, started: str, seconds: float) -> dict[str, Any]:
