@@ -164,3 +164,14 @@ def test_validation_shows_progress_and_a_cut_run_says_so(tmp_path, tiny_data, ca
     assert "stopped at step 1 of 50" in budget_warning(tmp_path / "cut")
     fit(TinyTask(), train, val, _cfg(tmp_path / "whole", 3))
     assert read_budget(tmp_path / "whole")["stopped_by_budget"] is False and budget_warning(tmp_path / "whole") is None
+
+
+def test_curves_draw_only_the_loss_terms_a_run_uses(tmp_path):
+    from crackedge.training.curves import loss_parts, plot_curves
+
+    history = [{"step": s, "loss": 1.0 / s, "loss_hard": 0.5 / s, "loss_cwd": 0.0, "loss_kl": 0.1 / s,
+                "loss_pseudo": 0.0 if s < 3 else 0.2} for s in range(1, 6)]
+    assert loss_parts(history) == ["loss_hard", "loss_kl", "loss_pseudo"]
+    assert loss_parts([{"step": 1, "loss": 1.0}]) == []
+    png = plot_curves(history + [{"step": 5, "val_iou": 0.4, "val_f1": 0.5}], tmp_path / "curves.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -15,6 +15,12 @@ def _smooth(values: list[float], k: int = 20) -> np.ndarray:
     return np.convolve(np.pad(v, (k - 1, 0), mode="edge"), np.ones(k) / k, mode="valid")
 
 
+def loss_parts(history: list[dict]) -> list[str]:
+    """The "loss_*" keys of the history worth a line: those not 0 at every step (a loss term the run does not
+    use, e.g. CWD in a KL run, is recorded as 0)."""
+    return sorted({k for h in history for k in h if k.startswith("loss_") and h[k]})
+
+
 def plot_curves(history: list[dict], path: str | Path, title: str = "") -> Path:
     """history: records with "step" and any of "loss", "lr", "val_iou", "val_f1", "loss_*" parts."""
     import matplotlib
@@ -31,7 +37,7 @@ def plot_curves(history: list[dict], path: str | Path, title: str = "") -> Path:
         steps = [h["step"] for h in train]
         ax.plot(steps, [h["loss"] for h in train], alpha=0.3, color="C0", label="loss")
         ax.plot(steps, _smooth([h["loss"] for h in train]), color="C0", label="loss (smoothed)")
-        for i, key in enumerate(sorted({k for h in train for k in h if k.startswith("loss_")})):
+        for i, key in enumerate(loss_parts(train)):
             pts = [(h["step"], h[key]) for h in train if key in h]
             ax.plot([p[0] for p in pts], _smooth([p[1] for p in pts]), color=f"C{i + 1}", label=key)
     ax.set_xlabel("step")
