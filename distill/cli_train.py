@@ -101,7 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def add_train(sub, add_common_args) -> None:
     p = sub.add_parser(
         "train",
-        help="train a student from ground truth and a teacher (CWD and/or KL), labeled and unlabeled images",
+        help="train a student from ground truth and a teacher (CWD, KL, pseudo-labels), labeled and unlabeled images",
         description="Train a student with 0.2 CE + 0.8 Dice on the labeled masks plus a soft loss against a "
         "teacher's logits (--soft-loss cwd: channel-wise distillation, weight 5; kl: pixel-wise KL; pseudo: the hard loss against the "
         "teacher's mask; or several joined by '+', e.g. kl+pseudo), live "

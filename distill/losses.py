@@ -127,8 +127,8 @@ def distillation_loss(student_logits: torch.Tensor, target: torch.Tensor, teache
     labeled: N bools (None: all labeled). Items without a label get the soft loss only; the hard
     loss is computed over the labeled items (0 when the batch has none).
     kind: "cwd", "kl", "pseudo" or several joined by "+". soft_on: "all" items, or "unlabeled" ones only (the soft terms are then
-    means over the unlabeled items of the batch, 0 without any). Returns {"loss", "hard", "cwd", "kl"}
-    (scalars, 0 where unused); "pseudo" too.
+    means over the unlabeled items of the batch, 0 without any). Returns {"loss", "hard", "cwd", "kl", "pseudo"}
+    (scalars, 0 where unused).
     """
     from crackedge.training.losses import ce_dice_loss
 
