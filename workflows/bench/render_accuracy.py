@@ -135,11 +135,7 @@ def accuracy_lines(section: Optional[dict[str, Any]], plots: dict[str, str]) -> 
     if "summary" not in section:
         return lines + [not_measured(HOW_TO_MEASURE["accuracy"], "the cached result is in the old single-seed "
                                      "`distill compare` format"), ""]
-    cut = section.get("cut_by_max_minutes") or []
-    if cut:
-        lines += ["**WARNING: the --max-minutes safety net cut " + "; ".join(cut) + ". These runs are shorter than "
-                  "asked: the comparison is not on equal budgets and depends on the machine's speed.**", ""]
-    lines += _intro(section)
+    lines += _cut_warning(section) + _intro(section)
     lines += ["IoU and F1: CrackSAM convention (crack class, threshold 0.5, mean over images). ODS F, mIoU: DeepCrack "
               "convention (threshold sweep; mIoU of crack and background at the ODS threshold). Students: their "
               "bundles on OpenVINO; the teacher in torch f32. mean ± sd: over the seeds (sample standard deviation); "
@@ -178,7 +174,13 @@ def more_lines(section: dict[str, Any], index: int) -> list[str]:
     fraction = b.get("labeled_fraction", 1.0) or 1.0
     labels = "all labels" if fraction >= 1 else f"{fraction:.0%} of the labels, the rest unlabeled"
     lines = [f"### 4.{index} {labels}, soft loss {section.get('soft_loss')}", ""]
+    return lines + _cut_warning(section) + _intro(section) + _tables(section) + _training_details(section)
+
+
+def _cut_warning(section: dict[str, Any]) -> list[str]:
+    """The loud line when the --max-minutes safety net cut a run of this comparison (none otherwise)."""
     cut = section.get("cut_by_max_minutes") or []
-    if cut:
-        lines += ["**WARNING: the --max-minutes safety net cut " + "; ".join(cut) + ".**", ""]
-    return lines + _intro(section) + _tables(section) + _training_details(section)
+    if not cut:
+        return []
+    return ["**WARNING: the --max-minutes safety net cut " + "; ".join(cut) + ". These runs are shorter than "
+            "asked: the comparison is not on equal budgets and depends on the machine's speed.**", ""]
