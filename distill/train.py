@@ -101,6 +101,8 @@ def training_data_note(cfg: DistillTrainConfig, train_set: Any, has_teacher: boo
     extra = len(train_set) - train_set.n_split
     if extra:
         note += f"; {extra} unlabeled images from {', '.join(d.unlabeled)}"
+    if d.photometric:
+        note += f"; {d.photometric:.0%} of training inputs noised in colour and sharpness"
     return note + ")"
 
 
@@ -122,7 +124,8 @@ def make_datasets(cfg: DistillTrainConfig, size: tuple[int, int], variants: Opti
     names = data.names(cfg.data.train_split)
     train = MixedSegDataset(data, cfg.data.train_split, size, augment=cfg.data.augment, seed=cfg.data.seed,
                             variants=variants if cfg.data.augment else None, unlabeled=unlabeled_files(cfg),
-                            labeled=labeled_subset(names, cfg.data.labeled_fraction, cfg.data.seed))
+                            labeled=labeled_subset(names, cfg.data.labeled_fraction, cfg.data.seed),
+                            photometric=cfg.data.photometric)
     if cfg.data.val_split is None:
         return train, None
     if cfg.data.val_split not in data.splits:

@@ -75,6 +75,10 @@ class DistillDataConfig(StrictModel):
     batch_dihedral: bool = Field(True, description="also turn/flip each training sample at random on the fly "
                                  "(image, mask and teacher logits alike: more views at no teacher cost)")
     variants: Optional[int] = Field(None, ge=1, description="augmentation views per image; default: the cache's")
+    photometric: float = Field(0.0, ge=0, le=1, description="share of training images whose colours and sharpness "
+                               "are noised for the student only (contrast, brightness, gamma, saturation, blur, "
+                               "sensor noise); masks and the teacher's cached logits stay those of the clean view "
+                               "(Noisy Student)")
     seed: int = Field(0, description="augmentation views and labeled subset (what a logit cache is made for)")
     labeled_fraction: float = Field(1.0, gt=0, le=1, description="share of the training split that keeps its "
                                     "masks (a seeded choice); the rest become unlabeled items")

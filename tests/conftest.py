@@ -107,6 +107,7 @@ TEST_KINDS: dict[str, str] = {
     "test_metrics.py": "unit",
     "test_noise.py": "unit",
     "test_openvino_2022.py": "integration",
+    "test_photometric.py": "unit",
     "test_pi_install.py": "system",
     "test_pi_precision.py": "integration",
     "test_pi_source_checks.py": "system",

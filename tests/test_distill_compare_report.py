@@ -31,3 +31,10 @@ def test_no_margin_without_a_scored_teacher(tmp_path):
     assert "teacher - alone" not in report["summary"]["crack500"]["clean"]["iou"]
     md = format_markdown(report)
     assert "teacher - alone" not in md and "the teacher's margin" not in md
+
+
+def test_the_setup_line_says_when_the_student_saw_noised_inputs(tmp_path):
+    report = yaml.safe_load((write_compare_yaml(tmp_path / "c") / "compare.yaml").read_text())
+    assert "noised in colour" not in format_markdown(report)
+    report["budget"]["photometric"] = 0.5
+    assert "views per image, 50% of inputs noised in colour and sharpness for the student)" in format_markdown(report)

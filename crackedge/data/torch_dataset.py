@@ -6,6 +6,9 @@ Augmentation is deterministic per (seed, index, variant): see `crackedge.data.au
   (variant = epoch, so epoch e of any run sees the same pixels).
 - `augment=True, variants=K`: epoch e uses variant e % K for every item; K views per image is what
   `teacher cache-logits` stores, so distillation can read the teacher's logits back.
+- `photometric=P`: each item of each epoch is, with probability P, noised in colour and sharpness
+  (`crackedge.data.photometric`) after `load`: the training input only; its mask and the cached
+  teacher logits (which `load` serves) are those of the clean view.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from torch.utils.data import Dataset
 from crackedge.data.augment import IDENTITY, AugmentConfig, apply_params, params_for
 from crackedge.data.layout import CrackDataset
 from crackedge.data.normalization import IMAGENET_MEAN, IMAGENET_STD
+from crackedge.data.photometric import apply_photometric, photometric_params
 from crackedge.noise import apply_noise
 
 
@@ -51,6 +55,7 @@ class CrackSegDataset(Dataset):
         variants: int | None = None,
         noise: str = "clean",
         augment_cfg: AugmentConfig = AugmentConfig(),
+        photometric: float = 0.0,
     ):
         self.data = root if isinstance(root, CrackDataset) else CrackDataset.open(root)
         self.split = split
@@ -63,6 +68,9 @@ class CrackSegDataset(Dataset):
         self.variants = variants
         self.noise = noise
         self.augment_cfg = augment_cfg
+        if not 0.0 <= photometric <= 1.0:
+            raise ValueError(f"photometric must lie in [0, 1], got {photometric}")
+        self.photometric = photometric
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -91,6 +99,9 @@ class CrackSegDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         variant = self.variant_for_epoch()
         image, mask = self.load(index, variant)
+        if self.photometric > 0:
+            params = photometric_params(self.seed, index, self.epoch, self.photometric)
+            image = apply_photometric(image, params, noise_key=(self.seed, index, self.epoch))
         return {
             "image": image_to_tensor(image),
             "mask": torch.from_numpy(mask.astype(np.int64)),
@@ -124,8 +135,9 @@ class MixedSegDataset(CrackSegDataset):
 
     def __init__(self, root: str | Path | CrackDataset, split: str, size: tuple[int, int] = (448, 448),
                  augment: bool = False, seed: int = 0, variants: int | None = None,
-                 unlabeled: tuple[Path, ...] | list[Path] = (), labeled: set[str] | None = None) -> None:
-        super().__init__(root, split, size, augment=augment, seed=seed, variants=variants)
+                 unlabeled: tuple[Path, ...] | list[Path] = (), labeled: set[str] | None = None,
+                 photometric: float = 0.0) -> None:
+        super().__init__(root, split, size, augment=augment, seed=seed, variants=variants, photometric=photometric)
         self.n_split = len(self.names)
         self.unlabeled_paths = [Path(p).resolve() for p in unlabeled]
         self.labeled = set(self.names) if labeled is None else set(labeled)
