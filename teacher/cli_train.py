@@ -18,6 +18,8 @@ TRAIN_OPTIONS = {
     "--train-split": "data.train_split",
     "--seed": "data.seed",
     "--labeled-fraction": "data.labeled_fraction",
+    "--pseudo-labels": "data.pseudo_labels",
+    "--photometric": "data.photometric",
     "--epochs": "optim.epochs",
     "--steps": "optim.steps",
     "--batch-size": "optim.batch_size",

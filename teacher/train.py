@@ -50,8 +50,13 @@ def _datasets(cfg: TeacherTrainConfig) -> Tuple[Any, Optional[Any]]:
 
     data = CrackDataset.open(cfg.data.root)
     size = (cfg.model.img_size, cfg.model.img_size)
-    train = CrackSegDataset(data, cfg.data.train_split, size, augment=cfg.data.augment, seed=cfg.data.seed)
-    if cfg.data.labeled_fraction < 1:  # the same seeded subset `distill train --labeled-fraction` keeps
+    if cfg.data.pseudo_labels is not None:
+        train = _pseudo_labeled(cfg, data, size)
+    else:
+        train = CrackSegDataset(data, cfg.data.train_split, size, augment=cfg.data.augment, seed=cfg.data.seed,
+                                photometric=cfg.data.photometric)
+    if cfg.data.labeled_fraction < 1 and cfg.data.pseudo_labels is None:
+        # the same seeded subset `distill train --labeled-fraction` keeps
         keep = labeled_subset(train.names, cfg.data.labeled_fraction, cfg.data.seed)
         train.names = [n for n in train.names if n in keep]
     val = None
@@ -63,6 +68,30 @@ def _datasets(cfg: TeacherTrainConfig) -> Tuple[Any, Optional[Any]]:
             )
         val = CrackSegDataset(data, cfg.data.val_split, size, augment=False, seed=cfg.data.seed)
     return train, val
+
+
+def _pseudo_labeled(cfg: TeacherTrainConfig, data: Any, size: Tuple[int, int]) -> Any:
+    """The whole training split: --labeled-fraction of it with its masks, the rest with the masks of the
+    --pseudo-labels cache (self-training)."""
+    from crackedge.data.logit_cache import CacheError, LogitCache
+    from crackedge.data.pseudo_labeled import PseudoLabeledDataset
+    from crackedge.data.torch_dataset import labeled_subset
+
+    d = cfg.data
+    if d.labeled_fraction >= 1:
+        raise ConfigError("--pseudo-labels labels the items beyond --labeled-fraction, but every item keeps its "
+                          "mask (--labeled-fraction 1): pass --labeled-fraction F < 1, or drop --pseudo-labels")
+    try:
+        cache = LogitCache.open(d.pseudo_labels)
+        names = data.names(d.train_split)
+        train = PseudoLabeledDataset(data, d.train_split, size, cache, seed=d.seed, augment=d.augment,
+                                     labeled=labeled_subset(names, d.labeled_fraction, d.seed),
+                                     photometric=d.photometric)
+    except CacheError as err:
+        raise ConfigError(f"--pseudo-labels {d.pseudo_labels}: {err}") from None
+    log.info("self-training: %d labeled items, %d with the masks of %s (%d views each)",
+             len(train.labeled_indices()), len(train.unlabeled_indices()), d.pseudo_labels, train.variants or 1)
+    return train
 
 
 @contextlib.contextmanager

@@ -47,6 +47,12 @@ class TrainDataConfig(StrictModel):
     seed: int = Field(0, description="augmentation, sampling and initialisation seed")
     labeled_fraction: float = Field(1.0, gt=0, le=1, description="train on this share of the training split only "
                                     "(the seeded choice `distill train --labeled-fraction` makes)")
+    pseudo_labels: Optional[str] = Field(None, description="teacher-logit cache (`teacher cache-logits` of a teacher "
+                                         "trained on the same labels, this --data/--seed) whose masks label the "
+                                         "items beyond --labeled-fraction: self-training")
+    photometric: float = Field(0.0, ge=0, le=1, description="share of training images noised in colour and "
+                               "sharpness (contrast, brightness, gamma, saturation, blur, sensor noise); masks and "
+                               "pseudo-labels stay those of the clean view (Noisy Student)")
 
 
 class TrainOptimConfig(OptimConfig):
