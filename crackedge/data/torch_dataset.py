@@ -1,4 +1,4 @@
-"""The torch Dataset over a canonical crack dataset (the only torch import in crackedge.data).
+"""The torch Datasets over a canonical crack dataset (with `pseudo_labeled`, the torch imports of crackedge.data).
 
 Augmentation is deterministic per (seed, index, variant): see `crackedge.data.augment`.
 - `augment=False`: every item is the image resized to `size` (variant 0).
