@@ -19,6 +19,7 @@ from crackedge.runtime.backends.openvino_compat import (
     check_device,
     choose_model_key,
     compile_properties,
+    devices_needed_for,
     load_openvino_api,
 )
 from crackedge.runtime.bundle import load_bundle
@@ -309,6 +310,32 @@ def test_check_device_lists_found_devices_and_the_fix() -> None:
         check_device("MYRIAD", ["CPU"], "2026.4.1")
     msg = str(err.value)
     assert "'MYRIAD' not found" in msg and "sees: CPU" in msg and "2022.3" in msg and "99-ncs2.rules" in msg
+
+
+class PluginCountingCore:
+    """A Core whose `available_devices` counts how often every plugin was loaded."""
+
+    def __init__(self, cpu_answers: bool = True) -> None:
+        self.cpu_answers, self.enumerated = cpu_answers, 0
+
+    def get_property(self, device, name):
+        if not self.cpu_answers:
+            raise RuntimeError("no CPU plugin")
+        assert (device, name) == ("CPU", "FULL_DEVICE_NAME")
+        return "Some CPU"
+
+    @property
+    def available_devices(self):
+        self.enumerated += 1
+        return ["CPU", "NPU", "MYRIAD"]
+
+
+def test_cpu_device_check_loads_only_the_cpu_plugin() -> None:
+    core = PluginCountingCore()
+    assert devices_needed_for(core, "CPU") == ["CPU"] and core.enumerated == 0
+    assert devices_needed_for(core, "MYRIAD") == ["CPU", "NPU", "MYRIAD"] and core.enumerated == 1
+    broken = PluginCountingCore(cpu_answers=False)  # CPU plugin missing: the full list names what is there
+    assert devices_needed_for(broken, "CPU") == ["CPU", "NPU", "MYRIAD"] and broken.enumerated == 1
 
 
 def test_real_openvino_backend_runs_the_bundle_at_f32(bundle_dir: Path) -> None:

@@ -13,6 +13,7 @@ from crackedge.runtime.backends.openvino_compat import (
     OpenVinoApi,
     check_device,
     compile_properties,
+    devices_needed_for,
     load_openvino_api,
     shared_core,
     type_name,
@@ -40,7 +41,7 @@ class OpenVinoBackend(InferenceBackend):
     ) -> None:
         self.api = api or load_openvino_api()
         core = shared_core(self.api)
-        available = [str(d) for d in core.available_devices]
+        available = devices_needed_for(core, device)
         check_device(device, available, self.api.version)
         if cache_dir is not None:
             Path(cache_dir).mkdir(parents=True, exist_ok=True)
@@ -80,7 +81,7 @@ class OpenVinoBackend(InferenceBackend):
             "api": self.api.module,
             "version": self.api.version,
             "device": device,
-            "available_devices": available,
+            "available_devices": available,  # ["CPU"] alone for CPU: the other plugins are never loaded
             "model_file": Path(model_path).name,
             "precision": applied if device == "CPU" else ("f16" if device == "MYRIAD" else "device default"),
             "requests": self.n_requests,

@@ -107,6 +107,22 @@ def choose_model_key(meta: BundleMetadata, generation: Generation, requested: st
     return key
 
 
+def devices_needed_for(core: Any, device: str) -> list[str]:
+    """The devices `check_device` needs to see for `device`.
+
+    For CPU only the CPU plugin is asked (one property read): `core.available_devices` loads every
+    plugin OpenVINO ships (NPU, GPU, ...), which costs the daemon ~6 MB of resident memory for plugins
+    it never uses. When the CPU plugin does not answer, or for any other device, every device is listed.
+    """
+    if device == "CPU":
+        try:
+            core.get_property("CPU", "FULL_DEVICE_NAME")
+            return ["CPU"]
+        except Exception:
+            pass
+    return [str(d) for d in core.available_devices]
+
+
 def check_device(device: str, available: list[str], version: str) -> None:
     """DeviceError naming what was found and what to install/plug when `device` is not available."""
     if device == "AUTO":
