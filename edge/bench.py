@@ -336,8 +336,14 @@ def _daemon_line(d: Optional[dict[str, Any]]) -> str:
         return "  daemon memory              not measured (--no-daemon)"
     if "error" in d:
         return f"  daemon memory              not measured: {d['error']}"
-    return (f"  daemon memory              {d['rss_peak_mb']:8.1f} MB RSS peak of `edge run` ({d['frames']} frames, "
+    line = (f"  daemon memory              {d['rss_peak_mb']:8.1f} MB RSS peak of `edge run` ({d['frames']} frames, "
             f"infer {d['infer_fps']} FPS; {d['settings']})")
+    if d.get("rss_peak_warm_mb") is not None:
+        line += (f"\n  daemon memory, warm cache   {d['rss_peak_warm_mb']:8.1f} MB RSS peak of the start from the compiled-model "
+                 f"cache (infer {d['infer_fps_warm']} FPS)")
+    elif d.get("error_warm"):
+        line += f"\n  daemon memory, warm cache  not measured: {d['error_warm']}"
+    return line
 
 
 def format_report(r: dict[str, Any]) -> str:

@@ -37,6 +37,10 @@ def test_bench_reports_pipeline_vs_raw_inference_latency_and_memory(bundle: Path
     assert "error" not in daemon, daemon
     assert daemon["frames"] == 100 and daemon["infer_fps"] > 0
     assert 50 < daemon["rss_peak_mb"] < 2000 and daemon["rss_end_mb"] <= daemon["rss_peak_mb"]
+    # and again from the compiled-model cache the first start wrote (every later start on the vehicle)
+    assert 50 < daemon["rss_peak_warm_mb"] < 2000 and daemon["infer_fps_warm"] > 0
+    assert daemon["model_cache_files"] >= 1  # the first start compiled and cached the model
+    assert "daemon memory, warm cache" in text
 
 
 def test_eval_scores_the_bundle_on_a_canonical_dataset(bundle: Path, tmp_path: Path, capsys) -> None:
@@ -74,4 +78,4 @@ def test_daemon_memory_reports_a_daemon_that_would_not_start(tmp_path: Path) -> 
 
     result = daemon_memory(tmp_path / "no-bundle", synthetic_jpegs((64, 48), n=1), {"device": "CPU"}, frames=2)
     assert set(result) == {"error"}
-    assert "edge run exited 2" in result["error"] and "no-bundle" in result["error"]
+    assert "edge run (first start) exited 2" in result["error"] and "no-bundle" in result["error"]

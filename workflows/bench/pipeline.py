@@ -72,7 +72,8 @@ def run_daemon_memory(bundle: Path, model: str, hint: str, requests: Optional[in
         report = json.loads(out.read_text(encoding="utf-8"))
     daemon = report.get("daemon") or {}
     return {**row, "student": report.get("student"), "rss_peak_mb": daemon.get("rss_peak_mb"),
-            "infer_fps": daemon.get("infer_fps"), "error": daemon.get("error")}
+            "rss_peak_warm_mb": daemon.get("rss_peak_warm_mb"), "infer_fps": daemon.get("infer_fps"),
+            "error": daemon.get("error") or daemon.get("error_warm")}
 
 
 def run_edge_bench(bundle: Path, opts: EdgeOptions, extra: tuple[str, ...] = ()) -> dict[str, Any]:
