@@ -173,7 +173,8 @@ def more_lines(section: dict[str, Any], index: int) -> list[str]:
     b = section.get("budget") or {}
     fraction = b.get("labeled_fraction", 1.0) or 1.0
     labels = "all labels" if fraction >= 1 else f"{fraction:.0%} of the labels, the rest unlabeled"
-    lines = [f"### 4.{index} {labels}, soft loss {section.get('soft_loss')}", ""]
+    teacher = f", teacher {section.get('teacher')} ({section['teacher_signal']})" if section.get("teacher_signal") else ""
+    lines = [f"### 4.{index} {labels}{teacher}, soft loss {section.get('soft_loss')}", ""]
     return lines + _cut_warning(section) + _intro(section) + _tables(section) + _training_details(section)
 
 
