@@ -116,15 +116,18 @@ def _bundle_with_records(tmp_path: Path, declared: str, **ious: float) -> Path:
 
 def test_create_backend_runs_f16_on_a_pi5_for_a_bundle_declared_f32(tmp_path, monkeypatch, caplog) -> None:
     """Fails on the old create_backend: it applied the export box's declared precision (f32)."""
-    from crackedge.runtime.backends.openvino_compat import cpu_precisions
+    from crackedge.runtime.backends.openvino_compat import cpu_precisions, default_precision
 
-    native_f16 = "f16" in cpu_precisions()  # this x86 (AVX512-FP16) and a Pi 5 compute f16; a Pi 4 does not
+    native_f16 = "f16" in cpu_precisions()  # an x86 with AVX512-FP16 and a Pi 5 compute f16; a Pi 4 does not
+    # without f16 OpenVINO falls back to this CPU's own default: bf16 on an x86 with AVX512-BF16 (a Zen 4),
+    # f32 elsewhere
+    fallback = default_precision() or "f32"
     _pi5(monkeypatch)
     b = _bundle_with_records(tmp_path, "f32", f32=1.0, bf16=0.999, f16=0.996)
     with caplog.at_level(logging.INFO):
         backend, _ = create_backend(RuntimeOptions(device="CPU"), load_bundle(b))
     try:
-        assert backend.info["precision"] == ("f16" if native_f16 else "f32")  # without f16, OpenVINO falls back
+        assert backend.info["precision"] == ("f16" if native_f16 else fallback)
         assert backend.info["precision_validated"] is True
         assert backend.info["precision_reason"].startswith("f16: the fastest precision this CPU offers")
         assert "inference precision f16: the fastest precision" in caplog.text
