@@ -50,7 +50,7 @@ def daemon_memory(bundle: Path, jpegs: list[bytes], model: dict[str, Any], frame
     model: the `model:` section of the daemon config besides the bundle (device, precision, model,
     num_requests, performance_hint; None values left out). Returns {"rss_peak_mb", "rss_end_mb", "frames",
     "infer_fps" (the first start), "rss_peak_warm_mb", "infer_fps_warm" (the start from the cache),
-    "model_cache_files" (what the first start wrote into the cache), "settings"}, or {"error": ...} naming what failed.
+    "model_cache_files" (the compiled blobs the first start wrote into the cache), "settings"}, or {"error": ...} naming what failed.
     """
     with tempfile.TemporaryDirectory(prefix="edge-bench-daemon-") as tmp:
         folder = Path(tmp)
@@ -65,7 +65,7 @@ def daemon_memory(bundle: Path, jpegs: list[bytes], model: dict[str, Any], frame
                 return summary if name == "first" else {**runs[0], "settings": SETTINGS, "error_warm": summary["error"]}
             runs.append(summary)
             if name == "first":  # what the first start left in the cache (0 files: the device caches nothing)
-                cached = sum(1 for p in (folder / "ov-cache").glob("*") if p.is_file())
+                cached = sum(1 for p in (folder / "ov-cache").rglob("*.blob") if p.is_file())
     first, warm = runs
     return {**first, "rss_peak_warm_mb": warm["rss_peak_mb"], "infer_fps_warm": warm["infer_fps"],
             "model_cache_files": cached, "settings": SETTINGS}

@@ -93,6 +93,7 @@ TEST_KINDS: dict[str, str] = {
     "test_edge_field_watchdog.py": "unit",
     "test_edge_imports.py": "integration",
     "test_edge_inference.py": "integration",
+    "test_model_cache.py": "integration",
     "test_edge_outputs.py": "unit",
     "test_edge_perf.py": "integration",
     "test_edge_preview.py": "system",

@@ -72,13 +72,16 @@ def build_onnx(path: Path, height: int, width: int, stride: int = 4, gain: float
 
 
 def build_test_bundle(out_dir: Path, height: int = 96, width: int = 96, stride: int = 4, heavy: bool = False,
-                      heavy_channels: int = 32, heavy_layers: int = 4, threshold: float = 0.5) -> Path:
-    """Write a complete bundle (model.onnx, model.xml/.bin FP16, metadata.yaml) and return its folder."""
+                      heavy_channels: int = 32, heavy_layers: int = 4, threshold: float = 0.5,
+                      gain: float = 4.0, offset: float = 1.0) -> Path:
+    """Write a complete bundle (model.onnx, model.xml/.bin FP16, metadata.yaml) and return its folder.
+    `gain` and `offset` are the network's weights (build_onnx): two values give two networks whose
+    files have the same sizes."""
     import openvino as ov
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    onnx_path = build_onnx(out_dir / "model.onnx", height, width, stride, heavy=heavy,
+    onnx_path = build_onnx(out_dir / "model.onnx", height, width, stride, gain=gain, offset=offset, heavy=heavy,
                            heavy_channels=heavy_channels, heavy_layers=heavy_layers)
     ov.save_model(ov.convert_model(str(onnx_path)), str(out_dir / "model.xml"), compress_to_fp16=True)
     names = ["model.onnx", "model.xml", "model.bin"]

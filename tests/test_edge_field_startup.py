@@ -71,6 +71,21 @@ def test_check_config_rejects_a_truncated_model_whose_hashes_match(tmp_path, cap
     assert main(["check-config", "--no-device", str(path)]) == 0  # without the device: hashes only
 
 
+def test_check_config_fills_the_compiled_model_cache_the_daemon_then_imports(tmp_path, bundle, capsys) -> None:
+    from crackedge.runtime.bundle import load_bundle
+
+    cache = tmp_path / "ov-cache"
+    path = _config(tmp_path, bundle, _images(tmp_path / "frames"), tmp_path / "out",
+                   model={"bundle": str(bundle), "cache_dir": str(cache)})
+    assert main(["check-config", str(path)]) == 0
+    folder = cache / load_bundle(bundle).model_fingerprint("ir_fp16")
+    blobs = sorted(folder.glob("*.blob"))
+    assert len(blobs) == 1
+    stamp = blobs[0].stat().st_mtime_ns
+    assert main(["run", "--config", str(path)]) == 0
+    assert sorted(folder.glob("*.blob")) == blobs and blobs[0].stat().st_mtime_ns == stamp  # imported, not compiled again
+
+
 def test_check_config_reports_what_it_compiled(tmp_path, bundle, capsys) -> None:
     path = _config(tmp_path, bundle, _images(tmp_path / "frames"), tmp_path / "out",
                    preview={"enabled": True, "host": "0.0.0.0", "port": 0})

@@ -203,6 +203,7 @@ class Fake2022Core:
         self.available_devices = ["CPU", "MYRIAD"]
         self.read = []
         self.compiled_with = []
+        self.compiled_models = []
         self.properties = {}
         Fake2022Core.instances.append(self)
 
@@ -214,6 +215,7 @@ class Fake2022Core:
         return object()
 
     def compile_model(self, model, device, props):
+        self.compiled_models.append(model)
         self.compiled_with.append((device, dict(props)))
         return FakeCompiled(device, props)
 
@@ -271,7 +273,7 @@ def test_compat_selects_2022_api_and_reads_onnx(fake_openvino_2022, bundle_dir: 
         choose_model_key(meta, "2022", "ir_fp16")
     backend, key = create_backend(ModelConfig(bundle=bundle_dir, device="MYRIAD"), load_bundle(bundle_dir))
     core = Fake2022Core.instances[-1]
-    assert key == "onnx" and core.read == [str(bundle_dir / "model.onnx")]
+    assert key == "onnx" and core.compiled_models == [str(bundle_dir / "model.onnx")]
     device, props = core.compiled_with[-1]
     assert device == "MYRIAD" and "INFERENCE_PRECISION_HINT" not in props
     assert backend.n_requests == 4 and backend.info["precision"] == "f16"

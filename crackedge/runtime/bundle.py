@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -29,6 +30,14 @@ class LoadedBundle:
     def model_sha256(self, key: str) -> Optional[str]:
         entry = self.meta.files.get(self.meta.models[key])
         return entry.sha256 if entry else None
+
+    def model_fingerprint(self, key: str) -> str:
+        """16 hex digits naming the content of model `key`: a SHA-256 over the recorded SHA-256 of its file
+        and, for an IR, of its weights (.bin); the name of its compiled-model cache folder."""
+        name = self.meta.models[key]
+        names = [name, str(Path(name).with_suffix(".bin"))] if name.endswith(".xml") else [name]
+        digests = [self.meta.files[n].sha256 for n in names if n in self.meta.files]
+        return hashlib.sha256(" ".join(digests).encode()).hexdigest()[:16]
 
 
 def load_bundle(path: Path) -> LoadedBundle:

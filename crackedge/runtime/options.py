@@ -39,7 +39,8 @@ class RuntimeOptions(StrictModel):
     )
     threads: Optional[int] = Field(default=None, ge=1, description="CPU inference threads (None: OpenVINO default)")
     performance_hint: Literal["THROUGHPUT", "LATENCY"] = "THROUGHPUT"
-    cache_dir: Optional[Path] = Field(default=None, description="OpenVINO model cache (faster restarts)")
+    cache_dir: Optional[Path] = Field(default=None, description="OpenVINO compiled-model cache (faster restarts): "
+                                      "a folder per model content, the 3 most recently used kept (crackedge.runtime.model_cache)")
 
 
 def device_name(text: str) -> str:

@@ -9,6 +9,7 @@ from typing import Optional
 
 from crackedge.runtime.backends.base import InferenceBackend
 from crackedge.runtime.bundle import LoadedBundle
+from crackedge.runtime.model_cache import model_cache_folder
 from crackedge.runtime.options import RuntimeOptions
 from crackedge.runtime.precision import PrecisionDecision, select_precision
 
@@ -37,7 +38,7 @@ def create_backend(cfg: RuntimeOptions, bundle: LoadedBundle) -> tuple[Inference
         hint=cfg.performance_hint,
         threads=cfg.threads,
         num_requests=cfg.num_requests,
-        cache_dir=cfg.cache_dir,
+        cache_dir=model_cache_folder(cfg.cache_dir, bundle.model_fingerprint(key)) if cfg.cache_dir else None,
         output_name=bundle.meta.output.name,
         api=api,
     )
