@@ -46,8 +46,15 @@ def model_cache_folder(root: Path, fingerprint: str, keep: int = KEEP) -> Path:
 
 
 def _prune(root: Path, keep: int) -> None:
+    """Remove the marked folders of `root` beyond the `keep` most recently used (a failure only logged:
+    an old blob left behind costs disk, not correctness)."""
+    try:
+        subs = list(root.iterdir())
+    except OSError as err:
+        log.warning("cannot list the compiled-model cache %s to remove old models' folders: %s", root, err)
+        return
     marked = []
-    for sub in root.iterdir():
+    for sub in subs:
         marker = sub / MARKER
         try:
             marked.append((marker.stat().st_mtime, sub))
