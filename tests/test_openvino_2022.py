@@ -123,7 +123,8 @@ def test_edge_run_works_on_openvino_2022(ov2022_python, student_bundle, tmp_path
         cfg = tmp_path / f"edge-{name}.yaml"
         cfg.write_text(yaml.safe_dump({
             "source": {"kind": "images", "path": str(frames)},
-            "model": {"bundle": str(student_bundle), "model": model, "precision": "f32"},
+            "model": {"bundle": str(student_bundle), "model": model, "precision": "f32",
+                      "cache_dir": str(tmp_path / f"ov-cache-{name}")},
             "save": {"out_dir": str(tmp_path / name), "every_nth": 1}, "disk": {"min_free_mb": 1},
             "preview": {"enabled": False}}))
         if python is None:
@@ -140,6 +141,8 @@ def test_edge_run_works_on_openvino_2022(ov2022_python, student_bundle, tmp_path
         assert len(sidecars) == N_IMAGES
         counts[name] = [json.loads(p.read_text())["crack_pixels"] for p in sidecars]
         assert json.loads((run / "run.json").read_text())["model"]["file"] == "model.onnx"
+        folders = [p for p in (tmp_path / f"ov-cache-{name}").iterdir() if (p / ".crackedge-model-cache").is_file()]
+        assert len(folders) == 1, folders  # the model compiled from its path into its own cache folder
     print(f"edge run crack pixels per frame, OpenVINO 2022.3 vs today: {counts}")
     total = max(1, sum(counts["today"]))
     assert sum(abs(a - b) for a, b in zip(counts["2022.3"], counts["today"])) <= 0.001 * total + 2, counts
