@@ -38,6 +38,7 @@ DATA_OPTIONS = {
     "--unlabeled-share": "data.unlabeled_share",
     "--augment": "data.augment",
     "--batch-dihedral": "data.batch_dihedral",
+    "--crop": "data.crop",
     "--photometric": "data.photometric",
 }
 OPTIM_OPTIONS = {

@@ -87,7 +87,7 @@ def report_dict(opts: "CompareOptions", base: "DistillTrainConfig", cache: Optio
         "budget": {"steps": o.steps, "batch_size": o.batch_size, "lr": o.lr, "warmup_steps": o.warmup_steps,
                    "max_minutes": o.max_minutes, "seeds": list(opts.seeds), "data_seed": d.seed,
                    "variants": d.variants, "labeled_fraction": d.labeled_fraction, "unlabeled": list(d.unlabeled),
-                   "unlabeled_share": d.unlabeled_share, "photometric": d.photometric},
+                   "unlabeled_share": d.unlabeled_share, "photometric": d.photometric, "crop": d.crop},
         "cut_by_max_minutes": cut,
         "runs": {key: rec.to_dict() for key, rec in runs.items()},
         "metrics": metrics,
@@ -149,6 +149,7 @@ def format_markdown(report: dict[str, Any]) -> str:
         f"{b['data_seed']} ({b['variants']} augmentation views per image"
         + (f", {b['photometric']:.0%} of inputs noised in colour and sharpness for the student"
            if b.get("photometric") else "")
+        + (f", trained on random {b['crop']}x{b['crop']} windows" if b.get("crop") else "")
         + f"), run seeds {', '.join(map(str, b['seeds']))}. "
         f"Distilled: hard loss on labeled items + {report['soft_loss']} from the {signal}"
         + (f", unlabeled share of a batch {b['unlabeled_share']:g}" if (b["unlabeled"] or b["labeled_fraction"] < 1)

@@ -19,7 +19,7 @@ import torch
 
 from crackedge.errors import ConfigError
 from crackedge.training.runtime import to_training_device
-from distill.train_config import DistillTrainConfig, check_train_config
+from distill.train_config import DistillTrainConfig, check_crop, check_train_config
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,10 @@ class StudentTask:
         x = batch["image"].to(self.device, non_blocking=True)
         y = batch["mask"].to(self.device, non_blocking=True)
         teacher_logits = self.teacher.logits(batch, x)  # no gradient: computed under no_grad or read from disk
+        if self.cfg.data.crop is not None:
+            from crackedge.training.batch_crop import random_crop
+
+            x, y, teacher_logits = random_crop([x, y, teacher_logits], self.cfg.data.crop, self.cfg.run_seed, self.step)
         if self.cfg.data.augment and self.cfg.data.batch_dihedral:
             from crackedge.training.batch_dihedral import random_dihedral
 
@@ -222,14 +226,16 @@ def train_student(cfg: DistillTrainConfig, out_dir: Path, resume: bool = False, 
     seed_everything(cfg.run_seed)
     model = build_student(cfg.student.name, Path(cfg.student.weights) if cfg.student.weights else None)
     side = cfg.student.size or model.spec.input_size[0]
+    check_crop(cfg, side)
     size = (side, side)
     train_set, val_set = make_datasets(cfg, size, _cache_variants(cfg))
     teacher = make_teacher_source(cfg, device, size, train_set)
     sampler = batch_sampler(cfg, train_set, teacher.name is not None)
-    log.info("student %s (%.2f M parameters) at %dx%d, teacher %s, soft loss %s (CWD weight %g, KL weight %g, "
+    crop = f" (trained on random {cfg.data.crop}x{cfg.data.crop} windows)" if cfg.data.crop else ""
+    log.info("student %s (%.2f M parameters) at %dx%d%s, teacher %s, soft loss %s (CWD weight %g, KL weight %g, "
              "pseudo-label weight %g, T %g); "
              "%d labeled + %d unlabeled items, %d unlabeled per batch of %d", cfg.student.name,
-             count_parameters(model) / 1e6, side, side, teacher.name or "none (hard loss only)", cfg.loss.soft,
+             count_parameters(model) / 1e6, side, side, crop, teacher.name or "none (hard loss only)", cfg.loss.soft,
              cfg.loss.cwd_weight, cfg.loss.kl_weight, cfg.loss.pseudo_weight, cfg.loss.temperature, len(sampler.labeled),
              len(sampler.unlabeled), sampler.n_unlabeled, cfg.optim.batch_size)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -75,6 +75,9 @@ class DistillDataConfig(StrictModel):
     batch_dihedral: bool = Field(True, description="also turn/flip each training sample at random on the fly "
                                  "(image, mask and teacher logits alike: more views at no teacher cost)")
     variants: Optional[int] = Field(None, ge=1, description="augmentation views per image; default: the cache's")
+    crop: Optional[int] = Field(None, ge=32, multiple_of=32, description="train on a random crop x crop window of "
+                                "each sample (image, mask and teacher logits alike), a multiple of 32 no larger than "
+                                "--size: steps cost about (crop/size)^2; validation and export stay at the full size")
     photometric: float = Field(0.0, ge=0, le=1, description="share of training images whose colours and sharpness "
                                "are noised for the student only (contrast, brightness, gamma, saturation, blur, "
                                "sensor noise); masks and the teacher's cached logits stay those of the clean view "
@@ -134,3 +137,11 @@ def check_train_config(cfg: DistillTrainConfig) -> None:
     if soft_weight == 0:
         raise ConfigError(f"the soft loss {cfg.loss.soft} has weight 0, which ignores the teacher; "
                           "pass --teacher none instead")
+
+
+def check_crop(cfg: DistillTrainConfig, size: int) -> None:
+    """ConfigError when data.crop is larger than the training input side `size`."""
+    crop = cfg.data.crop
+    if crop is not None and crop > size:
+        raise ConfigError(f"--crop {crop} is larger than the training input --size {size}; pass a crop of at most "
+                          f"{size} (or leave --crop out to train on whole images)")

@@ -20,6 +20,7 @@ TRAIN_OPTIONS = {
     "--labeled-fraction": "data.labeled_fraction",
     "--pseudo-labels": "data.pseudo_labels",
     "--photometric": "data.photometric",
+    "--crop": "data.crop",
     "--epochs": "optim.epochs",
     "--steps": "optim.steps",
     "--batch-size": "optim.batch_size",

@@ -32,11 +32,16 @@ def wrap_for_distributed(model: Any, device: Any, dist: DistInfo) -> Any:
 class TeacherTask:
     """Shared parts of the teacher tasks (see the module docstring); subclasses implement `loss`."""
 
-    def __init__(self, model: Any, device: Any, dist: DistInfo = DistInfo()) -> None:
+    def __init__(self, model: Any, device: Any, dist: DistInfo = DistInfo(), crop: Optional[int] = None,
+                 seed: int = 0) -> None:
         self.model = to_training_device(model, device)
         self.device = device
         self.dist = dist
         self.net = wrap_for_distributed(self.model, device, dist)
+        self.crop, self.seed, self.step = crop, seed, 0
+
+    def set_step(self, step: int) -> None:
+        self.step = step
 
     def loss(self, output: Dict[str, Any], target: Any) -> Tuple[Any, Dict[str, float]]:
         """(scalar loss, named loss parts for the history) of a training forward's output."""
@@ -47,9 +52,13 @@ class TeacherTask:
 
     def train_step(self, batch: Dict[str, Any]) -> Tuple[Any, Dict[str, float]]:
         """Forward of images N x 3 x S x S (through the DDP wrapper when distributed) + loss against
-        masks N x S x S."""
+        masks N x S x S; with `crop` C, of the same random C x C window of each (N x 3 x C x C, N x C x C)."""
         x = batch["image"].to(self.device, non_blocking=True)
         y = batch["mask"].to(self.device, non_blocking=True)
+        if self.crop is not None:
+            from crackedge.training.batch_crop import random_crop
+
+            x, y = random_crop([x, y], self.crop, self.seed + 1000 * self.dist.rank, self.step)
         return self.loss(self.net(x), y)
 
     def predict(self, batch: Dict[str, Any]) -> Any:
@@ -103,10 +112,11 @@ class ParnetTask(TeacherTask):
     """PARNet: the deep-supervised loss of `teacher.losses_parnet` on the fused output and the four
     side outputs; the weighted terms (fuse, side1..side4) are the logged loss parts."""
 
-    def __init__(self, model: Any, device: Any, loss_cfg: Optional[Any] = None, dist: DistInfo = DistInfo()) -> None:
+    def __init__(self, model: Any, device: Any, loss_cfg: Optional[Any] = None, dist: DistInfo = DistInfo(),
+                 crop: Optional[int] = None, seed: int = 0) -> None:
         from teacher.losses_parnet import ParnetLossConfig
 
-        super().__init__(model, device, dist)
+        super().__init__(model, device, dist, crop, seed)
         self.loss_cfg = loss_cfg if loss_cfg is not None else ParnetLossConfig()
 
     def loss(self, output: Dict[str, Any], target: Any) -> Tuple[Any, Dict[str, float]]:

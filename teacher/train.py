@@ -29,7 +29,15 @@ log = logging.getLogger(__name__)
 
 
 def check_train_config(cfg: TeacherTrainConfig) -> None:
-    """ConfigError for combinations that would train nothing useful (CrackSAM without SAM weights)."""
+    """ConfigError for combinations that would train nothing useful (CrackSAM without SAM weights) or
+    cannot run (a crop larger than the input, a crop of CrackSAM's fixed-size encoder input)."""
+    crop = cfg.data.crop
+    if crop is not None and cfg.model.model == "cracksam":
+        raise ConfigError(f"--crop {crop}: CrackSAM's image encoder takes whole {cfg.model.img_size}x"
+                          f"{cfg.model.img_size} inputs; leave --crop out (it is for PARNet)")
+    if crop is not None and crop > cfg.model.img_size:
+        raise ConfigError(f"--crop {crop} is larger than the training input --size {cfg.model.img_size}; pass a "
+                          f"crop of at most {cfg.model.img_size} (or leave --crop out to train on whole images)")
     if cfg.model.model != "cracksam":
         return
     if cfg.sam_checkpoint is None and cfg.model.backbone != "tiny":
@@ -125,7 +133,7 @@ def build_teacher_model(cfg: TeacherTrainConfig) -> Any:
 def make_task(cfg: TeacherTrainConfig, model: Any, device: Any, dist: DistInfo) -> Any:
     """The TrainTask of `cfg.model`'s family."""
     if cfg.model.model == "parnet":
-        return ParnetTask(model, device, cfg.parnet_loss, dist)
+        return ParnetTask(model, device, cfg.parnet_loss, dist, crop=cfg.data.crop, seed=cfg.data.seed)
     return CrackSAMTask(model, device, cfg.optim.ce_weight, cfg.optim.dice_weight, dist)
 
 

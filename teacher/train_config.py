@@ -50,6 +50,9 @@ class TrainDataConfig(StrictModel):
     pseudo_labels: Optional[str] = Field(None, description="teacher-logit cache (`teacher cache-logits` of a teacher "
                                          "trained on the same labels, this --data/--seed) whose masks label the "
                                          "items beyond --labeled-fraction: self-training")
+    crop: Optional[int] = Field(None, ge=32, multiple_of=32, description="PARNet: train on a random crop x crop "
+                                "window of each image (and its mask), a multiple of 32 no larger than --size: steps "
+                                "cost about (crop/size)^2; validation stays at the full size")
     photometric: float = Field(0.0, ge=0, le=1, description="share of training images noised in colour and "
                                "sharpness (contrast, brightness, gamma, saturation, blur, sensor noise); masks and "
                                "pseudo-labels stay those of the clean view (Noisy Student)")

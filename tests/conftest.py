@@ -45,6 +45,7 @@ def _has_cuda() -> bool:
 TEST_KINDS: dict[str, str] = {
     "test_augment_synth.py": "unit",
     "test_batch_dihedral.py": "unit",
+    "test_batch_crop.py": "unit",
     "test_bench_accuracy_figure.py": "integration",
     "test_bench_decode.py": "unit",
     "test_bench_inference.py": "integration",
@@ -67,6 +68,7 @@ TEST_KINDS: dict[str, str] = {
     "test_data_prepare.py": "unit",
     "test_data_real.py": "integration",
     "test_data_unlabeled.py": "unit",
+    "test_demo_stages.py": "integration",
     "test_demo.py": "system",
     "test_distill_checkpoints.py": "unit",
     "test_distill_compare.py": "system",

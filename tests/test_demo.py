@@ -42,6 +42,7 @@ def test_demo_distils_a_student_that_finds_the_drawn_cracks(tmp_path):
     assert not list(run.glob("*.tmp")) and not list(run.glob(".*"))
     summary = (out / "summary.md").read_text()
     assert f"student bundle (OpenVINO) {res.figures['student_iou']:.3f}" in summary and "WARNING" not in summary
+    assert f"{cfg.student_steps} steps on random {cfg.student_crop}x{cfg.student_crop} windows" in summary
     # a second call reuses every stage's output instead of redoing it
     again = run_demo(cfg)
     assert again.figures["student_iou"] == res.figures["student_iou"] and again.figures["minutes"] < 3

@@ -38,3 +38,10 @@ def test_the_setup_line_says_when_the_student_saw_noised_inputs(tmp_path):
     assert "noised in colour" not in format_markdown(report)
     report["budget"]["photometric"] = 0.5
     assert "views per image, 50% of inputs noised in colour and sharpness for the student)" in format_markdown(report)
+
+
+def test_the_setup_line_says_when_the_runs_trained_on_windows(tmp_path):
+    report = yaml.safe_load((write_compare_yaml(tmp_path / "c") / "compare.yaml").read_text())
+    assert "windows" not in format_markdown(report)
+    report["budget"]["crop"] = 160
+    assert "views per image, trained on random 160x160 windows), run seeds" in format_markdown(report)

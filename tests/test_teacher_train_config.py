@@ -89,3 +89,47 @@ def test_command_line_options_map_to_the_config(tmp_path):
     cfg = parse("--config", str(yaml_file), "--batch-size", "3")
     assert cfg.model.decoder_widths == (8, 8, 8, 8) and cfg.model.cnn_widths == (8, 16, 24, 32, 48, 64)
     assert cfg.parnet_loss.kind == "bce" and cfg.parnet_loss.pos_weight == 10 and cfg.optim.batch_size == 3
+
+
+def test_crop_is_checked_against_the_input_and_the_model(tmp_path):
+    from teacher.cli import build_parser, train_config_from_args
+    from teacher.train import check_train_config
+
+    def parse(*argv):
+        return train_config_from_args(build_parser().parse_args(["train", "--data", "d", "--out", str(tmp_path), *argv]))
+
+    cfg = parse("--model", "parnet", "--preset", "small", "--size", "256", "--crop", "160")
+    assert cfg.data.crop == 160
+    check_train_config(cfg)
+    with pytest.raises(ConfigError, match=r"--crop 288 is larger than the training input --size 256"):
+        check_train_config(parse("--model", "parnet", "--preset", "small", "--size", "256", "--crop", "288"))
+    with pytest.raises(ConfigError, match=r"--crop 64: CrackSAM's image encoder takes whole 128x128 inputs"):
+        check_train_config(parse("--backbone", "tiny", "--train-encoder", "--size", "128", "--crop", "64"))
+
+
+def test_a_parnet_step_with_a_crop_sees_the_same_window_of_image_and_mask():
+    torch = pytest.importorskip("torch")
+    from teacher.tasks import ParnetTask
+
+    seen = []
+
+    class Probe(torch.nn.Module):  # records what the training forward gets; the loss sees its target
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, x):
+            seen.append(x)
+            logits = torch.stack([-x[:, 0], x[:, 0]], dim=1) + self.w
+            return {"logits": logits, "aux": [logits] * 4}
+
+    task = ParnetTask(Probe(), torch.device("cpu"), crop=32, seed=5)
+    mask = (torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0)) > 0.8).long()
+    task.set_step(7)
+    loss, _ = task.train_step({"image": mask[:, None].float().repeat(1, 3, 1, 1), "mask": mask})
+    assert seen[-1].shape == (3, 3, 32, 32)
+    assert torch.isfinite(loss)
+    from crackedge.training.batch_crop import crop_offsets
+
+    for i, (top, left) in enumerate(crop_offsets(3, 64, 64, 32, 5, 7)):
+        assert torch.equal(seen[-1][i, 0].long(), mask[i, top:top + 32, left:left + 32])

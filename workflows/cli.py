@@ -63,6 +63,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
                      max_minutes=args.max_minutes)
     if args.size:
         cfg.size = args.size
+    if args.student_steps:
+        cfg.student_steps = args.student_steps
+    if args.student_crop is not None:
+        cfg.student_crop = args.student_crop or None
+    if args.teacher_crop is not None:
+        cfg.teacher_crop = args.teacher_crop or None
     if args.quick:  # a smoke run: minutes, not a result
         cfg.n_train, cfg.n_val, cfg.n_test, cfg.n_unlabeled, cfg.size = 8, 4, 4, 4, 96
         cfg.teacher_steps, cfg.student_steps, cfg.edge_frames, cfg.variants = 20, 10, 6, 1
@@ -134,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="teacher/student input side (default 256, for CPU speed)")
     p.add_argument("--student", default="hrnet_w18_small_v2",
                    help="student to distill (default hrnet_w18_small_v2; hrnet_w18 is the papers' student, ~2x slower per step)")
+    p.add_argument("--student-steps", type=int, default=None, metavar="N", help="student training steps (default 800)")
+    p.add_argument("--student-crop", type=int, default=None, metavar="N",
+                   help="the student trains on random NxN windows of its views (default 160; 0: whole images)")
+    p.add_argument("--teacher-crop", type=int, default=None, metavar="N",
+                   help="the teacher trains on random NxN windows of its images (default 160; 0: whole images)")
     add_torch_device(p, default="cpu")
     p.add_argument("--max-minutes", type=float, default=30.0,
                    help="safety net per training stage (default 30); budgets are in steps")

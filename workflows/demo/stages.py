@@ -86,6 +86,14 @@ def _safety_net(cfg: DemoConfig) -> list[str]:
     return ["--max-minutes", str(cfg.max_minutes)] if cfg.max_minutes else []
 
 
+def _crop(crop: int | None, size: int) -> list[str]:
+    return ["--crop", str(crop)] if crop and crop < size else []
+
+
+def _windows(crop: int | None, size: int) -> str:
+    return f" on random {crop}x{crop} windows" if crop and crop < size else ""
+
+
 def stage_teacher(cfg: DemoConfig, data: Path, res: DemoResult) -> Path:
     from teacher.cli import main as teacher_main
 
@@ -95,10 +103,11 @@ def stage_teacher(cfg: DemoConfig, data: Path, res: DemoResult) -> Path:
             "train", "--model", "parnet", "--preset", "small", "--data", str(data), "--out", str(out),
             "--size", str(cfg.size), "--steps", str(cfg.teacher_steps), "--batch-size", str(cfg.batch_size),
             "--lr", "1e-3", "--warmup-steps", "30", "--eval-every", str(max(1, cfg.teacher_steps // 4)),
-            "--seed", str(cfg.seed), "--device", cfg.device, *_safety_net(cfg),
+            "--seed", str(cfg.seed), "--device", cfg.device, *_crop(cfg.teacher_crop, cfg.size), *_safety_net(cfg),
         ])
     budget_note("teacher", out, res)
-    res.add(f"teacher: PARNet (small) trained from scratch, {cfg.teacher_steps} steps -> {out / 'best.pt'} "
+    res.add(f"teacher: PARNet (small) trained from scratch, {cfg.teacher_steps} steps{_windows(cfg.teacher_crop, cfg.size)} "
+            f"-> {out / 'best.pt'} "
             f"(curves {out / 'curves.png'})")
     return out / "best.pt"
 
@@ -130,13 +139,14 @@ def stage_student(cfg: DemoConfig, data: Path, cache: Path, frames: Path | None,
             "--batch-size", str(cfg.batch_size), "--warmup-steps", "30", "--soft-loss", cfg.soft_loss,
             "--temperature", str(cfg.temperature), "--kl-weight", str(cfg.kl_weight),
             "--unlabeled-share", str(cfg.unlabeled_share), "--soft-warmup-steps", str(cfg.soft_warmup_steps),
-            "--eval-every", str(max(1, cfg.student_steps // 3)), "--seed", str(cfg.seed), "--device", cfg.device,
-            *_safety_net(cfg),
+            "--eval-every", str(max(1, cfg.student_steps // 3)), "--seed", str(cfg.seed), "--data-seed", str(cfg.seed),
+            "--device", cfg.device,
+            *_crop(cfg.student_crop, cfg.size), *_safety_net(cfg),
         ])
     budget_note("student", out, res)
     res.add(f"student: {cfg.student} distilled from the cache ({cfg.soft_loss} soft loss, weight {cfg.kl_weight:g}, T {cfg.temperature:g}, "
             f"{cfg.unlabeled_share:.0%} of each batch unlabeled frames; "
-            f"labeled images get the hard loss too), {cfg.student_steps} steps -> {out / 'best.pt'}")
+            f"labeled images get the hard loss too), {cfg.student_steps} steps{_windows(cfg.student_crop, cfg.size)} -> {out / 'best.pt'}")
     return out / "best.pt"
 
 
