@@ -141,7 +141,6 @@ def check_train_config(cfg: DistillTrainConfig) -> None:
 
 def check_crop(cfg: DistillTrainConfig, size: int) -> None:
     """ConfigError when data.crop is larger than the training input side `size`."""
-    crop = cfg.data.crop
-    if crop is not None and crop > size:
-        raise ConfigError(f"--crop {crop} is larger than the training input --size {size}; pass a crop of at most "
-                          f"{size} (or leave --crop out to train on whole images)")
+    from crackedge.training.batch_crop import check_crop_fits
+
+    check_crop_fits(cfg.data.crop, size)

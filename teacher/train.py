@@ -35,9 +35,9 @@ def check_train_config(cfg: TeacherTrainConfig) -> None:
     if crop is not None and cfg.model.model == "cracksam":
         raise ConfigError(f"--crop {crop}: CrackSAM's image encoder takes whole {cfg.model.img_size}x"
                           f"{cfg.model.img_size} inputs; leave --crop out (it is for PARNet)")
-    if crop is not None and crop > cfg.model.img_size:
-        raise ConfigError(f"--crop {crop} is larger than the training input --size {cfg.model.img_size}; pass a "
-                          f"crop of at most {cfg.model.img_size} (or leave --crop out to train on whole images)")
+    from crackedge.training.batch_crop import check_crop_fits
+
+    check_crop_fits(crop, cfg.model.img_size)
     if cfg.model.model != "cracksam":
         return
     if cfg.sam_checkpoint is None and cfg.model.backbone != "tiny":

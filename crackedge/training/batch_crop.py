@@ -14,6 +14,15 @@ from typing import Optional, Sequence
 
 import torch
 
+from crackedge.errors import ConfigError
+
+
+def check_crop_fits(crop: Optional[int], size: int) -> None:
+    """ConfigError naming --crop and --size when a crop is larger than the training input side `size`."""
+    if crop is not None and crop > size:
+        raise ConfigError(f"--crop {crop} is larger than the training input --size {size}; pass a crop of at most "
+                          f"{size} (or leave --crop out to train on whole images)")
+
 
 def crop_offsets(n: int, height: int, width: int, crop: int, seed: int, step: int) -> list[tuple[int, int]]:
     """(top, left) of a crop x crop window for each of n samples of height x width, uniform over positions."""
