@@ -70,6 +70,7 @@ class BenchOptions:
     rounds: int = 2
     daemon: bool = True  # step 6: measure `edge run`'s memory in a child process
     performance_hint: str = "THROUGHPUT"  # model.performance_hint (LATENCY: one stream, less memory)
+    cpu_snippets: bool = False  # model.cpu_snippets (the CPU plugin's element-wise JIT; more memory)
     save: bool = True  # False: the pipeline rounds save nothing (only the per-frame host path is measured)
     daemon_only: bool = False  # only step 6 (the daemon's memory)
 
@@ -220,14 +221,19 @@ def _steady_fps(results: list[tuple[float, float]], skip: int) -> float:
     return (len(times) - 1) / (times[-1] - times[0])
 
 
+def _daemon_model(opts: BenchOptions) -> dict[str, Any]:
+    """The daemon config's `model:` settings (besides the bundle) these options stand for."""
+    return {"device": opts.device, "precision": opts.precision, "model": opts.model, "num_requests": opts.num_requests,
+            "performance_hint": opts.performance_hint, "cpu_snippets": opts.cpu_snippets}
+
+
 def run_daemon_memory(opts: BenchOptions) -> dict[str, Any]:
     """Step 6 alone: the peak resident memory of `edge run` on the bundle with these model settings."""
     from edge.bench_daemon import daemon_memory
 
     bundle = load_bundle(opts.bundle)
     jpegs = file_jpegs(opts.source) if opts.source else synthetic_jpegs(opts.frame_size)
-    model = {"device": opts.device, "precision": opts.precision, "model": opts.model, "num_requests": opts.num_requests,
-             "performance_hint": opts.performance_hint}
+    model = _daemon_model(opts)
     report = {"bundle": str(opts.bundle), "student": bundle.meta.student, "model": model,
               "input": [bundle.meta.input.width, bundle.meta.input.height],
               "daemon": daemon_memory(opts.bundle, jpegs, model), "machine": machine_info()}
@@ -245,7 +251,8 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
         return run_daemon_memory(opts)
     bundle = load_bundle(opts.bundle)
     mcfg = ModelConfig(bundle=opts.bundle, device=opts.device, precision=opts.precision, model=opts.model,
-                       num_requests=opts.num_requests, performance_hint=opts.performance_hint)
+                       num_requests=opts.num_requests, performance_hint=opts.performance_hint,
+                       cpu_snippets=opts.cpu_snippets)
     lean_int8_isa_for(mcfg, bundle)  # the daemon's memory settings for this model, as `edge run` sets them
     backend, key = create_backend(mcfg, bundle)
     jpegs = file_jpegs(opts.source) if opts.source else synthetic_jpegs(opts.frame_size)
@@ -320,9 +327,7 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
     if opts.daemon:
         from edge.bench_daemon import daemon_memory
 
-        report["daemon"] = daemon_memory(opts.bundle, jpegs, {
-            "device": opts.device, "precision": opts.precision, "model": opts.model, "num_requests": opts.num_requests,
-            "performance_hint": opts.performance_hint})
+        report["daemon"] = daemon_memory(opts.bundle, jpegs, _daemon_model(opts))
     print(format_report(report))
     if opts.json_out is not None:
         from crackedge.fileio import atomic_write_text

@@ -60,6 +60,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         rounds=args.rounds,
         daemon=not args.no_daemon,
         performance_hint=args.performance_hint,
+        cpu_snippets=args.cpu_snippets,
         save=not args.no_save,
         daemon_only=args.daemon_only,
     )
@@ -134,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=2, help="alternating raw/pipeline rounds; medians reported (default 2)")
     p.add_argument("--performance-hint", default="THROUGHPUT", choices=["THROUGHPUT", "LATENCY"],
                    help="model.performance_hint (LATENCY: one stream, less memory; default THROUGHPUT)")
+    p.add_argument("--cpu-snippets", action="store_true",
+                   help="model.cpu_snippets: the CPU plugin's element-wise JIT on (more memory; default off)")
     p.add_argument("--no-save", action="store_true",
                    help="pipeline rounds without saving (default: the default config's saving policy)")
     p.add_argument("--daemon-only", action="store_true", help="only the last step: the peak memory of `edge run`")

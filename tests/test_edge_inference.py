@@ -21,6 +21,7 @@ from crackedge.runtime.backends.openvino_compat import (
     compile_properties,
     devices_needed_for,
     load_openvino_api,
+    without_snippets,
 )
 from crackedge.runtime.bundle import load_bundle
 from crackedge.runtime.decode import MaskDecoder
@@ -217,6 +218,8 @@ class Fake2022Core:
     def compile_model(self, model, device, props):
         self.compiled_models.append(model)
         self.compiled_with.append((device, dict(props)))
+        if "SNIPPETS_MODE" in props:  # 2022.3's CPU plugin has no such key
+            raise RuntimeError(f"Unsupported property SNIPPETS_MODE by {device} plugin")
         return FakeCompiled(device, props)
 
 
@@ -278,7 +281,9 @@ def test_compat_selects_2022_api_and_reads_onnx(fake_openvino_2022, bundle_dir: 
     assert device == "MYRIAD" and "INFERENCE_PRECISION_HINT" not in props
     assert backend.n_requests == 4 and backend.info["precision"] == "f16"
     backend, _ = create_backend(ModelConfig(bundle=bundle_dir, device="CPU"), load_bundle(bundle_dir))
-    assert Fake2022Core.instances[-1].compiled_with[-1][1]["INFERENCE_PRECISION_HINT"] == "f32"  # the bundle's
+    (_, tried), (_, used) = Fake2022Core.instances[-1].compiled_with[-2:]
+    assert tried["SNIPPETS_MODE"] == "DISABLE"  # asked first, refused by 2022.3's plugin ...
+    assert "SNIPPETS_MODE" not in used and used["INFERENCE_PRECISION_HINT"] == "f32"  # ... so compiled without it
     assert len(Fake2022Core.instances) == 1  # one Core per process, shared by both backends
 
 
@@ -303,6 +308,17 @@ def test_compile_properties_set_cpu_precision_explicitly() -> None:
     assert props == {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": "2",
                      "PERFORMANCE_HINT_NUM_REQUESTS": "3"}
     assert "INFERENCE_PRECISION_HINT" not in compile_properties("MYRIAD", "f32")
+
+
+def test_compile_properties_turn_cpu_snippets_off_only_on_cpu_and_drop_them_only_for_that_error() -> None:
+    props = compile_properties("CPU", "bf16", snippets=False)
+    assert props["SNIPPETS_MODE"] == "DISABLE"
+    assert "SNIPPETS_MODE" not in compile_properties("CPU", "bf16", snippets=True)
+    assert "SNIPPETS_MODE" not in compile_properties("MYRIAD", None, snippets=False)
+    assert without_snippets(props, RuntimeError("Unsupported property SNIPPETS_MODE by CPU plugin")) == {
+        "PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "bf16"}
+    assert without_snippets(props, RuntimeError("out of memory")) is None
+    assert ModelConfig(bundle=Path("b")).cpu_snippets is False  # the daemon's default: off (less memory)
 
 
 def test_check_device_lists_found_devices_and_the_fix() -> None:
@@ -396,3 +412,20 @@ def test_precision_the_cpu_cannot_run_is_reported(bundle_dir, monkeypatch, caplo
         backend, _ = create_backend(ModelConfig(bundle=bundle_dir, device="CPU", precision="bf16"), load_bundle(bundle_dir))
     assert backend.info["precision"] == "f32"
     assert "asked OpenVINO for bf16 inference on this CPU but it runs f32" in caplog.text
+
+
+def test_this_openvino_compiles_with_cpu_snippets_off_without_falling_back(bundle_dir: Path, caplog) -> None:
+    caplog.set_level("INFO")
+    backend, _ = create_backend(ModelConfig(bundle=bundle_dir, device="CPU"), load_bundle(bundle_dir))
+    try:
+        out = backend.infer(np.zeros((1, 3, backend_input_hw(bundle_dir)[0], backend_input_hw(bundle_dir)[1]),
+                                    np.float32))
+        assert np.isfinite(out).all()
+    finally:
+        backend.close()
+    assert "has no SNIPPETS_MODE" not in caplog.text  # OpenVINO 2023+ knows the key: no silent fallback
+
+
+def backend_input_hw(bundle_dir: Path) -> tuple[int, int]:
+    meta = load_metadata(bundle_dir)
+    return meta.input.height, meta.input.width

@@ -39,6 +39,12 @@ class RuntimeOptions(StrictModel):
     )
     threads: Optional[int] = Field(default=None, ge=1, description="CPU inference threads (None: OpenVINO default)")
     performance_hint: Literal["THROUGHPUT", "LATENCY"] = "THROUGHPUT"
+    cpu_snippets: bool = Field(
+        default=False,
+        description="the CPU plugin's JIT fusion of element-wise subgraphs (OpenVINO SNIPPETS_MODE). Off by default: "
+        "on a 2-core x86 at bf16 it held 7-9 MB (HRNet-W18 FP16 IR) to 15-18 MB (its INT8 IR) more in `edge run` for "
+        "no measured speed (docs/edge.md, Memory); an OpenVINO without the setting (2022.3) runs its default",
+    )
     cache_dir: Optional[Path] = Field(default=None, description="OpenVINO compiled-model cache (faster restarts): "
                                       "a folder per model content, the 3 most recently used kept (crackedge.runtime.model_cache)")
 

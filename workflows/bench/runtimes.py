@@ -105,12 +105,21 @@ class OpenVinoModel:
             check_device,
             compile_properties,
             type_name,
+            without_snippets,
         )
+        from crackedge.runtime.options import RuntimeOptions
 
         api, core = _openvino()
         check_device(device, [str(d) for d in core.available_devices], api.version)
-        props = compile_properties(device, precision, hint, threads)
-        self.compiled = core.compile_model(core.read_model(str(model_path)), device, props)
+        props = compile_properties(device, precision, hint, threads, snippets=RuntimeOptions().cpu_snippets)
+        model = core.read_model(str(model_path))
+        try:
+            self.compiled = core.compile_model(model, device, props)
+        except Exception as err:
+            fallback = without_snippets(props, err)
+            if fallback is None:
+                raise
+            self.compiled = core.compile_model(model, device, fallback)
         try:
             self.requests = max(1, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
         except Exception:

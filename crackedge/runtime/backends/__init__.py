@@ -41,6 +41,7 @@ def create_backend(cfg: RuntimeOptions, bundle: LoadedBundle) -> tuple[Inference
         cache_dir=model_cache_folder(cfg.cache_dir, bundle.model_fingerprint(key)) if cfg.cache_dir else None,
         output_name=bundle.meta.output.name,
         api=api,
+        snippets=cfg.cpu_snippets,
     )
     backend.info["model_key"] = key
     backend.info["model_sha256"] = bundle.model_sha256(key)

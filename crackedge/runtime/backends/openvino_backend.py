@@ -17,6 +17,7 @@ from crackedge.runtime.backends.openvino_compat import (
     load_openvino_api,
     shared_core,
     type_name,
+    without_snippets,
 )
 from crackedge.runtime.errors import InferenceError
 from crackedge.runtime.metadata import BundleError
@@ -35,11 +36,16 @@ def _compile(core: Any, model_path: Path, device: str, props: dict[str, Any], ve
     it after compiling, does not: its VmHWM is the same either way). Such a blob is keyed by the file's
     path, size and time, not its content, so `cache_dir` must be the model's own folder
     (crackedge.runtime.model_cache). A file OpenVINO cannot read is a BundleError, one it cannot
-    compile an InferenceError, each naming the file.
+    compile an InferenceError, each naming the file. A plugin that does not know SNIPPETS_MODE
+    (OpenVINO 2022.3) compiles without it.
     """
     try:
         return core.compile_model(str(model_path), device, props)
     except Exception as err:
+        fallback = without_snippets(props, err)
+        if fallback is not None:
+            log.info("OpenVINO %s's %s plugin has no SNIPPETS_MODE: compiling with its default", version, device)
+            return _compile(core, model_path, device, fallback, version)
         try:
             core.read_model(str(model_path))
         except Exception as read_err:
@@ -63,6 +69,7 @@ class OpenVinoBackend(InferenceBackend):
         cache_dir: Optional[Path] = None,
         output_name: Optional[str] = None,
         api: Optional[OpenVinoApi] = None,
+        snippets: bool = False,
     ) -> None:
         self.api = api or load_openvino_api()
         core = shared_core(self.api)
@@ -72,7 +79,7 @@ class OpenVinoBackend(InferenceBackend):
             Path(cache_dir).mkdir(parents=True, exist_ok=True)
         # the Core is shared: a model opened without a cache must not write into another model's
         core.set_property({"CACHE_DIR": str(cache_dir) if cache_dir is not None else ""})
-        props = compile_properties(device, precision, hint, threads, num_requests)
+        props = compile_properties(device, precision, hint, threads, num_requests, snippets)
         self.compiled = _compile(core, Path(model_path), device, props, self.api.version)
         self.output_index = self._output_index(output_name)
         self.n_requests = num_requests or self._optimal_requests(device)

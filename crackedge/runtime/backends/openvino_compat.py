@@ -138,19 +138,35 @@ def check_device(device: str, available: list[str], version: str) -> None:
 
 def compile_properties(
     device: str, precision: Optional[str], hint: str = "THROUGHPUT", threads: Optional[int] = None,
-    num_requests: Optional[int] = None,
+    num_requests: Optional[int] = None, snippets: bool = True,
 ) -> dict[str, str]:
     """Properties for compile_model. On CPU the inference precision is set explicitly: otherwise the
-    CPU plugin picks bf16 on x86 CPUs with bf16 and f16 on ARMv8.2 (Pi 5), which changes results."""
+    CPU plugin picks bf16 on x86 CPUs with bf16 and f16 on ARMv8.2 (Pi 5), which changes results.
+    snippets False: SNIPPETS_MODE=DISABLE on CPU (the plugin's element-wise subgraph JIT, whose per-stream
+    kernels cost memory; `SNIPPETS_KEY`, dropped again by `without_snippets` where the plugin lacks it)."""
     props = {"PERFORMANCE_HINT": hint}
     if device == "CPU":
         if precision:  # None: the plugin's own default
             props["INFERENCE_PRECISION_HINT"] = precision
         if threads:
             props["INFERENCE_NUM_THREADS"] = str(threads)
+        if not snippets:
+            props[SNIPPETS_KEY] = "DISABLE"
     if num_requests and hint == "THROUGHPUT":
         props["PERFORMANCE_HINT_NUM_REQUESTS"] = str(num_requests)
     return props
+
+
+#: the CPU plugin's setting for its element-wise subgraph JIT (2023.0+; 2022.3 refuses the key)
+SNIPPETS_KEY = "SNIPPETS_MODE"
+
+
+def without_snippets(props: dict[str, str], err: BaseException) -> Optional[dict[str, str]]:
+    """`props` without SNIPPETS_MODE when compiling with it failed because the plugin does not know the key
+    (an OpenVINO before 2023.0), else None: the failure has another cause."""
+    if SNIPPETS_KEY in props and SNIPPETS_KEY in str(err):
+        return {k: v for k, v in props.items() if k != SNIPPETS_KEY}
+    return None
 
 
 def type_name(value: Any) -> str:
