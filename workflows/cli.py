@@ -92,7 +92,7 @@ def cmd_bench_report(args: argparse.Namespace) -> int:
         soak_json=args.soak_json, serve_json=args.serve_json,
         bundles=list(args.bundle or []), device=args.device, students=split(args.students) or None,
         size=args.size, threads=args.threads, max_seconds=args.max_seconds, calib_data=args.calib_data,
-        edge_frames=args.edge_frames,
+        edge_frames=args.edge_frames, edge_rounds=args.edge_rounds, edge_precision=args.edge_precision,
     )
     if args.edge_students:
         opts.edge_students = tuple(split(args.edge_students))
@@ -193,6 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calib-data", type=Path, default=None,
                    help="images for INT8 calibration (default: synthetic crack images)")
     p.add_argument("--edge-frames", type=int, default=200, help="frames per edge bench run (default 200)")
+    p.add_argument("--edge-rounds", type=int, default=2,
+                   help="alternating raw/pipeline rounds per edge bench run; medians reported (default 2)")
+    p.add_argument("--edge-precision", default="auto", choices=["auto", "bundle", "f32", "f16", "bf16"],
+                   help="model.precision of the edge section's runs (default auto, the daemon's: the fastest the "
+                   "CPU offers that the bundle validated; bundle: the precision declared at export)")
     p.set_defaults(func=cmd_bench_report)
 
     from workflows.serve.command import add_serve_parser

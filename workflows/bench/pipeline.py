@@ -35,7 +35,7 @@ KEEP_KEYS = ("bundle", "model_file", "student", "input", "inference", "source", 
 class EdgeOptions:
     bundles: list[Path] = field(default_factory=list)
     device: str = "CPU"
-    precision: str = "bundle"
+    precision: str = "auto"  # model.precision (auto: the daemon's default)
     frames: int = 200
     rounds: int = 2
     frame_wh: tuple[int, int] = (1280, 720)

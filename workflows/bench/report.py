@@ -63,6 +63,7 @@ class ReportOptions:
     calib_data: Optional[Path] = None
     edge_frames: int = 200
     edge_rounds: int = 2
+    edge_precision: str = "auto"  # model.precision of the edge runs (auto: what the daemon runs by default)
 
     def resolved(self) -> "ReportOptions":
         """A copy with the default paths filled in and the quick settings applied."""
@@ -144,7 +145,8 @@ def _measure_edge(opts: ReportOptions, inference: Optional[dict[str, Any]]) -> d
     from workflows.bench.pipeline import EdgeOptions, edge_section
 
     return edge_section(EdgeOptions(bundles=edge_bundles(opts, inference), device=opts.device, frames=opts.edge_frames,
-                                    rounds=opts.edge_rounds, decode_seconds=0.3 if opts.quick else 1.5))
+                                    rounds=opts.edge_rounds, precision=opts.edge_precision,
+                                    decode_seconds=0.3 if opts.quick else 1.5))
 
 
 def _measure_distill(opts: ReportOptions) -> dict[str, Any]:
