@@ -103,23 +103,16 @@ class OpenVinoModel:
     def __init__(self, model_path: Path, device: str, precision: str, hint: str, threads: Optional[int]):
         from crackedge.runtime.backends.openvino_compat import (
             check_device,
+            compile_model,
             compile_properties,
             type_name,
-            without_snippets,
         )
         from crackedge.runtime.options import RuntimeOptions
 
         api, core = _openvino()
         check_device(device, [str(d) for d in core.available_devices], api.version)
         props = compile_properties(device, precision, hint, threads, snippets=RuntimeOptions().cpu_snippets)
-        model = core.read_model(str(model_path))
-        try:
-            self.compiled = core.compile_model(model, device, props)
-        except Exception as err:
-            fallback = without_snippets(props, err)
-            if fallback is None:
-                raise
-            self.compiled = core.compile_model(model, device, fallback)
+        self.compiled = compile_model(core, core.read_model(str(model_path)), device, props)
         try:
             self.requests = max(1, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
         except Exception:

@@ -16,8 +16,8 @@ from crackedge.runtime.backends.openvino_compat import (
     devices_needed_for,
     load_openvino_api,
     shared_core,
+    compile_model,
     type_name,
-    without_snippets,
 )
 from crackedge.runtime.errors import InferenceError
 from crackedge.runtime.metadata import BundleError
@@ -40,12 +40,8 @@ def _compile(core: Any, model_path: Path, device: str, props: dict[str, Any], ve
     (OpenVINO 2022.3) compiles without it.
     """
     try:
-        return core.compile_model(str(model_path), device, props)
+        return compile_model(core, str(model_path), device, props)
     except Exception as err:
-        fallback = without_snippets(props, err)
-        if fallback is not None:
-            log.info("OpenVINO %s's %s plugin has no SNIPPETS_MODE: compiling with its default", version, device)
-            return _compile(core, model_path, device, fallback, version)
         try:
             core.read_model(str(model_path))
         except Exception as read_err:

@@ -14,6 +14,7 @@ set_callback/start_async/wait_all, get_output_tensor) is the same in both.
 from __future__ import annotations
 
 import importlib
+import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Optional
 
@@ -42,6 +43,8 @@ DEVICE_HINTS = {
     "GPU": "GPU needs an Intel GPU with its OpenCL/Level Zero driver (intel-opencl-icd) and a user in group 'render'",
     "CPU": "the CPU plugin ships in every OpenVINO package; reinstall OpenVINO",
 }
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -167,6 +170,19 @@ def without_snippets(props: dict[str, str], err: BaseException) -> Optional[dict
     if SNIPPETS_KEY in props and SNIPPETS_KEY in str(err):
         return {k: v for k, v in props.items() if k != SNIPPETS_KEY}
     return None
+
+
+def compile_model(core: Any, model: Any, device: str, props: dict[str, str]) -> Any:
+    """core.compile_model(model, device, props), again without SNIPPETS_MODE where the plugin refuses that
+    key (`without_snippets`); any other failure is raised as it came. `model`: a path or a read ov.Model."""
+    try:
+        return core.compile_model(model, device, props)
+    except Exception as err:
+        fallback = without_snippets(props, err)
+        if fallback is None:
+            raise
+        log.info("the %s plugin has no %s: compiling with its default", device, SNIPPETS_KEY)
+        return core.compile_model(model, device, fallback)
 
 
 def type_name(value: Any) -> str:
