@@ -1,6 +1,6 @@
 import pytest
 
-from crackedge.machine import machine_info
+from crackedge.machine import cpu_id, machine_info
 from crackedge.timing import summarize, time_call
 from workflows.bench.markdown import table
 
@@ -26,3 +26,12 @@ def test_markdown_table_and_machine_info():
     info = machine_info()
     assert info["logical_cores"] >= 1 and "numpy" in info["libraries"]
 
+
+
+def test_cpu_id_names_the_generation_a_bare_model_name_hides():
+    block = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: {f}\nmodel\t\t: {m}\nmodel name\t: AMD EPYC\n\n"
+    assert cpu_id(block.format(f=26, m=2)) == "AuthenticAMD family 26 model 2 (Zen 5)"
+    assert cpu_id(block.format(f=25, m=17)) == "AuthenticAMD family 25 model 17 (Zen 4)"
+    assert cpu_id(block.format(f=25, m=1)) == "AuthenticAMD family 25 model 1 (Zen 3)"
+    assert cpu_id(block.format(f=6, m=143).replace("AuthenticAMD", "GenuineIntel")) == "GenuineIntel family 6 model 143"
+    assert cpu_id("processor\t: 0\nmodel name\t: ARMv8 Processor rev 3 (v8l)\n") == ""
