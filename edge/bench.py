@@ -71,6 +71,7 @@ class BenchOptions:
     daemon: bool = True  # step 6: measure `edge run`'s memory in a child process
     performance_hint: str = "THROUGHPUT"  # model.performance_hint (LATENCY: one stream, less memory)
     cpu_snippets: bool = False  # model.cpu_snippets (the CPU plugin's element-wise JIT; more memory)
+    input_tensor: str = "u8"  # model.input_tensor (u8: normalised inside the model, the daemon's default)
     save: bool = True  # False: the pipeline rounds save nothing (only the per-frame host path is measured)
     daemon_only: bool = False  # only step 6 (the daemon's memory)
 
@@ -193,7 +194,7 @@ def run_pipeline(backend: Any, bundle: Any, source: Source, live: bool, out_dir:
                            save_enabled=save.enabled and save_enabled,
                            min_crack_ratio=save.min_crack_ratio, every_nth=save.every_nth, preview_width=preview.width)
     pipe = Pipeline(
-        source, backend, Preprocessor(bundle.meta.input), MaskDecoder(bundle.meta.output, bundle.meta.threshold),
+        source, backend, Preprocessor(bundle.meta.input, backend.input_tensor), MaskDecoder(bundle.meta.output, bundle.meta.threshold),
         Measurer(None), metrics, HeartbeatRegistry(), opts, saver=saver, hub=FrameHub(preview.max_fps, always=True),
         on_result=on_result, steps=steps,
     )
@@ -224,7 +225,8 @@ def _steady_fps(results: list[tuple[float, float]], skip: int) -> float:
 def _daemon_model(opts: BenchOptions) -> dict[str, Any]:
     """The daemon config's `model:` settings (besides the bundle) these options stand for."""
     return {"device": opts.device, "precision": opts.precision, "model": opts.model, "num_requests": opts.num_requests,
-            "performance_hint": opts.performance_hint, "cpu_snippets": opts.cpu_snippets}
+            "performance_hint": opts.performance_hint, "cpu_snippets": opts.cpu_snippets,
+            "input_tensor": opts.input_tensor}
 
 
 def run_daemon_memory(opts: BenchOptions) -> dict[str, Any]:
@@ -252,12 +254,12 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
     bundle = load_bundle(opts.bundle)
     mcfg = ModelConfig(bundle=opts.bundle, device=opts.device, precision=opts.precision, model=opts.model,
                        num_requests=opts.num_requests, performance_hint=opts.performance_hint,
-                       cpu_snippets=opts.cpu_snippets)
+                       cpu_snippets=opts.cpu_snippets, input_tensor=opts.input_tensor)
     lean_int8_isa_for(mcfg, bundle)  # the daemon's memory settings for this model, as `edge run` sets them
     backend, key = create_backend(mcfg, bundle)
     jpegs = file_jpegs(opts.source) if opts.source else synthetic_jpegs(opts.frame_size)
     maker = JpegFrameMaker(bundle.input_wh)
-    blob = Preprocessor(bundle.meta.input)(maker.make(jpegs[0]).image)
+    blob = Preprocessor(bundle.meta.input, backend.input_tensor)(maker.make(jpegs[0]).image)
 
     # 1. single-inference latency, 2. raw async throughput
     for _ in range(3):
@@ -353,10 +355,11 @@ def _daemon_line(d: Optional[dict[str, Any]]) -> str:
 
 def format_report(r: dict[str, Any]) -> str:
     inf = r["inference"]
+    cpu = ", ".join(v for v in (r["machine"].get("cpu"), r["machine"].get("cpu_id")) if v)
     lines = [
         f"edge bench: {r['student']} ({r['model_file']}, input {r['input'][0]}x{r['input'][1]}) on {inf.get('device')} "
         f"[{inf.get('precision')}, {inf.get('requests')} requests, OpenVINO {inf.get('version')}]",
-        f"source: {r['source']}; {r['frames']} frames; saving {r.get('saving', '?')}; machine: {r['machine']['cpu']} ({r['machine']['usable_cores']} cores, "
+        f"source: {r['source']}; {r['frames']} frames; saving {r.get('saving', '?')}; machine: {cpu} ({r['machine']['usable_cores']} cores, "
         f"load average {r['load_average_1min_before']})",
         "",
         f"  single inference latency   {r['single_inference_ms']['median_ms']:8.2f} ms (median; p90 {r['single_inference_ms']['p90_ms']:.2f})",

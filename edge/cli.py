@@ -61,6 +61,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         daemon=not args.no_daemon,
         performance_hint=args.performance_hint,
         cpu_snippets=args.cpu_snippets,
+        input_tensor=args.input_tensor,
         save=not args.no_save,
         daemon_only=args.daemon_only,
     )
@@ -135,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=2, help="alternating raw/pipeline rounds; medians reported (default 2)")
     p.add_argument("--performance-hint", default="THROUGHPUT", choices=["THROUGHPUT", "LATENCY"],
                    help="model.performance_hint (LATENCY: one stream, less memory; default THROUGHPUT)")
+    p.add_argument("--input-tensor", choices=("u8", "f32"), default="u8",
+                   help="model.input_tensor: u8 (default, normalised inside the model) or f32 (normalised on the host)")
     p.add_argument("--cpu-snippets", action="store_true",
                    help="model.cpu_snippets: the CPU plugin's element-wise JIT on (more memory; default off)")
     p.add_argument("--no-save", action="store_true",

@@ -117,6 +117,12 @@ class ModelConfig(RuntimeOptions):
 
     backend: Literal["openvino", "remote"] = Field(default="openvino", description="openvino | remote")
     bundle: Optional[Path] = Field(default=None, description="the folder written by `distill export` or `teacher export`")
+    input_tensor: Literal["f32", "u8"] = Field(
+        default="u8",
+        description="u8 (default): frames go to the model as uint8 at the network size and are normalised inside "
+        "it (less host CPU and memory per frame); f32: normalised on the host, as export parity and `edge eval` do. "
+        "backend remote keeps f32 for its fallback (the wire encodes from it)",
+    )
     remote: Optional[RemoteOptions] = Field(default=None, description="backend remote: the served model")
     fallback: Optional[Path] = Field(default=None, description="backend remote: the local bundle frames fall back to")
     threshold: Optional[float] = Field(default=None, gt=0, lt=1, description="override the bundle's threshold")

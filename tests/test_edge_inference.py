@@ -280,6 +280,7 @@ def test_compat_selects_2022_api_and_reads_onnx(fake_openvino_2022, bundle_dir: 
     device, props = core.compiled_with[-1]
     assert device == "MYRIAD" and "INFERENCE_PRECISION_HINT" not in props
     assert backend.n_requests == 4 and backend.info["precision"] == "f16"
+    assert backend.input_tensor == "f32"  # 2022.3 (the NCS2 path): no PrePostProcessor, float input as before
     backend, _ = create_backend(ModelConfig(bundle=bundle_dir, device="CPU"), load_bundle(bundle_dir))
     (_, tried), (_, used) = Fake2022Core.instances[-1].compiled_with[-2:]
     assert tried["SNIPPETS_MODE"] == "DISABLE"  # asked first, refused by 2022.3's plugin ...
@@ -359,8 +360,9 @@ def test_cpu_device_check_loads_only_the_cpu_plugin() -> None:
 def test_real_openvino_backend_runs_the_bundle_at_f32(bundle_dir: Path) -> None:
     backend, key = create_backend(ModelConfig(bundle=bundle_dir, device="CPU", num_requests=3), load_bundle(bundle_dir))
     assert key == "ir_fp16" and backend.info["precision"] == "f32" and backend.n_requests == 3
+    assert backend.input_tensor == "u8"  # the daemon's default: normalised inside the model
     meta = load_metadata(bundle_dir)
-    pre, dec = Preprocessor(meta.input), MaskDecoder(meta.output, meta.threshold)
+    pre, dec = Preprocessor(meta.input, backend.input_tensor), MaskDecoder(meta.output, meta.threshold)
     crack = dec.mask(backend.infer(pre(synthetic_frame(160, 120, seed=2, crack=True, thickness=8))), (160, 120))
     blank = dec.mask(backend.infer(pre(synthetic_frame(160, 120, seed=3, crack=False))), (160, 120))
     assert crack.mean() > 0.01 and blank.sum() == 0
@@ -377,6 +379,50 @@ def test_real_openvino_backend_runs_the_bundle_at_f32(bundle_dir: Path) -> None:
     for i, o in enumerate(outs):
         np.testing.assert_allclose(o[2], backend.infer(blobs[i]), atol=1e-4)
     backend.close()
+
+
+def test_uint8_input_gives_the_float_path_s_output(bundle_dir: Path) -> None:
+    """The daemon hands the model uint8 frames and lets OpenVINO normalise them (model.input_tensor u8); export
+    parity and `edge eval` normalise on the host (f32). Both must give the same network output."""
+    bundle = load_bundle(bundle_dir)
+    u8, _ = create_backend(ModelConfig(bundle=bundle_dir, precision="f32"), bundle)
+    f32, _ = create_backend(ModelConfig(bundle=bundle_dir, precision="f32", input_tensor="f32"), bundle)
+    pre_u8, pre_f32 = Preprocessor(bundle.meta.input, u8.input_tensor), Preprocessor(bundle.meta.input, f32.input_tensor)
+    assert (u8.input_tensor, f32.input_tensor) == ("u8", "f32")
+    assert u8.info["input"].startswith("uint8") and f32.info["input"].startswith("float32")
+    for seed in range(3):
+        frame = synthetic_frame(160, 120, seed=seed, crack=True, thickness=6)
+        a, b = u8.infer(pre_u8(frame)), f32.infer(pre_f32(frame))
+        assert a.shape == b.shape and float(np.abs(a - b).max()) < 1e-4
+    u8.close()
+    f32.close()
+
+
+def test_a_remote_model_in_front_keeps_the_fallback_on_float_input(bundle_dir: Path) -> None:
+    """backend remote: the pipeline's one input goes to the server's wire or to the fallback, so both take
+    the float input the wire encodes from."""
+    cfg = ModelConfig(backend="remote", fallback=bundle_dir, remote={"url": "http://127.0.0.1:9", "model_name": "m"})
+    assert cfg.input_tensor == "u8"
+    backend, _ = create_backend(cfg, load_bundle(bundle_dir))
+    assert backend.input_tensor == "f32" and backend.info["input"] == "float32 NCHW"
+    backend.close()
+
+
+def test_with_u8_input_converts_reorders_and_normalises_inside_the_model() -> None:
+    """An identity network shows each step: uint8 NHWC RGB in, (BGR - mean) / std NCHW float out."""
+    import openvino as ov
+
+    from crackedge.runtime.backends.openvino_backend import with_u8_input
+
+    param = ov.opset13.parameter([1, 3, 4, 5], ov.Type.f32, name="image")
+    model = ov.Model([ov.opset13.relu(param)], [param], "identity")
+    spec = InputSpec(height=4, width=5, color_order="BGR", mean=(10.0, 20.0, 30.0), std=(2.0, 4.0, 5.0))
+    compiled = ov.Core().compile_model(with_u8_input(model, spec), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    rgb = np.random.default_rng(0).integers(100, 256, size=(1, 4, 5, 3), dtype=np.uint8)
+    out = compiled.create_infer_request().infer({0: rgb})[0]
+    bgr = rgb[0, :, :, ::-1].transpose(2, 0, 1).astype(np.float32)
+    expected = (bgr - np.array([10, 20, 30], np.float32)[:, None, None]) / np.array([2, 4, 5], np.float32)[:, None, None]
+    np.testing.assert_allclose(out[0], expected, rtol=1e-5)
 
 
 def test_async_runner_window_holds_the_producer_back_when_nobody_takes_results() -> None:
@@ -419,7 +465,7 @@ def test_this_openvino_compiles_with_cpu_snippets_off_without_falling_back(bundl
     backend, _ = create_backend(ModelConfig(bundle=bundle_dir, device="CPU"), load_bundle(bundle_dir))
     spec = load_metadata(bundle_dir).input
     try:
-        assert np.isfinite(backend.infer(np.zeros((1, 3, spec.height, spec.width), np.float32))).all()
+        assert np.isfinite(backend.infer(np.zeros_like(Preprocessor(spec, backend.input_tensor).new_input()))).all()
     finally:
         backend.close()
     assert "has no SNIPPETS_MODE" not in caplog.text  # OpenVINO 2023+ knows the key: no silent fallback

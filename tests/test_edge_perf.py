@@ -147,6 +147,26 @@ def test_preprocessor_writes_into_the_given_input() -> None:
         pre(img, out=np.empty((1, 3, 32, 32), np.float32))
 
 
+def test_uint8_preprocessor_only_resizes_into_the_given_input() -> None:
+    """model.input_tensor u8: the host resizes (as the float path does, on the uint8 image) and leaves the
+    rest to the model; 1xHxWx3 uint8, written into the pooled input."""
+    import cv2
+
+    spec = default_input_spec(64, 96)
+    pre = Preprocessor(spec, "u8")
+    img = synthetic_frame(160, 120, seed=2)
+    buf = pre.new_input()
+    assert buf.shape == (1, 64, 96, 3) and buf.dtype == np.uint8
+    assert pre(img, out=buf) is buf
+    assert np.array_equal(buf[0], cv2.resize(img, (96, 64), interpolation=cv2.INTER_LINEAR))
+    same = synthetic_frame(96, 64, seed=5)
+    assert np.array_equal(pre(same)[0], same)  # already at the network size: copied as it is
+    with pytest.raises(ValueError, match="C-contiguous uint8 array of shape \\(1, 64, 96, 3\\)"):
+        pre(img, out=np.empty((1, 3, 64, 96), np.float32))
+    with pytest.raises(ValueError, match="tensor must be 'f32' or 'u8'"):
+        Preprocessor(spec, "f16")  # type: ignore[arg-type]
+
+
 def test_input_pool_reuses_inputs_but_never_one_that_is_still_held() -> None:
     pool = InputPool(Preprocessor(default_input_spec(32, 32)), limit=2)
     a = pool.take()

@@ -45,6 +45,13 @@ class RuntimeOptions(StrictModel):
         "on a 2-core x86 at bf16 it held 7-9 MB (HRNet-W18 FP16 IR) to 15-18 MB (its INT8 IR) more in `edge run` for "
         "no measured speed (docs/edge.md, Memory); an OpenVINO without the setting (2022.3) runs its default",
     )
+    input_tensor: Literal["f32", "u8"] = Field(
+        default="f32",
+        description="what the host hands the model: f32 (1x3xHxW float32, normalised on the host: the reference path "
+        "of export parity and evaluation) or u8 (1xHxWx3 uint8 at the network size, normalised inside the compiled "
+        "model by OpenVINO's PrePostProcessor: less host CPU and a quarter of the input memory; OpenVINO 2023+, "
+        "ignored on 2022.3). The vehicle daemon's default is u8",
+    )
     cache_dir: Optional[Path] = Field(default=None, description="OpenVINO compiled-model cache (faster restarts): "
                                       "a folder per model content, the 3 most recently used kept (crackedge.runtime.model_cache)")
 

@@ -21,7 +21,7 @@ class BundlePredictor:
     def __init__(self, bundle: LoadedBundle, opts: RuntimeOptions, threshold: Optional[float] = None) -> None:
         self.backend, self.model_key = create_backend(opts, bundle)
         meta = bundle.meta
-        self.preprocess = Preprocessor(meta.input)
+        self.preprocess = Preprocessor(meta.input, self.backend.input_tensor)
         self.threshold = float(threshold if threshold is not None else meta.threshold)
         self.decoder = MaskDecoder(meta.output, self.threshold)
         self.input_size = (meta.input.height, meta.input.width)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional
 
 import cv2
 import numpy as np
@@ -21,13 +21,22 @@ class Preprocessor:
     pass for the per-channel std: most of that is the new 2.4 MB allocation). Older OpenCV:
     cv2.dnn.blobFromImage (one scalar scale factor) and the per-channel std as a multiply on the blob.
     The mean is given in output channel order, which is what both expect when swapRB is set.
+
+    tensor "u8" (a backend that normalises inside its compiled model, `InferenceBackend.input_tensor`):
+    RGB uint8 HxWx3 -> 1xHxWx3 uint8 RGB at the network size, the same resize and nothing else; the
+    backend converts to float, reorders the channels to `color_order` and applies (x - mean) / std. A
+    quarter of the bytes to write, copy into the request and hold (0.6 against 2.4 MB at 448x448).
     """
 
     _INTERP = {"linear": cv2.INTER_LINEAR, "area": cv2.INTER_AREA, "nearest": cv2.INTER_NEAREST}
 
-    def __init__(self, spec: InputSpec) -> None:
+    def __init__(self, spec: InputSpec, tensor: Literal["f32", "u8"] = "f32") -> None:
+        if tensor not in ("f32", "u8"):
+            raise ValueError(f"tensor must be 'f32' or 'u8', got {tensor!r}")
+        self.tensor = tensor
         self.size = (int(spec.width), int(spec.height))
-        self.shape = (1, 3, self.size[1], self.size[0])
+        self.shape = (1, 3, self.size[1], self.size[0]) if tensor == "f32" else (1, self.size[1], self.size[0], 3)
+        self.dtype = np.float32 if tensor == "f32" else np.uint8
         self.mean = tuple(float(m) for m in spec.mean)
         std = np.asarray(spec.std, dtype=np.float32)
         self.swap_rb = spec.color_order == "BGR"  # frames are RGB in memory
@@ -46,13 +55,15 @@ class Preprocessor:
             self.params = p
 
     def __call__(self, rgb: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
-        """The network input of `rgb`; written into `out` (float32, `self.shape`, C-contiguous) when given."""
+        """The network input of `rgb`; written into `out` (`self.dtype`, `self.shape`, C-contiguous) when given."""
+        if out is not None and (out.shape != self.shape or out.dtype != self.dtype or not out.flags.c_contiguous):
+            raise ValueError(f"out must be a C-contiguous {np.dtype(self.dtype).name} array of shape {self.shape}, "
+                             f"got {out.dtype} {out.shape}")
+        if self.tensor == "u8":
+            return self._u8(rgb, out)
         img = rgb
         if self.interp != cv2.INTER_LINEAR and (img.shape[1], img.shape[0]) != self.size:
             img = cv2.resize(img, self.size, interpolation=self.interp)
-        if out is not None and (out.shape != self.shape or out.dtype != np.float32 or not out.flags.c_contiguous):
-            raise ValueError(f"out must be a C-contiguous float32 array of shape {self.shape}, got "
-                             f"{out.dtype} {out.shape}")
         if self.params is not None:
             if out is not None:
                 return cv2.dnn.blobFromImageWithParams(img, out, self.params)
@@ -65,9 +76,19 @@ class Preprocessor:
             return out
         return blob
 
+    def _u8(self, rgb: np.ndarray, out: Optional[np.ndarray]) -> np.ndarray:
+        """1xHxWx3 uint8: `rgb` resized to the network size (the resize blobFromImage does: same
+        interpolation, on the uint8 image)."""
+        dst = self.new_input() if out is None else out
+        if (rgb.shape[1], rgb.shape[0]) == self.size:
+            np.copyto(dst[0], rgb)
+        else:
+            cv2.resize(rgb, self.size, dst=dst[0], interpolation=self.interp)
+        return dst
+
     def new_input(self) -> np.ndarray:
         """An empty network input to pass as `out`."""
-        return np.empty(self.shape, np.float32)
+        return np.empty(self.shape, self.dtype)
 
 
 def preprocess(image: np.ndarray, spec: InputSpec) -> np.ndarray:

@@ -102,7 +102,7 @@ class TritonPythonModel:
             performance_hint="THROUGHPUT",
         )
         self.backend, self.model_key = create_backend(opts, self.bundle)
-        self.preprocess = Preprocessor(meta.input)
+        self.preprocess = Preprocessor(meta.input, self.backend.input_tensor)
         self.decoder = MaskDecoder(meta.output, meta.threshold)
         self.height, self.width = meta.input.height, meta.input.width
         self._done: dict[int, tuple] = {}

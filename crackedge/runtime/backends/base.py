@@ -16,10 +16,14 @@ class InferenceBackend(abc.ABC):
     n_requests: int = 1
     #: facts reported in /metrics and bench output (api, version, device, model_file, precision ...)
     info: dict[str, Any]
+    #: the input `infer` and `start_async` take: "f32" (1x3xHxW float32, normalised on the host) or "u8"
+    #: (1xHxWx3 uint8 RGB at the network size, normalised inside the compiled model); build the matching
+    #: `Preprocessor(spec, tensor=backend.input_tensor)`
+    input_tensor: str = "f32"
 
     @abc.abstractmethod
     def infer(self, blob: np.ndarray) -> np.ndarray:
-        """Synchronous inference: blob 1x3xHxW float32 -> output 1xCxhxw float32."""
+        """Synchronous inference: blob (see `input_tensor`) -> output 1xCxhxw float32."""
 
     @abc.abstractmethod
     def set_callback(self, callback: DoneCallback) -> None:
