@@ -194,7 +194,8 @@ def run_pipeline(backend: Any, bundle: Any, source: Source, live: bool, out_dir:
                            save_enabled=save.enabled and save_enabled,
                            min_crack_ratio=save.min_crack_ratio, every_nth=save.every_nth, preview_width=preview.width)
     pipe = Pipeline(
-        source, backend, Preprocessor(bundle.meta.input, backend.input_tensor), MaskDecoder(bundle.meta.output, bundle.meta.threshold),
+        source, backend, Preprocessor(bundle.meta.input, backend.input_tensor),
+        MaskDecoder(bundle.meta.output, bundle.meta.threshold),
         Measurer(None), metrics, HeartbeatRegistry(), opts, saver=saver, hub=FrameHub(preview.max_fps, always=True),
         on_result=on_result, steps=steps,
     )

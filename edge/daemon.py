@@ -209,7 +209,8 @@ class Daemon:
         self.maintenance = Maintenance(self.stop, self.registry.register("maintenance"), self.metrics,
                                        guard if cfg.save.enabled else None, saver, cfg.disk.check_interval_s)
         self.pipeline = Pipeline(
-            source, backend, Preprocessor(bundle.meta.input, backend.input_tensor), MaskDecoder(bundle.meta.output, threshold), measurer,
+            source, backend, Preprocessor(bundle.meta.input, backend.input_tensor),
+            MaskDecoder(bundle.meta.output, threshold), measurer,
             self.metrics, self.registry, pipeline_options(cfg), saver=saver, hub=hub,
             position=self.gps.latest if self.gps is not None else None,
         )

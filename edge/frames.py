@@ -40,7 +40,7 @@ class Frame:
     source: str
     capture: Capture
     position: Optional[dict[str, Any]] = None  # GPS fix at capture time (when GPS is configured)
-    blob: Optional[np.ndarray] = None  # 1x3xHxW float32, set by the preprocessor
+    blob: Optional[np.ndarray] = None  # the network input (backend.input_tensor: 1x3xHxW float32 or 1xHxWx3 uint8)
     # time.monotonic() stamps by event name; today only "submit_mono" (set when the frame is submitted for
     # inference, read when its result is collected: the device latency in the infer stage's stats)
     timings: dict[str, float] = field(default_factory=dict)
