@@ -8,7 +8,7 @@ See `edge/examples/edge.yaml` for a documented example.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
@@ -121,11 +121,22 @@ class ModelConfig(RuntimeOptions):
         default="u8",
         description="u8 (default): frames go to the model as uint8 at the network size and are normalised inside "
         "it (less host CPU and memory per frame); f32: normalised on the host, as export parity and `edge eval` do. "
-        "backend remote keeps f32 for its fallback (the wire encodes from it)",
+        "backend remote: f32 (the wire encodes from the float input the fallback also takes)",
     )
     remote: Optional[RemoteOptions] = Field(default=None, description="backend remote: the served model")
     fallback: Optional[Path] = Field(default=None, description="backend remote: the local bundle frames fall back to")
     threshold: Optional[float] = Field(default=None, gt=0, lt=1, description="override the bundle's threshold")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _remote_takes_float_input(cls, data: Any) -> Any:
+        """backend remote: input_tensor f32 (the local bundle's default, u8, does not apply: the wire and the
+        fallback share the float input)."""
+        if isinstance(data, dict) and data.get("backend") == "remote":
+            if data.get("input_tensor", "f32") != "f32":
+                raise ValueError("backend remote takes input_tensor: f32 (the wire and the fallback share the float input)")
+            data = {**data, "input_tensor": "f32"}
+        return data
 
     @model_validator(mode="after")
     def _backend_keys(self) -> "ModelConfig":

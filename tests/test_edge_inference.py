@@ -401,11 +401,13 @@ def test_uint8_input_gives_the_float_path_s_output(bundle_dir: Path) -> None:
 def test_a_remote_model_in_front_keeps_the_fallback_on_float_input(bundle_dir: Path) -> None:
     """backend remote: the pipeline's one input goes to the server's wire or to the fallback, so both take
     the float input the wire encodes from."""
-    cfg = ModelConfig(backend="remote", fallback=bundle_dir, remote={"url": "http://127.0.0.1:9", "model_name": "m"})
-    assert cfg.input_tensor == "u8"
+    remote = {"url": "http://127.0.0.1:9", "model_name": "m"}
+    cfg = ModelConfig(backend="remote", fallback=bundle_dir, remote=remote)
     backend, _ = create_backend(cfg, load_bundle(bundle_dir))
     assert backend.input_tensor == "f32" and backend.info["input"] == "float32 NCHW"
     backend.close()
+    with pytest.raises(ValueError, match="backend remote takes input_tensor: f32"):
+        ModelConfig(backend="remote", fallback=bundle_dir, remote=remote, input_tensor="u8")
 
 
 def test_with_u8_input_converts_reorders_and_normalises_inside_the_model() -> None:

@@ -42,19 +42,13 @@ def create_backend(cfg: RuntimeOptions, bundle: LoadedBundle) -> tuple[Inference
         output_name=bundle.meta.output.name,
         api=api,
         snippets=cfg.cpu_snippets,
-        u8_input=bundle.meta.input if _u8_input(cfg) else None,
+        u8_input=bundle.meta.input if cfg.input_tensor == "u8" else None,
     )
     backend.info["model_key"] = key
     backend.info["model_sha256"] = bundle.model_sha256(key)
     backend.info["precision_reason"] = decision.reason
     backend.info["precision_validated"] = decision.validated
     return backend, key
-
-
-def _u8_input(cfg: RuntimeOptions) -> bool:
-    """uint8 input asked for, and no remote model in front (the remote wire and its fallback share one
-    float input: crackedge.runtime.backends.fallback)."""
-    return cfg.input_tensor == "u8" and getattr(cfg, "backend", "openvino") == "openvino"
 
 
 def choose_precision(cfg: RuntimeOptions, bundle: LoadedBundle, api=None) -> PrecisionDecision:
