@@ -89,6 +89,12 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+def cpu_label(machine: dict) -> str:
+    """"model name, vendor family F model M (microarchitecture)" of a `machine_info()` record (older
+    records without cpu_id: the model name alone)."""
+    return ", ".join(v for v in (machine.get("cpu"), machine.get("cpu_id")) if v)
+
+
 def machine_info() -> dict:
     flags = cpu_flags()
     return {

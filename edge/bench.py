@@ -31,7 +31,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from crackedge.machine import machine_info
+from crackedge.machine import cpu_label, machine_info
 from crackedge.runtime.async_runner import AsyncRunner
 from crackedge.runtime.backends import create_backend
 from crackedge.runtime.bundle import load_bundle
@@ -356,7 +356,7 @@ def _daemon_line(d: Optional[dict[str, Any]]) -> str:
 
 def format_report(r: dict[str, Any]) -> str:
     inf = r["inference"]
-    cpu = ", ".join(v for v in (r["machine"].get("cpu"), r["machine"].get("cpu_id")) if v)
+    cpu = cpu_label(r["machine"])
     lines = [
         f"edge bench: {r['student']} ({r['model_file']}, input {r['input'][0]}x{r['input'][1]}) on {inf.get('device')} "
         f"[{inf.get('precision')}, {inf.get('requests')} requests, OpenVINO {inf.get('version')}]",

@@ -1,6 +1,6 @@
 import pytest
 
-from crackedge.machine import cpu_id, machine_info
+from crackedge.machine import cpu_id, cpu_label, machine_info
 from crackedge.timing import summarize, time_call
 from workflows.bench.markdown import table
 
@@ -35,3 +35,6 @@ def test_cpu_id_names_the_generation_a_bare_model_name_hides():
     assert cpu_id(block.format(f=25, m=1)) == "AuthenticAMD family 25 model 1 (Zen 3)"
     assert cpu_id(block.format(f=6, m=143).replace("AuthenticAMD", "GenuineIntel")) == "GenuineIntel family 6 model 143"
     assert cpu_id("processor\t: 0\nmodel name\t: ARMv8 Processor rev 3 (v8l)\n") == ""
+    assert cpu_label({"cpu": "AMD EPYC", "cpu_id": "AuthenticAMD family 26 model 2 (Zen 5)"}) == (
+        "AMD EPYC, AuthenticAMD family 26 model 2 (Zen 5)")
+    assert cpu_label({"cpu": "Intel(R) Xeon(R) Processor"}) == "Intel(R) Xeon(R) Processor"  # an older record

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from crackedge.machine import cpu_label
+
 from workflows.bench.markdown import fmt, not_measured, table, verdict
 from workflows.bench.render_accuracy import accuracy_lines
 from workflows.bench.render_edge import edge_lines, memory_goal_rows
@@ -45,12 +47,6 @@ def _header(results: dict[str, Optional[dict[str, Any]]], full_budget_min: float
     return lines
 
 
-def _cpu(machine: dict) -> Optional[str]:
-    """The CPU's model name, with its family/model (and microarchitecture) where recorded."""
-    name, ident = machine.get("cpu"), machine.get("cpu_id")
-    return f"{name}, {ident}" if name and ident else name
-
-
 def _machine(results: dict[str, Optional[dict[str, Any]]]) -> list[str]:
     results = {k: v for k, v in results.items() if k not in EXTERNAL}  # those carry their own machine and date
     measured = {k: v for k, v in results.items() if v}
@@ -63,7 +59,7 @@ def _machine(results: dict[str, Optional[dict[str, Any]]]) -> list[str]:
         "## Machine",
         "",
         table(["", ""], [
-            ["CPU", _cpu(m)],
+            ["CPU", cpu_label(m) or None],
             ["cores (usable / logical)", f"{m.get('usable_cores')} / {m.get('logical_cores')}"],
             ["bf16 instructions", "yes" if m.get("bf16_cpu") else "no"],
             ["memory", f"{m.get('memory_gb')} GB"],
@@ -75,7 +71,7 @@ def _machine(results: dict[str, Optional[dict[str, Any]]]) -> list[str]:
         table(["section", "measured", "duration", "run", "CPU"], [
             [SECTION_TITLES[k], (v or {}).get("started", "not measured"),
              f"{v['duration_s'] / 60:.1f} min" if v and v.get("duration_s") is not None else None,
-             ("quick" if v.get("quick") else "full") if v else None, _cpu((v or {}).get("machine") or {})]
+             ("quick" if v.get("quick") else "full") if v else None, cpu_label((v or {}).get("machine") or {}) or None]
             for k, v in results.items()
         ]),
         "",
