@@ -346,6 +346,9 @@ def _daemon_line(d: Optional[dict[str, Any]]) -> str:
         return f"  daemon memory              not measured: {d['error']}"
     line = (f"  daemon memory              {d['rss_peak_mb']:8.1f} MB RSS peak of `edge run` ({d['frames']} frames, "
             f"infer {d['infer_fps']} FPS; {d['settings']})")
+    if d.get("rss_anon_end_mb") is not None and d.get("rss_file_end_mb") is not None:
+        line += (f"\n  daemon memory at the end    {d['rss_end_mb']:8.1f} MB RSS = {d['rss_anon_end_mb']:.1f} MB own (RssAnon) "
+                 f"+ {d['rss_file_end_mb']:.1f} MB mapped files (RssFile)")
     if d.get("rss_peak_warm_mb") is not None:
         line += (f"\n  daemon memory, warm cache   {d['rss_peak_warm_mb']:8.1f} MB RSS peak of the start from the compiled-model "
                  f"cache (infer {d['infer_fps_warm']} FPS)")

@@ -11,6 +11,11 @@ compiles the IR and writes the cache (what the vehicle does once per bundle), th
 compiled model from it (every later start). Importing skips parsing the IR and reading its weights,
 so the later starts peak lower (about 7 MB for the FP16 IR, 11 MB for the INT8 IR of HRNet-W18 at
 448) and reach READY=1 sooner; both are reported, the first start being the conservative figure.
+
+Before each start the libraries the daemon maps and the bundle's files are dropped from the page
+cache (edge.page_cache: how many library pages a start maps depends on what the cache held; a vehicle
+starts after a boot), and the summary's RssAnon / RssFile at the end of the run are reported beside
+the peak: the part the process allocates itself and the part that is mapped files.
 """
 
 from __future__ import annotations
@@ -25,10 +30,12 @@ from typing import Any, Optional
 import yaml
 
 from crackedge.child_env import checkout_env
+from edge.page_cache import daemon_library_files, evict
 
 DAEMON_FRAMES = 100  # enough for every stage to reach steady state on a small CPU
 SETTINGS = ("edge run, image files as fast as processed, saving on (fsync off), preview off; "
-            "first start, then a start from the compiled-model cache (model.cache_dir)")
+            "first start, then a start from the compiled-model cache (model.cache_dir); before each, the "
+            "daemon's libraries and the bundle dropped from the page cache (as after a boot)")
 
 
 def _config(folder: Path, model: dict[str, Any], out: str = "out") -> dict[str, Any]:
@@ -45,10 +52,12 @@ def _config(folder: Path, model: dict[str, Any], out: str = "out") -> dict[str, 
 def daemon_memory(bundle: Path, jpegs: list[bytes], model: dict[str, Any], frames: int = DAEMON_FRAMES,
                   timeout_s: float = 600.0) -> dict[str, Any]:
     """Run `edge run` on `frames` files cycling through `jpegs`, twice (first start, then a start from the
-    compiled-model cache); the peak RSS and throughput of each.
+    compiled-model cache), each after dropping its libraries and the bundle from the page cache; the peak
+    RSS and throughput of each.
 
     model: the `model:` section of the daemon config besides the bundle (device, precision, model,
-    num_requests, performance_hint; None values left out). Returns {"rss_peak_mb", "rss_end_mb", "frames",
+    num_requests, performance_hint; None values left out). Returns {"rss_peak_mb", "rss_end_mb",
+    "rss_anon_end_mb", "rss_file_end_mb" (the two parts of rss_end_mb), "frames",
     "infer_fps" (the first start), "rss_peak_warm_mb", "infer_fps_warm" (the start from the cache),
     "model_cache_files" (the compiled blobs the first start wrote into the cache), "settings"}, or {"error": ...} naming what failed.
     """
@@ -76,6 +85,7 @@ def _run_once(folder: Path, name: str, model: dict[str, Any], frames: int, timeo
     config = folder / f"edge-{name}.yaml"
     config.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
     cmd = [sys.executable, "-m", "edge", "run", "--config", str(config)]
+    evict([*daemon_library_files(), Path(model["bundle"])])
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=checkout_env())
     except subprocess.TimeoutExpired:
@@ -88,6 +98,8 @@ def _run_once(folder: Path, name: str, model: dict[str, Any], frames: int, timeo
     return {
         "rss_peak_mb": summary.get("rss_peak_mb"),
         "rss_end_mb": summary.get("rss_mb"),
+        "rss_anon_end_mb": summary.get("rss_anon_mb"),
+        "rss_file_end_mb": summary.get("rss_file_mb"),
         "frames": (summary.get("source") or {}).get("frames"),
         "infer_fps": infer.get("fps"),
     }

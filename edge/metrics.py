@@ -1,7 +1,9 @@
 """Counters and timings the daemon reports at /metrics, in STATUS= and in the run's summary.json.
 
 `/metrics` JSON keys (documented, tested):
-    time, uptime_s, run_dir, rss_mb, rss_peak_mb (VmHWM),
+    time, uptime_s, run_dir, rss_mb, rss_peak_mb (VmHWM), rss_anon_mb, rss_file_mb (RssAnon: the
+                  process's own heap and buffers; RssFile: mapped files, i.e. libraries and memory-mapped
+                  weights, whose count depends on what the page cache already held when they were mapped)
     source:       kind, state (starting|connected|reconnecting|ended|stopped), frames, corrupt,
                   reconnects, stalls, frame_timeouts, last_error, last_outage_s, outage_s_total
     stages:       name -> {count, fps, latency_ms_mean, latency_ms_p95, errors}
@@ -41,6 +43,8 @@ METRIC_KEYS = (
     "run_dir",
     "rss_mb",
     "rss_peak_mb",
+    "rss_anon_mb",
+    "rss_file_mb",
     "source",
     "stages",
     "queues",
@@ -162,6 +166,8 @@ class Metrics:
             "run_dir": self.run_dir,
             "rss_mb": rss_mb(),
             "rss_peak_mb": rss_mb("VmHWM"),
+            "rss_anon_mb": rss_mb("RssAnon"),
+            "rss_file_mb": rss_mb("RssFile"),
             "source": self.source.snapshot(),
             "stages": {name: s.snapshot(decay) for name, s in self.stages.items()},
             "queues": queues,
@@ -183,7 +189,8 @@ class Metrics:
 
 
 def rss_mb(field: str = "VmRSS") -> Optional[float]:
-    """Resident memory of this process in MB (VmRSS now, VmHWM peak; from /proc, None elsewhere)."""
+    """Resident memory of this process in MB (VmRSS now, VmHWM peak, RssAnon / RssFile the two parts of VmRSS;
+    from /proc, None elsewhere)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith(field + ":"):

@@ -43,6 +43,10 @@ class SnapshotCollector:
         yield gauge("crackedge_uptime_seconds", "seconds since the daemon started", m.get("uptime_s"))
         if m.get("rss_peak_mb") is not None:
             yield gauge("crackedge_rss_peak_bytes", "peak resident memory (VmHWM)", m["rss_peak_mb"] * MB)
+        for part, doc in (("anon", "resident memory of the process's own (anonymous) pages (RssAnon)"),
+                          ("file", "resident memory of mapped files: libraries, mmapped weights (RssFile)")):
+            if m.get(f"rss_{part}_mb") is not None:
+                yield gauge(f"crackedge_rss_{part}_bytes", doc, m[f"rss_{part}_mb"] * MB)
 
         src = m.get("source") or {}
         state = GaugeMetricFamily("crackedge_source_state", "1 for the source's current state", labels=["kind", "state"])

@@ -37,6 +37,11 @@ def test_bench_reports_pipeline_vs_raw_inference_latency_and_memory(bundle: Path
     assert "error" not in daemon, daemon
     assert daemon["frames"] == 100 and daemon["infer_fps"] > 0
     assert 50 < daemon["rss_peak_mb"] < 2000 and daemon["rss_end_mb"] <= daemon["rss_peak_mb"]
+    # the end figure split into the process's own pages and its mapped files (RssShmem is the rest)
+    parts = daemon["rss_anon_end_mb"] + daemon["rss_file_end_mb"]
+    assert daemon["rss_anon_end_mb"] > 10 and daemon["rss_file_end_mb"] > 10
+    assert daemon["rss_end_mb"] - 1.0 <= parts <= daemon["rss_end_mb"] + 0.2
+    assert "page cache" in daemon["settings"] and "mapped files (RssFile)" in text
     # and again from the compiled-model cache the first start wrote (every later start on the vehicle)
     assert 50 < daemon["rss_peak_warm_mb"] < 2000 and daemon["infer_fps_warm"] > 0
     assert daemon["model_cache_files"] >= 1  # the first start compiled and cached the model

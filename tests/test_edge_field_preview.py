@@ -170,6 +170,10 @@ def test_metrics_is_prometheus_text_and_json_stays_reachable() -> None:
         assert samples[("crackedge_disk_free_bytes", ())] == pytest.approx(1234.5 * 1024 * 1024)
         assert samples[("crackedge_stage_items_total", (("stage", "capture"),))] == 1
         assert any(name == "process_open_fds" for name, _ in samples)
+        # this process's memory in its two parts, each a real share of the whole
+        anon, mapped = samples[("crackedge_rss_anon_bytes", ())], samples[("crackedge_rss_file_bytes", ())]
+        assert anon > 1e6 and mapped > 1e6
+        assert anon + mapped <= samples[("crackedge_rss_peak_bytes", ())] + 1e6
         for path, headers in (("metrics.json", {"Accept": "*/*"}), ("metrics?format=json", {"Accept": "*/*"}),
                               ("metrics", {"Accept": "application/json"}), ("metrics", {})):
             with urllib.request.urlopen(urllib.request.Request(srv.url + path, headers=headers), timeout=5) as r:
