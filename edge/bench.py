@@ -346,6 +346,9 @@ def _daemon_line(d: Optional[dict[str, Any]]) -> str:
         return f"  daemon memory              not measured: {d['error']}"
     line = (f"  daemon memory              {d['rss_peak_mb']:8.1f} MB RSS peak of `edge run` ({d['frames']} frames, "
             f"infer {d['infer_fps']} FPS; {d['settings']})")
+    if d.get("compile_child_peak_mb") is not None:
+        line += (f"\n  compiling child process     {d['compile_child_peak_mb']:8.1f} MB RSS peak of the child that compiled "
+                 "the model into the cache before the first start imported it (model.compile_ahead)")
     if d.get("rss_anon_end_mb") is not None and d.get("rss_file_end_mb") is not None:
         line += (f"\n  daemon memory at the end    {d['rss_end_mb']:8.1f} MB RSS = {d['rss_anon_end_mb']:.1f} MB own (RssAnon) "
                  f"+ {d['rss_file_end_mb']:.1f} MB mapped files (RssFile)")

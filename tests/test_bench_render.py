@@ -315,6 +315,10 @@ def test_edge_section_renders_the_step_breakdown_before_and_after_and_the_memory
     assert [goal, "hrnet_w18 ir_int8, LATENCY, 2 requests, start from the model cache", 305.0, "MISS"] in rows
     assert [goal, "hrnet_w18 ir_fp16, LATENCY, 2 requests, first start", 280.0, "PASS"] in rows
     assert not any("ir_fp16" in r[1] and "model cache" in r[1] for r in rows)  # not measured: no row
+    section["memory"][1]["compile_child_peak_mb"] = 250.0  # the child that compiled into the cache: its own column
+    mem_md = "\n".join(memory_lines(section["memory"], 300.0, before={}))
+    assert "compiling child process, first start (MB)" in mem_md and "never hold memory at the same time" in mem_md
+    assert "| ir_int8 | LATENCY, 2 requests | 320.00 | 305.00 | 250.00 | 9.00 | MISS |  |" in mem_md
 
 
 def test_old_single_seed_accuracy_result_is_rendered_not_dropped(tmp_path):

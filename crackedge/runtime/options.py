@@ -54,6 +54,12 @@ class RuntimeOptions(StrictModel):
     )
     cache_dir: Optional[Path] = Field(default=None, description="OpenVINO compiled-model cache (faster restarts): "
                                       "a folder per model content, the 3 most recently used kept (crackedge.runtime.model_cache)")
+    compile_ahead: bool = Field(
+        default=True,
+        description="with cache_dir, on CPU: a model not yet in the cache is compiled there by a short child process "
+        "and this process imports the blob, so it never holds the compile's transient memory (HRNet-W18 INT8 IR: "
+        "15-25 MB of the daemon's peak; crackedge.runtime.backends.compile_ahead). false: compile in-process",
+    )
 
 
 def device_name(text: str) -> str:

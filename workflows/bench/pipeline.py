@@ -73,6 +73,7 @@ def run_daemon_memory(bundle: Path, model: str, hint: str, requests: Optional[in
     daemon = report.get("daemon") or {}
     return {**row, "student": report.get("student"), "rss_peak_mb": daemon.get("rss_peak_mb"),
             "rss_peak_warm_mb": daemon.get("rss_peak_warm_mb"), "infer_fps": daemon.get("infer_fps"),
+            "compile_child_peak_mb": daemon.get("compile_child_peak_mb"),
             "error": daemon.get("error") or daemon.get("error_warm")}
 
 

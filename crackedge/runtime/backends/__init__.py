@@ -43,6 +43,7 @@ def create_backend(cfg: RuntimeOptions, bundle: LoadedBundle) -> tuple[Inference
         api=api,
         snippets=cfg.cpu_snippets,
         u8_input=bundle.meta.input if cfg.input_tensor == "u8" else None,
+        compile_ahead=cfg.compile_ahead,
     )
     backend.info["model_key"] = key
     backend.info["model_sha256"] = bundle.model_sha256(key)

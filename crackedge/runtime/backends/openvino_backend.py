@@ -9,6 +9,7 @@ from typing import Any, Optional
 import numpy as np
 
 from crackedge.runtime.backends.base import DoneCallback, InferenceBackend
+from crackedge.runtime.backends.compile_ahead import compile_in_child, compile_key, is_compiled, mark_compiled
 from crackedge.runtime.backends.openvino_compat import (
     OpenVinoApi,
     check_device,
@@ -53,6 +54,18 @@ def _compile(core: Any, model_path: Path, device: str, props: dict[str, Any], ve
         ) from None
 
 
+def compiled_model(core: Any, model_path: Path, device: str, props: dict[str, str], api: OpenVinoApi,
+                   u8_input: Optional[InputSpec] = None) -> tuple[Any, str]:
+    """The compiled model and its input tensor ("u8" or "f32"): from the path, or with `u8_input` (OpenVINO
+    2023+) read and given the uint8 input steps (`with_u8_input`) first. The Core's CACHE_DIR is the caller's."""
+    if u8_input is not None and api.generation != "2022":
+        model = with_u8_input(_read(core, model_path, api.version), u8_input)
+        compiled = _compile(core, model_path, device, props, api.version, model)
+        del model  # the compiled model keeps what it needs
+        return compiled, "u8"
+    return _compile(core, model_path, device, props, api.version), "f32"
+
+
 def _read(core: Any, model_path: Path, version: str) -> Any:
     try:
         return core.read_model(str(model_path))
@@ -93,26 +106,33 @@ class OpenVinoBackend(InferenceBackend):
         api: Optional[OpenVinoApi] = None,
         snippets: bool = False,
         u8_input: Optional[InputSpec] = None,
+        compile_ahead: bool = False,
     ) -> None:
         """u8_input: the bundle's input spec, to take uint8 frames normalised inside the model
         (`with_u8_input`; OpenVINO 2023+ only: with 2022.3 the backend keeps float input). The compiled-model
-        cache then keys on the model with those steps, which OpenVINO hashes after reading the IR."""
+        cache then keys on the model with those steps, which OpenVINO hashes after reading the IR.
+        compile_ahead (with cache_dir, on CPU): a model not yet compiled into the cache with these settings
+        is compiled there by a child process first, and this process imports the blob
+        (crackedge.runtime.backends.compile_ahead); `info["compile_ahead"]` reports the child."""
         self.api = api or load_openvino_api()
         core = shared_core(self.api)
         available = devices_needed_for(core, device)
         check_device(device, available, self.api.version)
+        props = compile_properties(device, precision, hint, threads, num_requests, snippets)
+        if self.api.generation == "2022":
+            u8_input = None  # no PrePostProcessor steps in 2022.3's API: float input
+        ahead: Optional[dict[str, Any]] = None
+        key = ""
         if cache_dir is not None:
             Path(cache_dir).mkdir(parents=True, exist_ok=True)
+            key = compile_key(Path(model_path), device, props, u8_input, self.api.version)
+            if compile_ahead and device == "CPU" and not is_compiled(cache_dir, key):
+                ahead = self._compile_ahead(Path(model_path), Path(cache_dir), device, props, u8_input)
         # the Core is shared: a model opened without a cache must not write into another model's
         core.set_property({"CACHE_DIR": str(cache_dir) if cache_dir is not None else ""})
-        props = compile_properties(device, precision, hint, threads, num_requests, snippets)
-        if u8_input is not None and self.api.generation != "2022":
-            model = with_u8_input(_read(core, Path(model_path), self.api.version), u8_input)
-            self.compiled = _compile(core, Path(model_path), device, props, self.api.version, model)
-            del model  # the compiled model keeps what it needs
-            self.input_tensor = "u8"
-        else:
-            self.compiled = _compile(core, Path(model_path), device, props, self.api.version)
+        self.compiled, self.input_tensor = compiled_model(core, Path(model_path), device, props, self.api, u8_input)
+        if cache_dir is not None:
+            mark_compiled(cache_dir, key)
         self.output_index = self._output_index(output_name)
         self.n_requests = num_requests or self._optimal_requests(device)
         self._queue = self.api.AsyncInferQueue(self.compiled, self.n_requests)
@@ -142,10 +162,24 @@ class OpenVinoBackend(InferenceBackend):
             "performance_hint": hint,
             "input": "uint8 NHWC, normalised in the model" if self.input_tensor == "u8" else "float32 NCHW",
         }
+        if ahead is not None:
+            self.info["compile_ahead"] = ahead
         log.info(
             "OpenVINO %s (%s): %s on %s, precision %s, %d infer requests",
             self.api.version, self.api.module, Path(model_path).name, device, self.info["precision"], self.n_requests,
         )
+
+    @staticmethod
+    def _compile_ahead(model_path: Path, cache_dir: Path, device: str, props: dict[str, str],
+                       u8_input: Optional[InputSpec]) -> dict[str, Any]:
+        ahead = compile_in_child(model_path, cache_dir, device, props, u8_input)
+        if ahead["ok"]:
+            log.info("compiled %s into the model cache in a child process: %.1f s, its peak RSS %s MB",
+                     model_path.name, ahead["seconds"], ahead["peak_mb"])
+        else:
+            log.warning("compiling %s ahead in a child process failed (%s); compiling it in this process",
+                        model_path.name, ahead["error"])
+        return ahead
 
     def _output_index(self, name: Optional[str]) -> int:
         outputs = list(self.compiled.outputs)
