@@ -71,6 +71,7 @@ class BenchOptions:
     daemon: bool = True  # step 6: measure `edge run`'s memory in a child process
     performance_hint: str = "THROUGHPUT"  # model.performance_hint (LATENCY: one stream, less memory)
     cpu_snippets: bool = False  # model.cpu_snippets (the CPU plugin's element-wise JIT; more memory)
+    compile_ahead: bool = True  # model.compile_ahead (the daemon's first start: the model compiled by a child process)
     input_tensor: str = "u8"  # model.input_tensor (u8: normalised inside the model, the daemon's default)
     save: bool = True  # False: the pipeline rounds save nothing (only the per-frame host path is measured)
     daemon_only: bool = False  # only step 6 (the daemon's memory)
@@ -227,7 +228,7 @@ def _daemon_model(opts: BenchOptions) -> dict[str, Any]:
     """The daemon config's `model:` settings (besides the bundle) these options stand for."""
     return {"device": opts.device, "precision": opts.precision, "model": opts.model, "num_requests": opts.num_requests,
             "performance_hint": opts.performance_hint, "cpu_snippets": opts.cpu_snippets,
-            "input_tensor": opts.input_tensor}
+            "input_tensor": opts.input_tensor, "compile_ahead": opts.compile_ahead}
 
 
 def run_daemon_memory(opts: BenchOptions) -> dict[str, Any]:
@@ -346,6 +347,9 @@ def _daemon_line(d: Optional[dict[str, Any]]) -> str:
         return f"  daemon memory              not measured: {d['error']}"
     line = (f"  daemon memory              {d['rss_peak_mb']:8.1f} MB RSS peak of `edge run` ({d['frames']} frames, "
             f"infer {d['infer_fps']} FPS; {d['settings']})")
+    if d.get("other_mappers"):
+        line += ("\n  WARNING                     other processes mapped the daemon's libraries when it started, so it "
+                 f"mapped more of them than after a boot: {'; '.join(d['other_mappers'][:5])}")
     if d.get("compile_child_peak_mb") is not None:
         line += (f"\n  compiling child process     {d['compile_child_peak_mb']:8.1f} MB RSS peak of the child that compiled "
                  "the model into the cache before the first start imported it (model.compile_ahead)")

@@ -29,7 +29,7 @@ from typing import Any, Optional
 import yaml
 
 from crackedge.child_env import checkout_env
-from edge.page_cache import daemon_library_files, evict
+from edge.page_cache import daemon_library_files, evict, other_mappers
 
 DAEMON_FRAMES = 100  # enough for every stage to reach steady state on a small CPU
 SETTINGS = ("edge run, image files as fast as processed, saving on (fsync off), preview off; "
@@ -60,7 +60,9 @@ def daemon_memory(bundle: Path, jpegs: list[bytes], model: dict[str, Any], frame
     "infer_fps" (the first start), "compile_child_peak_mb" (the peak of the child process that compiled the
     model into the cache before the first start imported it; None when none ran: model.compile_ahead
     false, or a device that is not the CPU), "rss_peak_warm_mb", "infer_fps_warm" (the start from the cache),
-    "model_cache_files" (the compiled blobs the first start wrote into the cache), "settings"}, or {"error": ...} naming what failed.
+    "model_cache_files" (the compiled blobs the first start wrote into the cache), "other_mappers" (other
+    processes that mapped the daemon's libraries at the first start: edge.page_cache.other_mappers),
+    "settings"}, or {"error": ...} naming what failed.
     """
     with tempfile.TemporaryDirectory(prefix="edge-bench-daemon-") as tmp:
         folder = Path(tmp)
@@ -86,7 +88,9 @@ def _run_once(folder: Path, name: str, model: dict[str, Any], frames: int, timeo
     config = folder / f"edge-{name}.yaml"
     config.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
     cmd = [sys.executable, "-m", "edge", "run", "--config", str(config)]
-    evict([*daemon_library_files(), Path(model["bundle"])])
+    libraries = daemon_library_files()
+    evict([*libraries, Path(model["bundle"])])
+    mappers = other_mappers(libraries)  # their pages stay cached: this start maps more than after a boot
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=checkout_env())
     except subprocess.TimeoutExpired:
@@ -98,6 +102,7 @@ def _run_once(folder: Path, name: str, model: dict[str, Any], frames: int, timeo
     infer = (summary.get("stages") or {}).get("infer") or {}
     ahead = (summary.get("inference") or {}).get("compile_ahead") or {}
     return {
+        "other_mappers": mappers,
         "compile_child_peak_mb": ahead.get("peak_mb"),  # None: no child compiled (the model was in the cache)
         "rss_peak_mb": summary.get("rss_peak_mb"),
         "rss_end_mb": summary.get("rss_mb"),

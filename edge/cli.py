@@ -61,6 +61,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         daemon=not args.no_daemon,
         performance_hint=args.performance_hint,
         cpu_snippets=args.cpu_snippets,
+        compile_ahead=not args.no_compile_ahead,
         input_tensor=args.input_tensor,
         save=not args.no_save,
         daemon_only=args.daemon_only,
@@ -140,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model.input_tensor: u8 (default, normalised inside the model) or f32 (normalised on the host)")
     p.add_argument("--cpu-snippets", action="store_true",
                    help="model.cpu_snippets: the CPU plugin's element-wise JIT on (more memory; default off)")
+    p.add_argument("--no-compile-ahead", action="store_true",
+                   help="model.compile_ahead false: the daemon's first start compiles the model in its own process")
     p.add_argument("--no-save", action="store_true",
                    help="pipeline rounds without saving (default: the default config's saving policy)")
     p.add_argument("--daemon-only", action="store_true", help="only the last step: the peak memory of `edge run`")

@@ -50,6 +50,42 @@ def daemon_library_files(packages: Iterable[str] = DAEMON_PACKAGES) -> list[Path
     return sorted(files)
 
 
+def ancestors() -> list[int]:
+    """PIDs of this process's parent, its parent, ... (Linux /proc; [] elsewhere)."""
+    out: list[int] = []
+    pid = os.getppid()
+    while pid > 1 and pid not in out:
+        out.append(pid)
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+            pid = int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state: ppid
+        except (OSError, ValueError, IndexError):
+            break
+    return out
+
+
+def other_mappers(paths: Iterable[Path], exclude: Iterable[int] = ()) -> list[str]:
+    """"PID NAME (file, ...)" for each process that maps one of `paths`, other than this one, its ancestors
+    (the benchmark that started it, which has the libraries loaded by design) and `exclude` (Linux /proc;
+    elsewhere, or for processes it may not read, nothing)."""
+    wanted = {str(Path(p).resolve()): Path(p).name for p in paths}
+    skip = {os.getpid(), *ancestors(), *exclude}
+    found = []
+    for proc in sorted(Path("/proc").glob("[0-9]*"), key=lambda p: int(p.name)):
+        if int(proc.name) in skip:
+            continue
+        try:
+            maps = (proc / "maps").read_text(encoding="utf-8", errors="replace")
+            name = (proc / "comm").read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            continue
+        names = sorted({wanted[path] for path in (line.split(maxsplit=5)[-1] for line in maps.splitlines()
+                                                  if line.count(" ") >= 5) if path in wanted})
+        if names:
+            found.append(f"{proc.name} {name} ({', '.join(names)})")
+    return found
+
+
 def evict(paths: Iterable[Path]) -> int:
     """Ask the kernel to drop the cached pages of `paths` (files; folders: every file in them).
 
