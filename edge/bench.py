@@ -350,6 +350,9 @@ def _daemon_line(d: Optional[dict[str, Any]]) -> str:
     if d.get("other_mappers"):
         line += ("\n  WARNING                     other processes mapped the daemon's libraries when it started, so it "
                  f"mapped more of them than after a boot: {'; '.join(d['other_mappers'][:5])}")
+    if d.get("libraries_cached_after_drop_mb") is not None:
+        line += (f"\n  libraries still cached      {d['libraries_cached_after_drop_mb']:8.1f} MB of the daemon's libraries in the "
+                 "page cache after the drop, before the first start (pages running processes map, this benchmark's too)")
     if d.get("compile_child_peak_mb") is not None:
         line += (f"\n  compiling child process     {d['compile_child_peak_mb']:8.1f} MB RSS peak of the child that compiled "
                  "the model into the cache before the first start imported it (model.compile_ahead)")

@@ -29,7 +29,7 @@ from typing import Any, Optional
 import yaml
 
 from crackedge.child_env import checkout_env
-from edge.page_cache import daemon_library_files, evict, other_mappers
+from edge.page_cache import cached_mb, daemon_library_files, evict, other_mappers
 
 DAEMON_FRAMES = 100  # enough for every stage to reach steady state on a small CPU
 SETTINGS = ("edge run, image files as fast as processed, saving on (fsync off), preview off; "
@@ -62,6 +62,8 @@ def daemon_memory(bundle: Path, jpegs: list[bytes], model: dict[str, Any], frame
     false, or a device that is not the CPU), "rss_peak_warm_mb", "infer_fps_warm" (the start from the cache),
     "model_cache_files" (the compiled blobs the first start wrote into the cache), "other_mappers" (other
     processes that mapped the daemon's libraries at the first start: edge.page_cache.other_mappers),
+    "libraries_cached_after_drop_mb" (how much of those libraries the page cache still held after the drop
+    before the first start: the pages running processes map, this benchmark's included),
     "settings"}, or {"error": ...} naming what failed.
     """
     with tempfile.TemporaryDirectory(prefix="edge-bench-daemon-") as tmp:
@@ -91,6 +93,7 @@ def _run_once(folder: Path, name: str, model: dict[str, Any], frames: int, timeo
     libraries = daemon_library_files()
     evict([*libraries, Path(model["bundle"])])
     mappers = other_mappers(libraries)  # their pages stay cached: this start maps more than after a boot
+    still_cached = cached_mb(libraries)  # what the drop left: pages mapped by running processes (this one's too)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=checkout_env())
     except subprocess.TimeoutExpired:
@@ -103,6 +106,7 @@ def _run_once(folder: Path, name: str, model: dict[str, Any], frames: int, timeo
     ahead = (summary.get("inference") or {}).get("compile_ahead") or {}
     return {
         "other_mappers": mappers,
+        "libraries_cached_after_drop_mb": still_cached,
         "compile_child_peak_mb": ahead.get("peak_mb"),  # None: no child compiled (the model was in the cache)
         "rss_peak_mb": summary.get("rss_peak_mb"),
         "rss_end_mb": summary.get("rss_mb"),

@@ -16,10 +16,13 @@ such. Linux only; elsewhere nothing is done.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import importlib.util
+import mmap
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Optional
 
 # The packages with shared objects that `edge run` loads (no torch: edge never imports it).
 DAEMON_PACKAGES = ("cv2", "openvino", "numpy", "simplejpeg", "pydantic_core", "yaml", "psutil", "prometheus_client")
@@ -109,3 +112,50 @@ def evict(paths: Iterable[Path]) -> int:
             finally:
                 os.close(fd)
     return done
+
+
+_MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+def _libc() -> Optional[ctypes.CDLL]:
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    libc = ctypes.CDLL(name, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_ubyte)]
+    return libc
+
+
+def cached_mb(paths: Iterable[Path]) -> Optional[float]:
+    """MB of the files `paths` that the page cache holds now (mincore on a fresh read-only mapping, which
+    reads nothing); None where the C library or mincore is not available (not Linux)."""
+    libc = _libc() if hasattr(os, "posix_fadvise") else None
+    if libc is None:
+        return None
+    total = 0
+    page = mmap.PAGESIZE
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            size = os.fstat(fd).st_size
+            if size == 0:
+                continue
+            addr = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+            if addr in (None, _MAP_FAILED):
+                continue
+            try:
+                vec = (ctypes.c_ubyte * ((size + page - 1) // page))()
+                if libc.mincore(addr, size, vec) != 0:
+                    return None
+                total += sum(1 for b in bytes(vec) if b & 1) * page
+            finally:
+                libc.munmap(addr, size)
+        finally:
+            os.close(fd)
+    return round(total / 2**20, 1)

@@ -42,6 +42,8 @@ def test_bench_reports_pipeline_vs_raw_inference_latency_and_memory(bundle: Path
     assert daemon["rss_anon_end_mb"] > 10 and daemon["rss_file_end_mb"] > 10
     assert daemon["rss_end_mb"] - 1.0 <= parts <= daemon["rss_end_mb"] + 0.2
     assert "page cache" in daemon["settings"] and "mapped files (RssFile)" in text
+    # what the drop left cached: at least this process's own mapped pages of OpenCV / OpenVINO, far from all
+    assert 1.0 < daemon["libraries_cached_after_drop_mb"] < 400.0 and "libraries still cached" in text
     # and again from the compiled-model cache the first start wrote (every later start on the vehicle)
     assert 50 < daemon["rss_peak_warm_mb"] < 2000 and daemon["infer_fps_warm"] > 0
     assert daemon["model_cache_files"] >= 1  # the first start compiled and cached the model ...

@@ -68,3 +68,18 @@ def test_the_bench_line_warns_when_other_processes_held_the_daemons_libraries() 
     assert "WARNING" not in _daemon_line(base)
     line = _daemon_line({**base, "other_mappers": ["4242 python (cv2.abi3.so)"]})
     assert "WARNING" in line and "4242 python (cv2.abi3.so)" in line and "more of them than after a boot" in line
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="posix_fadvise/mincore: Linux")
+def test_cached_mb_sees_a_file_read_into_the_cache_and_dropped_again(tmp_path: Path) -> None:
+    from edge.page_cache import cached_mb
+
+    data = tmp_path / "weights.bin"
+    data.write_bytes(os.urandom(4 << 20))
+    with open(data, "rb") as f:  # written and read: in the page cache
+        os.fsync(f.fileno())
+        f.read()
+    assert cached_mb([data]) == pytest.approx(4.0, abs=0.1)
+    assert evict([data]) == 1
+    assert cached_mb([data]) < 0.5  # clean, unmapped pages: dropped
+    assert cached_mb([tmp_path / "missing.so"]) == 0.0
