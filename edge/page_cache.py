@@ -22,7 +22,7 @@ import importlib.util
 import mmap
 import os
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 # The packages with shared objects that `edge run` loads (no torch: edge never imports it).
 DAEMON_PACKAGES = ("cv2", "openvino", "numpy", "simplejpeg", "pydantic_core", "yaml", "psutil", "prometheus_client")
@@ -96,6 +96,18 @@ def evict(paths: Iterable[Path]) -> int:
     if not hasattr(os, "posix_fadvise"):
         return 0
     done = 0
+    for fd in _opened(paths):
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            done += 1
+        except OSError:
+            pass
+    return done
+
+
+def _opened(paths: Iterable[Path]) -> Iterator[int]:
+    """A read-only descriptor of each readable file of `paths` (folders: every file in them), closed
+    when the next one is asked for; unreadable files are skipped."""
     for path in paths:
         path = Path(path)
         targets = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
@@ -105,13 +117,9 @@ def evict(paths: Iterable[Path]) -> int:
             except OSError:
                 continue
             try:
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-                done += 1
-            except OSError:
-                pass
+                yield fd
             finally:
                 os.close(fd)
-    return done
 
 
 _MAP_FAILED = ctypes.c_void_p(-1).value
@@ -130,32 +138,25 @@ def _libc() -> Optional[ctypes.CDLL]:
 
 
 def cached_mb(paths: Iterable[Path]) -> Optional[float]:
-    """MB of the files `paths` that the page cache holds now (mincore on a fresh read-only mapping, which
+    """MB of the files `paths` (folders: every file in them) that the page cache holds now (mincore on a fresh read-only mapping, which
     reads nothing); None where the C library or mincore is not available (not Linux)."""
     libc = _libc() if hasattr(os, "posix_fadvise") else None
     if libc is None:
         return None
     total = 0
     page = mmap.PAGESIZE
-    for path in paths:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
+    for fd in _opened(paths):
+        size = os.fstat(fd).st_size
+        if size == 0:
+            continue
+        addr = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        if addr in (None, _MAP_FAILED):
             continue
         try:
-            size = os.fstat(fd).st_size
-            if size == 0:
-                continue
-            addr = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
-            if addr in (None, _MAP_FAILED):
-                continue
-            try:
-                vec = (ctypes.c_ubyte * ((size + page - 1) // page))()
-                if libc.mincore(addr, size, vec) != 0:
-                    return None
-                total += sum(1 for b in bytes(vec) if b & 1) * page
-            finally:
-                libc.munmap(addr, size)
+            vec = (ctypes.c_ubyte * ((size + page - 1) // page))()
+            if libc.mincore(addr, size, vec) != 0:
+                return None
+            total += sum(1 for b in bytes(vec) if b & 1) * page
         finally:
-            os.close(fd)
+            libc.munmap(addr, size)
     return round(total / 2**20, 1)
