@@ -414,7 +414,7 @@ def test_with_u8_input_converts_reorders_and_normalises_inside_the_model() -> No
     """An identity network shows each step: uint8 NHWC RGB in, (BGR - mean) / std NCHW float out."""
     import openvino as ov
 
-    from crackedge.runtime.backends.openvino_backend import with_u8_input
+    from crackedge.runtime.backends.openvino_compile import with_u8_input
 
     param = ov.opset13.parameter([1, 3, 4, 5], ov.Type.f32, name="image")
     model = ov.Model([ov.opset13.relu(param)], [param], "identity")

@@ -119,7 +119,7 @@ def _own_peak_mb() -> Optional[float]:
 
 def main(argv: Optional[list[str]] = None) -> int:
     """The child: compile the model of the JSON request into its cache folder and exit (0 when compiled)."""
-    from crackedge.runtime.backends.openvino_backend import compiled_model
+    from crackedge.runtime.backends.openvino_compile import compiled_model
     from crackedge.runtime.backends.openvino_compat import load_openvino_api, shared_core
 
     args = sys.argv[1:] if argv is None else argv
