@@ -32,6 +32,7 @@ from typing import Any, Optional
 import numpy as np
 
 from crackedge.machine import cpu_label, machine_info
+from crackedge.process_memory import rss_mb
 from crackedge.runtime.async_runner import AsyncRunner
 from crackedge.runtime.backends import create_backend
 from crackedge.runtime.bundle import load_bundle
@@ -45,7 +46,7 @@ from edge.diskguard import DiskGuard, make_run_dir
 from edge.frames import Capture, Result
 from edge.measure import Measurer
 from edge.memory import lean_int8_isa_for
-from edge.metrics import Metrics, rss_mb
+from edge.metrics import Metrics
 from edge.pipeline import Pipeline, PipelineOptions
 from edge.preview import FrameHub
 from edge.saver import FrameSaver

@@ -37,6 +37,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from crackedge.process_memory import memory_mb
+
 METRIC_KEYS = (
     "time",
     "uptime_s",
@@ -160,14 +162,15 @@ class Metrics:
     def snapshot(self, decay: bool = True) -> dict[str, Any]:
         queues = {q.name: q.snapshot() for q in self.queues}
         e2e = self.e2e.snapshot()
+        mem = memory_mb("VmRSS", "VmHWM", "RssAnon", "RssFile")
         return {
             "time": time.time(),
             "uptime_s": round(time.monotonic() - self.started_mono, 1),
             "run_dir": self.run_dir,
-            "rss_mb": rss_mb(),
-            "rss_peak_mb": rss_mb("VmHWM"),
-            "rss_anon_mb": rss_mb("RssAnon"),
-            "rss_file_mb": rss_mb("RssFile"),
+            "rss_mb": mem["VmRSS"],
+            "rss_peak_mb": mem["VmHWM"],
+            "rss_anon_mb": mem["RssAnon"],
+            "rss_file_mb": mem["RssFile"],
             "source": self.source.snapshot(),
             "stages": {name: s.snapshot(decay) for name, s in self.stages.items()},
             "queues": queues,
@@ -186,18 +189,6 @@ class Metrics:
     def refresh_temperatures(self) -> None:
         """Read the sensors (sysfs, and vcgencmd when present): the maintenance thread calls this."""
         self._temps.read()
-
-
-def rss_mb(field: str = "VmRSS") -> Optional[float]:
-    """Resident memory of this process in MB (VmRSS now, VmHWM peak, RssAnon / RssFile the two parts of VmRSS;
-    from /proc, None elsewhere)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return round(int(line.split()[1]) / 1024.0, 1)
-    except OSError:
-        pass
-    return None
 
 
 class TemperatureReader:

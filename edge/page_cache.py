@@ -82,8 +82,8 @@ def other_mappers(paths: Iterable[Path], exclude: Iterable[int] = ()) -> list[st
             name = (proc / "comm").read_text(encoding="utf-8", errors="replace").strip()
         except OSError:
             continue
-        names = sorted({wanted[path] for path in (line.split(maxsplit=5)[-1] for line in maps.splitlines()
-                                                  if line.count(" ") >= 5) if path in wanted})
+        mapped = {line.split(maxsplit=5)[-1] for line in maps.splitlines()}  # the path, where the line has one
+        names = sorted({wanted[path] for path in mapped & wanted.keys()})
         if names:
             found.append(f"{proc.name} {name} ({', '.join(names)})")
     return found

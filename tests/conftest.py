@@ -97,6 +97,7 @@ TEST_KINDS: dict[str, str] = {
     "test_edge_inference.py": "integration",
     "test_model_cache.py": "integration",
     "test_compile_ahead.py": "integration",
+    "test_process_memory.py": "unit",
     "test_edge_outputs.py": "unit",
     "test_edge_page_cache.py": "unit",
     "test_edge_perf.py": "integration",

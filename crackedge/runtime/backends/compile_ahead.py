@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from crackedge.child_env import checkout_env
+from crackedge.process_memory import rss_mb
 from crackedge.runtime.metadata import InputSpec
 
 log = logging.getLogger(__name__)
@@ -106,17 +107,6 @@ def compile_in_child(model_path: Path, cache_dir: Path, device: str, props: dict
     return {"ok": True, "peak_mb": peak_mb, "seconds": seconds}
 
 
-def _own_peak_mb() -> Optional[float]:
-    """This process's VmHWM in MB (Linux), else None."""
-    try:
-        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024.0, 1)
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
 def main(argv: Optional[list[str]] = None) -> int:
     """The child: compile the model of the JSON request into its cache folder and exit (0 when compiled)."""
     from crackedge.runtime.backends.openvino_compile import compiled_model
@@ -129,7 +119,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     core.set_property({"CACHE_DIR": request["cache_dir"]})
     spec = InputSpec.model_validate(request["u8_input"]) if request["u8_input"] is not None else None
     compiled_model(core, Path(request["model"]), request["device"], request["props"], api, spec)
-    print(json.dumps({"peak_mb": _own_peak_mb()}))
+    print(json.dumps({"peak_mb": rss_mb("VmHWM")}))
     return 0
 
 
