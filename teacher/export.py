@@ -28,7 +28,6 @@ OpenVINO 2022.3 reads ONNX up to about opset 16 and which could not hold it anyw
 from __future__ import annotations
 
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional
@@ -46,8 +45,8 @@ from crackedge.export.bundle import (
     log_summary,
     parity_set,
     precision_notes,
-    prepare_out_dir,
-    publish,
+    finish_bundle,
+    staged_bundle,
 )
 from crackedge.export.errors import ExportError
 from crackedge.fileio import sha256_file
@@ -57,8 +56,6 @@ from crackedge.runtime.metadata import (
     BundleMetadata,
     ModelIdentity,
     OutputSpec,
-    hash_files,
-    write_metadata,
 )
 
 log = logging.getLogger(__name__)
@@ -164,8 +161,6 @@ def merge_deltas(model: nn.Module, size: int, notes: dict[str, str]) -> None:
 
 def export_teacher(checkpoint: Path, out_dir: Path, opts: TeacherExportOptions = TeacherExportOptions()) -> BundleMetadata:
     """Export the teacher in `checkpoint` (+ its SAM base for a delta checkpoint) to a bundle folder."""
-    from tqdm import tqdm
-
     from crackedge.export.onnx_export import export_onnx
     from crackedge.export.openvino_ir import save_ir_fp16
     from crackedge.runtime.preprocess import default_input_spec
@@ -191,9 +186,7 @@ def export_teacher(checkpoint: Path, out_dir: Path, opts: TeacherExportOptions =
     input_spec = default_input_spec(*size)
     output_spec = OutputSpec(kind="probabilities", channels=1, crack_channel=0, stride=stride)
 
-    staging = prepare_out_dir(out_dir, opts.force)
-    steps = tqdm(total=4, desc="teacher export", unit="step", disable=not opts.progress)
-    try:
+    with staged_bundle(out_dir, opts.force, 4, "teacher export", opts.progress) as (staging, steps):
         steps.set_postfix_str(f"ONNX opset {opts.opset}")
         onnx_path = export_onnx(wrapper, staging / ONNX_NAME, size, opts.opset)
         steps.update()
@@ -224,14 +217,7 @@ def export_teacher(checkpoint: Path, out_dir: Path, opts: TeacherExportOptions =
             parity=records,
             notes=notes,
         )
-        meta.files = hash_files(staging, [p.name for p in files])
-        write_metadata(staging, meta)
-        publish(staging, out_dir)
+        finish_bundle(staging, out_dir, meta, files)
         steps.update()
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    finally:
-        steps.close()
     log_summary(out_dir, meta)
     return meta

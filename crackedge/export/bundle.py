@@ -12,16 +12,18 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 import numpy as np
 
 from crackedge.export.errors import ExportError
 from crackedge.export.parity_check import TORCH_RUNTIME, ParityVerdict, check_parity
 from crackedge.runtime.decode import MaskDecoder
-from crackedge.runtime.metadata import BundleMetadata, OutputSpec, ParityRecord
+from crackedge.runtime.metadata import BundleMetadata, OutputSpec, ParityRecord, hash_files, write_metadata
 
 if TYPE_CHECKING:
     from crackedge.export.parity import RuntimeRun
@@ -78,6 +80,31 @@ def publish(staging: Path, out_dir: Path) -> None:
     if out_dir.exists():
         shutil.rmtree(out_dir)
     staging.rename(out_dir)
+
+
+@contextmanager
+def staged_bundle(out_dir: Path, force: bool, total_steps: int, desc: str, progress: bool) -> Iterator[tuple[Path, Any]]:
+    """A fresh staging folder beside `out_dir` and a tqdm bar of `total_steps` steps; the folder is
+    removed when the body raises (a failed export leaves nothing behind). The body ends with
+    `finish_bundle`, which moves the folder into place."""
+    from tqdm import tqdm
+
+    staging = prepare_out_dir(out_dir, force)
+    steps = tqdm(total=total_steps, desc=desc, unit="step", disable=not progress)
+    try:
+        yield staging, steps
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        steps.close()
+
+
+def finish_bundle(staging: Path, out_dir: Path, meta: BundleMetadata, files: list[Path]) -> None:
+    """Record the SHA-256 of `files` in `meta`, write metadata.yaml and publish the staging folder as `out_dir`."""
+    meta.files = hash_files(staging, [p.name for p in files])
+    write_metadata(staging, meta)
+    publish(staging, out_dir)
 
 
 def split_or_none(data_dir: Path, preferred: tuple[str, ...]) -> Optional[str]:

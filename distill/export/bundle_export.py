@@ -11,7 +11,6 @@ shared with `teacher export` lives in crackedge.export; this module adds the stu
 from __future__ import annotations
 
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional
@@ -30,8 +29,8 @@ from crackedge.export.bundle import (  # noqa: F401 (names kept for old imports)
     openvino_runs,
     parity_set,
     precision_notes,
-    prepare_out_dir,
-    publish,
+    finish_bundle,
+    staged_bundle,
     samples_for,
 )
 from crackedge.fileio import sha256_file
@@ -43,8 +42,6 @@ from crackedge.runtime.metadata import (
     ModelIdentity,
     OutputSpec,
     ParityRecord,
-    hash_files,
-    write_metadata,
 )
 from distill.errors import ExportError
 
@@ -134,8 +131,6 @@ def export_bundle(checkpoint: Path, out_dir: Path, opts: ExportOptions = ExportO
     Raises CheckpointError (bad checkpoint), ExportError (opset, unsupported NCS2 ops, failed
     parity, existing output), DataError (calibration/parity images).
     """
-    from tqdm import tqdm
-
     from crackedge.runtime.preprocess import default_input_spec
     from distill.checkpoints import build_from_checkpoint, load_student_checkpoint
     from crackedge.export.ncs2_ops import check_ncs2_ops
@@ -158,9 +153,7 @@ def export_bundle(checkpoint: Path, out_dir: Path, opts: ExportOptions = ExportO
     input_spec = default_input_spec(*size)
     wrapper = export_module(model)
 
-    staging = prepare_out_dir(out_dir, opts.force)
-    steps = tqdm(total=5 if opts.int8 else 4, desc="export", unit="step", disable=not opts.progress)
-    try:
+    with staged_bundle(out_dir, opts.force, 5 if opts.int8 else 4, "export", opts.progress) as (staging, steps):
         steps.set_postfix_str("ONNX opset 11")
         onnx_path = export_onnx(wrapper, staging / ONNX_NAME, size, ONNX_OPSET)
         if opts.target == "ncs2":
@@ -203,15 +196,8 @@ def export_bundle(checkpoint: Path, out_dir: Path, opts: ExportOptions = ExportO
             validation_metrics={k: float(v) for k, v in ckpt.validation_metrics.items()},
             notes=_notes(notes, [ps.reference, *runs], declared, checkpoint, ckpt, opts),
         )
-        meta.files = hash_files(staging, [p.name for p in files])
-        write_metadata(staging, meta)
-        publish(staging, out_dir)
+        finish_bundle(staging, out_dir, meta, files)
         steps.update()
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    finally:
-        steps.close()
     log_summary(out_dir, meta)
     return meta
 
