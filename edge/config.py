@@ -192,6 +192,14 @@ class SaveConfig(StrictModel):
     enabled: bool = True
     min_crack_ratio: float = Field(default=0.002, ge=0, le=1, description="save a frame whose crack pixel ratio >= this")
     every_nth: int = Field(default=0, ge=0, description="also save every Nth frame (0: off)")
+    min_spacing_m: float = Field(
+        default=0.0, ge=0,
+        description="save a crack frame only this far (GPS) from the last saved one; at most the road length a frame shows (0: off)",
+    )
+    min_interval_s: float = Field(
+        default=0.0, ge=0,
+        description="save a crack frame only this long after the last saved one, when there is no GPS fix to space by (0: off)",
+    )
     save_raw: bool = Field(default=False, description="also save the raw frame (the original JPEG bytes when available)")
     fsync: bool = True
 

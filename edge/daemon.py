@@ -59,6 +59,8 @@ def pipeline_options(cfg: EdgeConfig) -> PipelineOptions:
         save_enabled=cfg.save.enabled,
         min_crack_ratio=cfg.save.min_crack_ratio,
         every_nth=cfg.save.every_nth,
+        min_spacing_m=cfg.save.min_spacing_m,
+        min_interval_s=cfg.save.min_interval_s,
         overlay_alpha=cfg.overlay.alpha,
         overlay_contours=cfg.overlay.contours,
         overlay_caption=cfg.overlay.caption,

@@ -11,7 +11,7 @@
     drops:        total frames dropped by the queues
     latency_ms:   end_to_end_mean, end_to_end_p95 (capture -> postprocessed)
     inference:    api, version, device, model_file, precision, requests
-    saved:        frames, raw, bytes, skipped_threshold, skipped_disk, write_errors
+    saved:        frames, raw, bytes, skipped_threshold, skipped_spacing, skipped_disk, write_errors
     disk:         free_mb, floor_mb, resume_mb, policy, saving_paused, runs_deleted, rotate_failures
     gps:          null, or {state, fix (the latest fix {lat, lon, ...} with age_s, or null), ...}
     temperatures_c: sensor name -> degrees C (empty when none is readable; refreshed by the
@@ -144,7 +144,7 @@ class Metrics:
         self.queues: list[Any] = []  # StageQueue objects (have .name and .snapshot())
         self.source = Counters(kind=None, state="starting", frames=0, corrupt=0, reconnects=0, stalls=0, frame_timeouts=0,
                                last_error=None, last_outage_s=None, outage_s_total=0.0)
-        self.saved = Counters(frames=0, raw=0, bytes=0, skipped_threshold=0, skipped_disk=0, write_errors=0)
+        self.saved = Counters(frames=0, raw=0, bytes=0, skipped_threshold=0, skipped_spacing=0, skipped_disk=0, write_errors=0)
         self.disk = Counters(free_mb=None, floor_mb=None, policy=None, saving_paused=False, runs_deleted=0, rotate_failures=0)
         self.preview = Counters()
         self.inference = Counters()

@@ -15,6 +15,8 @@ class PipelineOptions:
     save_enabled: bool = True
     min_crack_ratio: float = 0.002
     every_nth: int = 0
+    min_spacing_m: float = 0.0  # edge.save_spacing
+    min_interval_s: float = 0.0
     overlay_alpha: float = 0.55
     overlay_contours: bool = True
     overlay_caption: bool = True

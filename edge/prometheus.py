@@ -94,6 +94,7 @@ class SnapshotCollector:
         yield counter("crackedge_save_write_errors_total", "frames whose files could not be written", saved.get("write_errors", 0))
         skipped = CounterMetricFamily("crackedge_save_skipped_total", "frames not saved, by reason", labels=["reason"])
         skipped.add_metric(["threshold"], _num(saved.get("skipped_threshold", 0)))
+        skipped.add_metric(["spacing"], _num(saved.get("skipped_spacing", 0)))
         skipped.add_metric(["disk"], _num(saved.get("skipped_disk", 0)))
         yield skipped
 

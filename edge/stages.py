@@ -20,6 +20,7 @@ from edge.frames import Frame, Result
 from edge.measure import Measurer, caption_lines
 from edge.metrics import Metrics
 from edge.postprocess import annotate_frame, encode_jpeg, save_reasons, scale_to_width
+from edge.save_spacing import SaveSpacing
 from edge.preview import FrameHub
 from edge.queues import END, QueueEmpty, StageQueue
 from edge.saver import FrameSaver
@@ -221,6 +222,7 @@ class PostprocessWorker(Worker):
         self.on_result = on_result
         self.steps = steps if steps is not None else StepCosts()
         self._canvas: Optional[np.ndarray] = None  # the overlay is drawn into this buffer, frame after frame
+        self.spacing = SaveSpacing(opt.min_spacing_m, opt.min_interval_s)
 
     def handle(self, item: tuple[Frame, np.ndarray]) -> Optional[Result]:
         """Only what the frame needs: its crack ratio at the output's resolution decides saving; a full-size
@@ -230,6 +232,13 @@ class PostprocessWorker(Worker):
         clock = Clock()
         ratio = self.decoder.crack_ratio(output)  # at the output's resolution: no full-size mask
         reasons = save_reasons(frame.seq, ratio, opt.min_crack_ratio, opt.every_nth) if opt.save_enabled else []
+        spaced = False  # a crack frame too close to the last saved one (edge.save_spacing)
+        if "crack" in reasons:
+            if self.spacing.allows(frame.capture.t_mono, frame.position):
+                self.spacing.saved(frame.capture.t_mono, frame.position)
+            else:
+                reasons.remove("crack")
+                spaced = True
         want_preview = self.hub is not None and self.hub.due()
         mask: Optional[np.ndarray] = None
         n: Optional[int] = None
@@ -268,7 +277,7 @@ class PostprocessWorker(Worker):
         if reasons:
             return result
         if opt.save_enabled:
-            self.metrics.saved.add("skipped_threshold")
+            self.metrics.saved.add("skipped_spacing" if spaced else "skipped_threshold")
         return None
 
 

@@ -101,6 +101,7 @@ TEST_KINDS: dict[str, str] = {
     "test_edge_outputs.py": "unit",
     "test_edge_page_cache.py": "unit",
     "test_edge_perf.py": "integration",
+    "test_edge_save_spacing.py": "unit",
     "test_edge_preview.py": "system",
     "test_edge_remote_fallback.py": "unit",
     "test_edge_sdnotify_watchdog.py": "integration",

@@ -111,7 +111,7 @@ def _server(**kw) -> PreviewServer:
     metrics = Metrics()
     metrics.source.set(kind="http_mjpeg", state="connected", frames=42, corrupt=1, reconnects=2)
     metrics.stage("capture").record(0.01)
-    metrics.saved.set(frames=7, write_errors=3)
+    metrics.saved.set(frames=7, write_errors=3, skipped_spacing=4)
     metrics.disk.set(free_mb=1234.5, floor_mb=500.0, saving_paused=False)
     srv = PreviewServer(FrameHub(), metrics.snapshot, kw.pop("host", "127.0.0.1"), 0, counters=metrics.preview, **kw)
     srv.start()
@@ -167,6 +167,7 @@ def test_metrics_is_prometheus_text_and_json_stays_reachable() -> None:
         assert samples[("crackedge_source_corrupt_total", ())] == 1
         assert samples[("crackedge_saved_frames_total", ())] == 7
         assert samples[("crackedge_save_write_errors_total", ())] == 3
+        assert samples[("crackedge_save_skipped_total", (("reason", "spacing"),))] == 4
         assert samples[("crackedge_disk_free_bytes", ())] == pytest.approx(1234.5 * 1024 * 1024)
         assert samples[("crackedge_stage_items_total", (("stage", "capture"),))] == 1
         assert any(name == "process_open_fds" for name, _ in samples)
