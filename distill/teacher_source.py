@@ -43,8 +43,12 @@ class LiveTeacher:
         self.name = teacher_name(model)
 
     def logits(self, batch: dict, images: torch.Tensor) -> torch.Tensor:
+        """The teacher's logits for the batch's views; with --photometric on the clean views
+        (`image_clean`), as a cache would hold them: the input noise is for the student only."""
         from teacher.inference import run_teacher
 
+        if "image_clean" in batch:
+            images = batch["image_clean"].to(self.device, non_blocking=True)
         return run_teacher(self.model, images, self.device, self.amp)["logits"]
 
 

@@ -18,6 +18,7 @@ from typing import Any, Optional
 import torch
 
 from crackedge.errors import ConfigError
+from crackedge.training.batch_crop import check_crop_scales
 from crackedge.training.runtime import to_training_device
 from distill.train_config import DistillTrainConfig, check_crop, check_train_config
 
@@ -230,6 +231,7 @@ def train_student(cfg: DistillTrainConfig, out_dir: Path, resume: bool = False, 
     size = (side, side)
     train_set, val_set = make_datasets(cfg, size, _cache_variants(cfg))
     teacher = make_teacher_source(cfg, device, size, train_set)
+    check_crop_scales(cfg.data.crop, size, getattr(teacher, "size", None))  # a cache at another resolution
     sampler = batch_sampler(cfg, train_set, teacher.name is not None)
     crop = f" (trained on random {cfg.data.crop}x{cfg.data.crop} windows)" if cfg.data.crop else ""
     log.info("student %s (%.2f M parameters) at %dx%d%s, teacher %s, soft loss %s (CWD weight %g, KL weight %g, "

@@ -69,8 +69,34 @@ def test_the_dataset_noises_the_training_input_only(synth):
     noised.set_epoch(2)  # the same cached view (2 % 2 == 0), noised afresh
     later = noised[1]
     assert torch.equal(again, b["image"]) and later["variant"] == 0 and not torch.equal(later["image"], b["image"])
+    assert torch.equal(b["image_clean"], a["image"]) and "image_clean" not in a  # the clean view travels along
     with pytest.raises(ValueError, match=r"photometric must lie in \[0, 1\], got 2"):
         MixedSegDataset(synth, "train", (48, 48), photometric=2.0)
+
+
+def test_a_teacher_run_live_sees_the_clean_views_not_the_student_noise():
+    from distill.teacher_source import LiveTeacher
+
+    seen = []
+
+    class Echo(torch.nn.Module):
+        def forward(self, x):
+            seen.append(x)
+            return {"logits": torch.cat([-x[:, :1], x[:, :1]], dim=1)}
+
+    teacher = LiveTeacher.__new__(LiveTeacher)
+    teacher.model, teacher.device, teacher.amp, teacher.name = Echo(), torch.device("cpu"), False, "parnet"
+    import teacher.inference as inference
+
+    noised, clean = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    original = inference.run_teacher
+    inference.run_teacher = lambda model, images, device, amp: model(images)
+    try:
+        teacher.logits({"image_clean": clean}, noised)
+        teacher.logits({}, noised)
+    finally:
+        inference.run_teacher = original
+    assert torch.equal(seen[0], clean) and torch.equal(seen[1], noised)
 
 
 def test_the_option_reaches_the_config_and_a_bad_value_names_its_key(tmp_path):

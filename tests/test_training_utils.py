@@ -132,10 +132,17 @@ def test_resume_gives_exactly_the_uninterrupted_result(tmp_path, tiny_data):
     fit(part, train, val, _cfg(tmp_path / "part", 14, max_minutes=0.0))  # stops after its first step
     assert load_checkpoint(tmp_path / "part" / "last.pt")["step"] == 1
     resumed = TinyTask(seed=99)  # different init: everything must come from last.pt
+    first_session_s = load_checkpoint(tmp_path / "part" / "last.pt")["elapsed_s"]
     res = fit(resumed, train, val, _cfg(tmp_path / "part", 14, resume=True))
     assert res.last_step == 14
     for a, b in zip(full.model.parameters(), resumed.model.parameters()):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    # the run's time is that of both sessions; last.pt carries it on
+    from crackedge.training.loop import read_budget
+
+    total = load_checkpoint(tmp_path / "part" / "last.pt")["elapsed_s"]
+    assert first_session_s > 0 and total > first_session_s
+    assert read_budget(tmp_path / "part")["wall_s"] == pytest.approx(total, abs=0.2)
 
 
 def test_amp_helpers_accept_device_strings():
@@ -164,6 +171,9 @@ def test_validation_shows_progress_and_a_cut_run_says_so(tmp_path, tiny_data, ca
     assert "stopped at step 1 of 50" in budget_warning(tmp_path / "cut")
     fit(TinyTask(), train, val, _cfg(tmp_path / "whole", 3))
     assert read_budget(tmp_path / "whole")["stopped_by_budget"] is False and budget_warning(tmp_path / "whole") is None
+    # a run whose last step ends after the budget did all it was asked: it is not "cut"
+    fit(TinyTask(), train, val, _cfg(tmp_path / "exact", 1, max_minutes=0.0))
+    assert read_budget(tmp_path / "exact")["stopped_by_budget"] is False and budget_warning(tmp_path / "exact") is None
 
 
 def test_curves_draw_only_the_loss_terms_a_run_uses(tmp_path):

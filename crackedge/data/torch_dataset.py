@@ -99,7 +99,9 @@ class CrackSegDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         variant = self.variant_for_epoch()
         image, mask = self.load(index, variant)
+        extra = {}
         if self.photometric > 0:
+            extra["image_clean"] = image_to_tensor(image)  # what a teacher run live sees (the noise is the student's)
             params = photometric_params(self.seed, index, self.epoch, self.photometric)
             image = apply_photometric(image, params, noise_key=(self.seed, index, self.epoch))
         return {
@@ -108,6 +110,7 @@ class CrackSegDataset(Dataset):
             "name": self.names[index],
             "index": index,
             "variant": variant,
+            **extra,
         }
 
 

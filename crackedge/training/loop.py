@@ -123,7 +123,8 @@ BUDGET_NAME = "budget.yaml"
 
 def _save_budget(cfg: LoopConfig, steps: int, seconds: float, stopped_by_budget: bool) -> None:
     """OUT/budget.yaml: the steps asked for and done, and whether the minute safety net cut the run
-    (what the demo summary and `distill compare` report)."""
+    (what the demo summary and `distill compare` report). `wall_s` is the run's training time over
+    all its sessions (a --resume adds to it); --max-minutes bounds each session."""
     import yaml
 
     doc = {"planned_steps": cfg.max_steps, "steps": steps, "stopped_by_budget": stopped_by_budget,
@@ -219,13 +220,18 @@ def fit(task: TrainTask, train_set: Dataset, val_set: Dataset | None, cfg: LoopC
     )
 
     step, best_iou, best_step, best_metrics, history = 0, -1.0, -1, {}, []
+    earlier_s = 0.0  # training time of the sessions before a --resume
     state = _resume_state(cfg)
     if state is not None:
         task.load_training_state(state["task"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
+        if state.get("scaler") and scaler.is_enabled():
+            scaler.load_state_dict(state["scaler"])
+        elif scaler.is_enabled():  # started on a CPU, with bf16 or without AMP: no loss scale to carry over
+            log.info("resuming with a fresh fp16 loss scale (%s holds none)", cfg.out_dir / "last.pt")
         step, best_iou, best_step = state["step"], state["best_iou"], state["best_step"]
+        earlier_s = float(state.get("elapsed_s", 0.0))
         best_metrics, history = state.get("best_metrics", {}), state.get("history", [])
         log.info("resumed from %s at step %d (best val IoU %.4f at step %d)", cfg.out_dir / "last.pt", step, best_iou, best_step)
 
@@ -235,6 +241,7 @@ def fit(task: TrainTask, train_set: Dataset, val_set: Dataset | None, cfg: LoopC
                 "task": task.state_for_checkpoint(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "step": step,
                 "best_iou": best_iou, "best_step": best_step, "best_metrics": best_metrics, "history": history,
+                "elapsed_s": earlier_s + time.monotonic() - start,
             })
 
     last_eval_step = -1
@@ -275,7 +282,7 @@ def fit(task: TrainTask, train_set: Dataset, val_set: Dataset | None, cfg: LoopC
                 history.append({"step": step, "loss": loss, "lr": scheduler.get_last_lr()[0], **{f"loss_{k}": v for k, v in parts.items()}})
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.4f}", best_iou=f"{max(best_iou, 0):.3f}")
-            if cfg.max_minutes is not None and _budget_spent(start, cfg.max_minutes, task.device, dist):
+            if cfg.max_minutes is not None and step < cfg.max_steps and _budget_spent(start, cfg.max_minutes, task.device, dist):
                 stopped_by_budget = True
                 log.warning("!!! the --max-minutes safety net (%g min) stopped training at step %d of %d: this run is "
                             "shorter than asked and its result depends on the machine's speed; budget in steps and "
@@ -288,7 +295,7 @@ def fit(task: TrainTask, train_set: Dataset, val_set: Dataset | None, cfg: LoopC
     if last_eval_step != step:
         run_eval()
     if dist.is_main:
-        _save_budget(cfg, step, time.monotonic() - start, stopped_by_budget)
+        _save_budget(cfg, step, earlier_s + time.monotonic() - start, stopped_by_budget)
     return FitResult(best_iou=best_iou, best_step=best_step, last_step=step, best_metrics=best_metrics,
                      history=history, out_dir=cfg.out_dir, stopped_by_budget=stopped_by_budget)
 
