@@ -100,10 +100,13 @@ class CaptureWorker(threading.Thread):
                         self.hb.busy()
                         self.source.open()
                         self.hb.idle()
-                    except SourceError as err:
-                        self.hb.idle()
+                    except Exception as err:  # a source bug (e.g. a UnicodeError from a bad host name) too:
+                        self.hb.idle()        # retried with backoff, never the end of the recording
                         if self.stopping:
                             break
+                        if not isinstance(err, SourceError):
+                            log.exception("unexpected error opening %s", name)
+                            err = f"unexpected {type(err).__name__}: {err}"
                         self._open_failures += 1
                         self._failed(f"cannot open {name}: {err}", backoff)
                         if self._wait(backoff):

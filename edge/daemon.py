@@ -264,7 +264,12 @@ class Daemon:
         next_status = time.monotonic() + self.cfg.status_interval_s
         while not self.stop.wait(0.25):
             if self.pipeline.finished.is_set():
-                log.info("pipeline finished (source ended)")
+                died = [hb.name for hb in self.registry.all() if hb.failed]
+                if died:  # a stage died and the others drained after it: a failure, not the end of the source
+                    self._on_fatal(f"stage {', '.join(died)} died (see the traceback above)")
+                    log.critical("pipeline stopped because stage %s died", ", ".join(died))
+                else:
+                    log.info("pipeline finished (source ended)")
                 break
             if time.monotonic() >= next_status:
                 next_status = time.monotonic() + self.cfg.status_interval_s

@@ -292,6 +292,7 @@ def _make_handler(server: PreviewServer) -> type[HeadHandler]:
                     server.hub.touch()
                     frame_id, jpeg = server.hub.wait_newer(seen, timeout=0.5)
                     if jpeg is None or frame_id == seen:
+                        seen = frame_id  # nothing drawn yet: wait for a newer frame, do not spin
                         continue
                     seen = frame_id
                     head = f"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()

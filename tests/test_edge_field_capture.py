@@ -200,3 +200,54 @@ def test_sigterm_during_a_read_is_not_reported_as_a_server_failure(caplog) -> No
     assert not worker.is_alive()
     assert "server closed the stream" not in caplog.text and "retrying" not in caplog.text
     assert metrics.source.get("state") == "stopped" and metrics.source.get("reconnects") == 0
+
+
+def test_an_unexpected_error_opening_the_source_is_retried_like_a_camera_that_is_down(bundle, tmp_path, caplog,
+                                                                                        monkeypatch) -> None:
+    """An exception that is not a SourceError while opening (http.client raises UnicodeError for a host
+    name like cam..local) used to end capture, and the daemon then exited 0 as if the drive had ended."""
+    from edge.sources.http_mjpeg import HttpMjpegSource
+
+    real_open, calls = HttpMjpegSource.open, []
+
+    def open_fails_twice(self) -> None:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise UnicodeError("label empty or too long")
+        real_open(self)
+
+    monkeypatch.setattr(HttpMjpegSource, "open", open_fails_twice)
+    with ChaosMjpegServer(_frames(), fps=10) as server:
+        with caplog.at_level(logging.INFO):
+            code, daemon, _ = _run_daemon_for(_config(bundle, server.url, tmp_path / "out"), 4.0)
+    assert code == 0, caplog.text
+    assert "unexpected error opening" in caplog.text and "UnicodeError" in caplog.text
+    src = daemon.metrics.source.snapshot()
+    assert len(calls) >= 3 and src["frames"] >= 3, src
+    assert "capture died" not in caplog.text
+
+
+def test_a_stage_that_dies_makes_the_daemon_exit_non_zero_for_systemd_to_restart(bundle, tmp_path, caplog,
+                                                                                  monkeypatch) -> None:
+    """The other stages drain after a dead capture and the pipeline 'finishes'; that is a failure (exit 3,
+    Restart=on-failure restarts the service), not the end of the source (exit 0, no restart)."""
+    from edge import capture as capture_mod
+    from edge.daemon import EXIT_HUNG
+
+    made = []
+
+    class FrameThatBreaks(capture_mod.Frame):
+        def __init__(self, *a, **k) -> None:
+            made.append(1)
+            if len(made) == 3:
+                raise MemoryError("simulated")
+            super().__init__(*a, **k)
+
+    monkeypatch.setattr(capture_mod, "Frame", FrameThatBreaks)
+    with ChaosMjpegServer(_frames(), fps=10) as server:
+        with caplog.at_level(logging.INFO):
+            code, daemon, wall = _run_daemon_for(_config(bundle, server.url, tmp_path / "out"), 10.0)
+    assert code == EXIT_HUNG, caplog.text
+    assert "capture died" in caplog.text and "pipeline stopped because stage capture died" in caplog.text
+    assert "pipeline finished (source ended)" not in caplog.text
+    assert wall < 9.0  # it did not wait for the watchdog or the test's stop

@@ -246,3 +246,26 @@ def test_stream_clients_that_stop_reading_free_their_worker() -> None:
         stop.set()
         th.join()
         srv.stop()
+
+
+def test_a_stream_client_waits_without_spinning_until_the_first_frame_and_then_gets_it() -> None:
+    hub = FrameHub(max_fps=100)
+    loops = []
+    real_touch = hub.touch
+    hub.touch = lambda: (loops.append(1), real_touch())[1]  # one call per pass of the stream loop
+    srv = PreviewServer(hub, Metrics().snapshot, "127.0.0.1", 0)
+    srv.start()
+    try:
+        port = srv.httpd.server_address[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"GET /stream.mjpg HTTP/1.1\r\n\r\n")
+            time.sleep(1.2)  # no frame drawn yet (camera down): the handler waits 0.5 s per pass
+            assert 1 <= len(loops) <= 6, len(loops)
+            hub.publish(b"\xff\xd8first\xff\xd9")
+            data = b""
+            deadline = time.monotonic() + 5
+            while b"first" not in data and time.monotonic() < deadline:
+                data += s.recv(65536)
+            assert b"Content-Type: image/jpeg" in data and b"\xff\xd8first\xff\xd9" in data
+    finally:
+        srv.stop()
