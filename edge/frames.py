@@ -41,8 +41,8 @@ class Frame:
     capture: Capture
     position: Optional[dict[str, Any]] = None  # GPS fix at capture time (when GPS is configured)
     blob: Optional[np.ndarray] = None  # the network input (backend.input_tensor: 1x3xHxW float32 or 1xHxWx3 uint8)
-    # time.monotonic() stamps by event name; today only "submit_mono" (set when the frame is submitted for
-    # inference, read when its result is collected: the device latency in the infer stage's stats)
+    # time.monotonic() stamps by event name; today only "submit_mono" (set when its infer request is started,
+    # after any wait for a free one; read when its result is collected: the device latency in the infer stage's stats)
     timings: dict[str, float] = field(default_factory=dict)
     produced_by: Optional[dict[str, Any]] = None  # which model answered ({source, model}); set by inference
 

@@ -1,7 +1,9 @@
 """Startup scan of earlier runs that did not end cleanly (kill -9, power cut, crash).
 
 A run that ended cleanly has summary.json; one already scanned has recovery.json. Every other run
-folder (not the current one) is scanned once before READY=1:
+folder (not the current one) is scanned once before READY=1, and so is a run whose summary.json says
+its drain was aborted (`exit.drained: false`: the save stage may still have been inside a commit when
+the process exited):
 
 - hidden temp files `.NAME.XXXX.tmp` (a write cut short) are deleted;
 - a frame is whole when its sidecar `NNNNNNNN.json` parses and names images that exist. Images
@@ -103,7 +105,18 @@ def recover_run(run_dir: Path) -> RunRecovery:
 
 
 def needs_scan(run_dir: Path) -> bool:
-    return not (run_dir / "summary.json").exists() and not (run_dir / "recovery.json").exists()
+    """True for a run not scanned yet that did not end cleanly: no summary.json, or one that says the
+    drain was aborted (or that cannot be read)."""
+    if (run_dir / "recovery.json").exists():
+        return False
+    summary = run_dir / "summary.json"
+    if not summary.exists():
+        return True
+    try:
+        exit_info = json.loads(summary.read_text(encoding="utf-8")).get("exit") or {}
+    except (OSError, ValueError, AttributeError):
+        return True
+    return exit_info.get("drained") is False
 
 
 def recover_runs(out_dir: Path, current_run: Optional[Path] = None) -> list[RunRecovery]:

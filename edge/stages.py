@@ -156,10 +156,9 @@ class InferSubmitWorker(Worker):
     def handle(self, frame: Frame) -> None:
         """Waits for a free infer request (time recorded: how long the device kept us waiting)."""
         blob, frame.blob = frame.blob, None
-        frame.timings["submit_mono"] = time.monotonic()
         timing: dict[str, tuple[float, float]] = {}
-        try:
-            self.runner.submit(blob, frame, self.abort, on_wait=self.hb.beat, timing=timing)
+        try:  # the request's start (after waiting for a free one) is stamped into frame.timings
+            self.runner.submit(blob, frame, self.abort, on_wait=self.hb.beat, timing=timing, started=frame.timings)
         finally:
             if self.pool is not None and blob is not None:
                 refs = sys.getrefcount(blob)  # 2 when only this local (and the call's argument) hold it

@@ -251,3 +251,34 @@ def test_a_stage_that_dies_makes_the_daemon_exit_non_zero_for_systemd_to_restart
     assert "capture died" in caplog.text and "pipeline stopped because stage capture died" in caplog.text
     assert "pipeline finished (source ended)" not in caplog.text
     assert wall < 9.0  # it did not wait for the watchdog or the test's stop
+
+
+def test_shutdown_cuts_short_an_open_waiting_for_the_response_header() -> None:
+    from edge.sources.base import SourceError
+    from edge.sources.http_mjpeg import HttpMjpegSource
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)  # accepts the connection (the kernel does) and never answers
+    try:
+        port = listener.getsockname()[1]
+        src = HttpMjpegSource(f"http://127.0.0.1:{port}/?action=stream", (96, 96), connect_timeout_s=1.0,
+                              read_timeout_s=5.0)
+        outcome: dict = {}
+
+        def opener() -> None:
+            t0 = time.monotonic()
+            try:
+                src.open()
+            except SourceError as err:
+                outcome["error"] = str(err)
+            outcome["s"] = time.monotonic() - t0
+
+        th = threading.Thread(target=opener)
+        th.start()
+        time.sleep(0.5)
+        src.interrupt()  # what Pipeline.request_stop does on SIGTERM
+        th.join(10)
+        assert "error" in outcome and outcome["s"] < 2.0, outcome  # not the 6 s open budget
+    finally:
+        listener.close()

@@ -200,6 +200,28 @@ def test_recover_run_deletes_temp_files_and_moves_orphans(tmp_path: Path) -> Non
     assert sorted(p.name for p in run.iterdir()) == ["00000003.jpg", "00000003.json", "incomplete", "run.json"]
 
 
+def test_a_run_whose_drain_was_aborted_is_scanned_despite_its_summary(tmp_path: Path) -> None:
+    from edge.recovery import needs_scan, recover_runs
+
+    runs = tmp_path / "runs"
+    jpg = encode_jpeg(synthetic_frame(32, 24))
+    for name, exit_info in (("2026-01-01T00-00-00", {"drained": True}), ("2026-01-01T01-00-00", {"drained": False})):
+        run = runs / name
+        run.mkdir(parents=True)
+        (run / "00000007.jpg").write_bytes(jpg)  # a save cut short after the summary was written
+        (run / ".00000008.jpg.ab12cd.tmp").write_bytes(jpg[:50])
+        (run / "summary.json").write_text(json.dumps({"exit": {**exit_info, "hung": False, "reason": None}}))
+    clean, aborted = sorted(runs.iterdir())
+    assert not needs_scan(clean) and needs_scan(aborted)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "summary.json").write_text("{trunc")
+    assert needs_scan(tmp_path / "broken")
+    recovered = recover_runs(tmp_path)
+    assert [Path(r.run).name for r in recovered] == [aborted.name]
+    assert sorted(p.name for p in aborted.iterdir()) == ["incomplete", "recovery.json", "summary.json"]
+    assert (clean / "00000007.jpg").exists() and not needs_scan(aborted)
+
+
 def test_a_failed_commit_leaves_no_file_of_the_frame(tmp_path: Path, monkeypatch) -> None:
     import edge.saver as saver_mod
     from edge.diskguard import DiskGuard, make_run_dir

@@ -168,6 +168,34 @@ def test_async_runner_submit_gives_up_on_abort_when_device_hangs() -> None:
     assert runner.next_result(0.05) is None
 
 
+def test_a_request_s_start_is_stamped_after_the_wait_for_a_free_one() -> None:
+    """The infer stage's latency starts when the device takes the frame, not while the frame waits for a
+    free request (which is back-pressure, not device time)."""
+
+    class SlowBackend(ShuffledBackend):
+        def start_async(self, blob, userdata) -> None:
+            threading.Timer(0.3, lambda: self.cb(userdata, blob * 2, None)).start()  # 0.3 s per inference
+
+    runner = AsyncRunner(SlowBackend(n=1))
+    abort = threading.Event()
+    taker = threading.Thread(target=lambda: [runner.next_result(2.0) for _ in range(2)])
+    taker.start()
+    first: dict = {}
+    second: dict = {}
+    t0 = time.monotonic()
+    assert runner.submit(np.zeros(1, np.float32), 0, abort, started=first)
+    assert runner.submit(np.zeros(1, np.float32), 1, abort, started=second)  # waits for the only request
+    taker.join(5)
+    assert first["submit_mono"] - t0 < 0.1
+    assert second["submit_mono"] - t0 >= 0.25  # stamped when it started, after the wait
+    hung = AsyncRunner(ShuffledBackend(n=1, hang_after=0))
+    assert hung.submit(np.zeros(1, np.float32), 0, abort)  # holds the only request forever
+    late: dict = {}
+    threading.Timer(0.3, abort.set).start()
+    assert hung.submit(np.zeros(1, np.float32), 1, abort, started=late) is False
+    assert late == {}  # never started: no stamp
+
+
 # ---- bundle checks -------------------------------------------------------------------------------
 
 

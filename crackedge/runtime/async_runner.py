@@ -45,11 +45,13 @@ class AsyncRunner:
             return min(self._started_at.values()) if self._started_at else None
 
     def submit(self, blob: np.ndarray, userdata: Any, abort: threading.Event, poll_s: float = 0.1, on_wait=None,
-               timing: Optional[dict[str, tuple[float, float]]] = None) -> bool:
+               timing: Optional[dict[str, tuple[float, float]]] = None,
+               started: Optional[dict[str, float]] = None) -> bool:
         """Start inference on `blob`; False if `abort` was set while waiting for a free request.
 
         timing: when given, receives "wait" (waiting for a free request) and "submit" (starting it),
-        each as (thread CPU seconds, wall seconds).
+        each as (thread CPU seconds, wall seconds). started: when given, receives "submit_mono", the
+        time.monotonic() at which the request was started (after any wait): the device latency's start.
         """
         if timing is not None:
             c0, w0 = time.thread_time(), time.perf_counter()
@@ -69,6 +71,8 @@ class AsyncRunner:
             idx = self._next_submit
             self._next_submit += 1
             self._started_at[idx] = time.monotonic()
+            if started is not None:
+                started["submit_mono"] = self._started_at[idx]
         if timing is not None:
             c1, w1 = time.thread_time(), time.perf_counter()
             timing["wait"] = (c1 - c0, w1 - w0)

@@ -220,6 +220,7 @@ class HttpMjpegSource(Source):
         self._resp: Optional[http.client.HTTPResponse] = None
         self._reader: Optional[MultipartJpegReader] = None
         self._sock: Optional[socket.socket] = None
+        self._opening: Optional[socket.socket] = None  # the socket of an open() waiting for the response header
 
     def describe(self) -> str:
         parts = urlsplit(self.url)
@@ -243,6 +244,7 @@ class HttpMjpegSource(Source):
             # from here on the read timeout applies; keep the socket: http.client drops conn.sock
             # after getresponse() for a response that ends with the connection (HTTP/1.0 streams)
             sock = conn.sock
+            self._opening = sock  # interrupt() can now cut the wait for the header short (shutdown)
             if sock is not None:
                 sock.settimeout(self.read_timeout_s)
                 # a server trickling its response headers resets the per-read timeout with every
@@ -257,6 +259,7 @@ class HttpMjpegSource(Source):
                 raise SourceStalled(f"{self.describe()}: no complete response header within {open_budget:.1f} s") from None
             raise SourceError(f"cannot connect to {self.describe()}: {err}") from None
         finally:
+            self._opening = None
             if timer is not None:
                 timer.cancel()
         if expired.is_set():
@@ -314,8 +317,9 @@ class HttpMjpegSource(Source):
         )
 
     def interrupt(self) -> None:
-        """Unblock a read in progress from another thread (shutdown): shut the socket down."""
-        sock = self._sock
+        """Unblock a read in progress from another thread (shutdown): shut the socket down, also that of
+        an open() waiting for the response header (the TCP connect itself is bounded by connect_timeout_s)."""
+        sock = self._sock or self._opening
         if sock is not None:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
