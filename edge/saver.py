@@ -52,8 +52,8 @@ def write_temp(folder: Path, name: str, data: bytes, fsync: bool = True) -> Path
     """Write `data` to a hidden temp file `.NAME.XXXX.tmp` in `folder` (fsynced); returns its path."""
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=TEMP_SUFFIX, dir=folder)
     try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as fh:
+        with os.fdopen(fd, "wb") as fh:  # owns fd from here: closed whatever fails below
+            os.fchmod(fh.fileno(), 0o644)
             fh.write(data)
             if fsync:
                 fh.flush()
@@ -135,7 +135,12 @@ class FrameSaver:
 
     def save(self, result: Result) -> bool:
         """Write one frame's files; False when skipped (disk floor) or failed (counted, logged)."""
-        if not self.guard.may_save():
+        try:
+            allowed = self.guard.may_save()
+        except OSError as err:  # the disk cannot even be measured (a USB disk pulled, an I/O error)
+            self._failed(err)
+            return False
+        if not allowed:
             self.counters.add("skipped_disk")
             return False
         if result.annotated_jpeg is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import socket
 import threading
@@ -104,6 +105,21 @@ def test_saver_survives_enospc_and_leaves_no_partial_frame(tmp_path: Path, monke
     assert list(run.iterdir()) == []  # the image written before the failure was removed
     assert guard.paused and guard_counters.get("saving_paused") is True
     assert saver.save(_result(4)) is False and counters.get("skipped_disk") == 1
+
+
+def test_a_disk_that_cannot_be_measured_counts_as_a_write_error_not_a_lost_frame(tmp_path: Path, caplog) -> None:
+    run = make_run_dir(tmp_path)
+    counters = Counters(frames=0, write_errors=0, skipped_disk=0, bytes=0)
+
+    def pulled(_path):
+        raise OSError(errno.EIO, "Input/output error")
+
+    guard = DiskGuard(tmp_path, run, min_free_mb=10, policy="stop", usage=pulled, counters=Counters())
+    saver = FrameSaver(run, guard, counters, {})
+    with caplog.at_level(logging.ERROR):
+        assert saver.save(_result(5)) is False
+    assert counters.get("write_errors") == 1 and counters.get("frames") == 0
+    assert "saving a frame to" in caplog.text and "Input/output error" in caplog.text
 
 
 # ---- disk guard ----------------------------------------------------------------------------------
