@@ -20,9 +20,9 @@ from edge.frames import Frame, Result
 from edge.measure import Measurer, caption_lines
 from edge.metrics import Metrics
 from edge.postprocess import annotate_frame, encode_jpeg, save_reasons, scale_to_width
-from edge.save_spacing import SaveSpacing
 from edge.preview import FrameHub
 from edge.queues import END, QueueEmpty, StageQueue
+from edge.save_spacing import SaveSpacing
 from edge.saver import FrameSaver
 from edge.watchdog import Heartbeat
 
