@@ -131,6 +131,7 @@ def make_datasets(cfg: DistillTrainConfig, size: tuple[int, int], variants: Opti
                             variants=variants if cfg.data.augment else None, unlabeled=unlabeled_files(cfg),
                             labeled=labeled_subset(names, cfg.data.labeled_fraction, cfg.data.seed),
                             photometric=cfg.data.photometric)
+    train.keep_clean = cfg.teacher.cache is None and cfg.teacher.checkpoint is not None  # a live teacher: clean views
     if cfg.data.val_split is None:
         return train, None
     if cfg.data.val_split not in data.splits:

@@ -104,11 +104,12 @@ class CaptureWorker(threading.Thread):
                         self.hb.idle()        # retried with backoff, never the end of the recording
                         if self.stopping:
                             break
+                        reason = str(err)
                         if not isinstance(err, SourceError):
                             log.exception("unexpected error opening %s", name)
-                            err = f"unexpected {type(err).__name__}: {err}"
+                            reason = f"unexpected {type(err).__name__}: {err}"
                         self._open_failures += 1
-                        self._failed(f"cannot open {name}: {err}", backoff)
+                        self._failed(f"cannot open {name}: {reason}", backoff)
                         if self._wait(backoff):
                             break
                         backoff = min(backoff * 2, self.opt.reconnect_max_s)

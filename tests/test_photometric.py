@@ -69,6 +69,9 @@ def test_the_dataset_noises_the_training_input_only(synth):
     noised.set_epoch(2)  # the same cached view (2 % 2 == 0), noised afresh
     later = noised[1]
     assert torch.equal(again, b["image"]) and later["variant"] == 0 and not torch.equal(later["image"], b["image"])
+    assert "image_clean" not in b  # a cached teacher needs no clean copy
+    noised.keep_clean = True  # a teacher run live does
+    b = noised[1]
     assert torch.equal(b["image_clean"], a["image"]) and "image_clean" not in a  # the clean view travels along
     with pytest.raises(ValueError, match=r"photometric must lie in \[0, 1\], got 2"):
         MixedSegDataset(synth, "train", (48, 48), photometric=2.0)

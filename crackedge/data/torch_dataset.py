@@ -71,6 +71,9 @@ class CrackSegDataset(Dataset):
         if not 0.0 <= photometric <= 1.0:
             raise ValueError(f"photometric must lie in [0, 1], got {photometric}")
         self.photometric = photometric
+        # with photometric noise, also hand out the clean view as "image_clean" (for a teacher run live on
+        # the batch; a logit cache already holds the clean views' logits, so off by default)
+        self.keep_clean = False
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -101,7 +104,8 @@ class CrackSegDataset(Dataset):
         image, mask = self.load(index, variant)
         extra = {}
         if self.photometric > 0:
-            extra["image_clean"] = image_to_tensor(image)  # what a teacher run live sees (the noise is the student's)
+            if self.keep_clean:
+                extra["image_clean"] = image_to_tensor(image)  # what a teacher run live sees (the noise is the student's)
             params = photometric_params(self.seed, index, self.epoch, self.photometric)
             image = apply_photometric(image, params, noise_key=(self.seed, index, self.epoch))
         return {
