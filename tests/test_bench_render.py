@@ -299,6 +299,12 @@ def test_edge_section_renders_the_step_breakdown_before_and_after_and_the_memory
     assert "| JPEG decode (capture) | 4.00 | 10/10 | 4.0 % | 2.00 | 10/10 | 2.0 % |" in table_md
     assert "| measure (calib) | 5.00 | 1/10 | 5.0 % | 0.50 | 1/10 | 0.5 % |" in table_md
     assert "| pipeline / raw async FPS | 0.50 | – | – | 0.97 | – | – |" in table_md
+    assert "Before: main." in table_md and "After:" not in table_md  # no machine record: nothing claimed
+    section.update(started="2026-12-03T23:44", machine={"cpu": "Xeon", "cpu_id": "GenuineIntel family 6 model 167"})
+    md = "\n".join(edge_lines(section, {}))
+    assert "After: this run (2026-12-03T23:44), Xeon, GenuineIntel family 6 model 167; compare" in md
+    table_md = "\n".join(breakdown_lines(section["bundles"][0], before, "this run (D), CPU X"))
+    assert "Before: main. After: this run (D), CPU X;" in table_md
     md = "\n".join(edge_lines(section, {}))
     assert "Per-step host cost, hrnet_w18" in md and "Daemon memory, hrnet_w18" in md
     mem_md = "\n".join(memory_lines(section["memory"], 300.0, before={}))

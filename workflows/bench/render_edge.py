@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
+from crackedge.machine import cpu_label
 from workflows.bench.markdown import not_measured, table, verdict
 from workflows.bench.sections import HOW_TO_MEASURE, MEMORY_GOAL_MB, PIPELINE_GOAL, SECTION_TITLES, daemon_rss, ms
 
@@ -57,7 +58,8 @@ def _memory_before(path: Path = MEMORY_BEFORE_FILE) -> dict[tuple[str, str], Any
     return {(r["model"], r["settings"]): r.get("rss_peak_mb") for r in doc.get("rows", [])} | {("label", ""): doc.get("label")}
 
 
-def memory_lines(runs: list[dict[str, Any]], goal_mb: float, before: Optional[dict[tuple[str, str], Any]] = None) -> list[str]:
+def memory_lines(runs: list[dict[str, Any]], goal_mb: float, before: Optional[dict[tuple[str, str], Any]] = None,
+                 after_label: str = "") -> list[str]:
     """The daemon memory runs of the edge section (`edge bench --daemon-only` per IR and setting)."""
     if not runs:
         return []
@@ -95,6 +97,8 @@ def memory_lines(runs: list[dict[str, Any]], goal_mb: float, before: Optional[di
                  "and the child's own peak is given beside the daemon's.")
     if has_before and before.get(("label", "")):
         text += f" Before: {before[('label', '')]}."
+        if after_label:
+            text += f" After: {after_label}."
     return [text, "", table(head, rows), ""]
 
 
@@ -107,9 +111,10 @@ def _cell(b: Optional[dict[str, Any]], step: str) -> list[Any]:
             None if share is None else f"{100 * share:.1f} %"]
 
 
-def breakdown_lines(bench: dict[str, Any], before: Optional[dict[str, Any]]) -> list[str]:
+def breakdown_lines(bench: dict[str, Any], before: Optional[dict[str, Any]], after_label: str = "") -> list[str]:
     """The per-step table of one bundle: CPU ms per frame, how many frames ran the step, share of the
-    frame budget (1 / raw async FPS), before (an earlier run) and after (this one)."""
+    frame budget (1 / raw async FPS), before (an earlier run) and after (this one, measured where
+    `after_label` says: the section's own date and machine)."""
     after = bench.get("breakdown")
     if not after:
         return []
@@ -133,19 +138,22 @@ def breakdown_lines(bench: dict[str, Any], before: Optional[dict[str, Any]]) -> 
     note = (f"Saving: {bench.get('saving', 'default config policy')}; frames saved per round: "
             + ", ".join(str(s.get("frames")) for s in saved) + f" of {bench.get('frames')}.") if saved else ""
     label = f" Before: {before['label']}." if b_before and before.get("label") else ""
+    if b_before and after_label:
+        label += f" After: {after_label}; compare the per-step costs, not the budgets or the ratios, when the machines differ."
     frames = bench.get("frames")
     if saved and frames and all(x.get("frames") == frames for x in saved):
         m = (after.get("steps") or {}).get("measure") or {}
         host = after.get("host_cpu_ms_per_frame") or 0.0
         share = f"{100 * (m.get('cpu_ms_per_frame') or 0.0) / host:.0f} %" if host else "most"
-        note += (f" Every frame crossed `save.min_crack_ratio` (every synthetic frame has a drawn crack, and a "
-                 f"random-weight bundle marks a large part of any frame as crack), so every frame was measured, drawn, encoded and written: the "
+        note += (f" Every frame crossed `save.min_crack_ratio` (every synthetic frame has a drawn crack "
+                 f"that the bundle finds), so every frame was measured, drawn, encoded and written: the "
                  f"saved-frame path bounds this figure, calib's measurement {share} of the host time.")
     return [f"Per-step host cost, {bench.get('student')}: CPU time of the thread running each step, per frame the "
             f"pipeline finished (`edge bench` throughput rounds).{label} {note}", "", table(head, rows), ""]
 
 
-def no_save_lines(benches: list[dict[str, Any]], before: Optional[dict[str, Any]] = None) -> list[str]:
+def no_save_lines(benches: list[dict[str, Any]], before: Optional[dict[str, Any]] = None,
+                  after_label: str = "") -> list[str]:
     """The same benchmark with saving off (`edge bench --no-save`): what the pipeline costs for frames that
     are neither saved nor previewed, plus the preview at its own rate."""
     rows = []
@@ -167,7 +175,7 @@ def no_save_lines(benches: list[dict[str, Any]], before: Optional[dict[str, Any]
     for b in benches:
         prior = (before or {}).get(b.get("student"))
         if "error" not in b and prior:
-            lines += breakdown_lines(b, prior)
+            lines += breakdown_lines(b, prior, after_label)
     return lines
 
 
@@ -180,6 +188,14 @@ def load_before(path: Path = BEFORE_FILE, key: str = "bundles") -> dict[str, Any
         return {}
     label = doc.get(f"{key}_label", doc.get("label", ""))
     return {b["student"]: {**b, "label": label} for b in doc.get(key, []) if b.get("student")}
+
+
+def after_label(section: dict[str, Any]) -> str:
+    """"this run, DATE, on CPU" from the section's own machine record ("" for a record without one)."""
+    machine = section.get("machine") or {}
+    cpu = cpu_label(machine)
+    when = section.get("started") or machine.get("date")
+    return f"this run ({when}), {cpu}" if cpu and when else ""
 
 
 def memory_goal_rows(section: Optional[dict[str, Any]], goal_mb: float) -> list[list[Any]]:
@@ -224,11 +240,12 @@ def edge_lines(section: Optional[dict[str, Any]], plots: dict[str, str]) -> list
     else:
         lines += [not_measured(HOW_TO_MEASURE["edge"], "no bundle was benchmarked"), ""]
     before = load_before()
+    after = after_label(section)
     for b in section.get("bundles", []):
         if "error" not in b:
-            lines += breakdown_lines(b, before.get(b.get("student")))
-    lines += no_save_lines(section.get("no_save") or [], load_before(key="no_save"))
-    lines += memory_lines(section.get("memory") or [], MEMORY_GOAL_MB)
+            lines += breakdown_lines(b, before.get(b.get("student")), after)
+    lines += no_save_lines(section.get("no_save") or [], load_before(key="no_save"), after)
+    lines += memory_lines(section.get("memory") or [], MEMORY_GOAL_MB, after_label=after)
     if dec:
         fw, fh = dec["frame"]
         lines += [
