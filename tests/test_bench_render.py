@@ -305,6 +305,9 @@ def test_edge_section_renders_the_step_breakdown_before_and_after_and_the_memory
     assert "After: this run (2026-12-03T23:44), Xeon, GenuineIntel family 6 model 167; compare" in md
     table_md = "\n".join(breakdown_lines(section["bundles"][0], before, "this run (D), CPU X"))
     assert "Before: main. After: this run (D), CPU X;" in table_md
+    mem_md = "\n".join(memory_lines(section["memory"], 300.0, before={("label", ""): "old", ("ir_fp16", "x"): 1.0},
+                                     after_label="this run (D), CPU X"))
+    assert "Before: old. After: this run (D), CPU X." in mem_md
     md = "\n".join(edge_lines(section, {}))
     assert "Per-step host cost, hrnet_w18" in md and "Daemon memory, hrnet_w18" in md
     mem_md = "\n".join(memory_lines(section["memory"], 300.0, before={}))

@@ -191,7 +191,7 @@ def load_before(path: Path = BEFORE_FILE, key: str = "bundles") -> dict[str, Any
 
 
 def after_label(section: dict[str, Any]) -> str:
-    """"this run, DATE, on CPU" from the section's own machine record ("" for a record without one)."""
+    """"this run (STARTED), CPU LABEL" from the section's own record ("" when it names no machine or date)."""
     machine = section.get("machine") or {}
     cpu = cpu_label(machine)
     when = section.get("started") or machine.get("date")
