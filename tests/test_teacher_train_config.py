@@ -133,3 +133,21 @@ def test_a_parnet_step_with_a_crop_sees_the_same_window_of_image_and_mask():
 
     for i, (top, left) in enumerate(crop_offsets(3, 64, 64, 32, 5, 7)):
         assert torch.equal(seen[-1][i, 0].long(), mask[i, top:top + 32, left:left + 32])
+
+
+def test_the_medium_parnet_example_config_parses_and_builds_its_6_9_m_parameters(tmp_path):
+    """teacher/examples/parnet-medium.yaml (the E1 teacher of docs/distill.md) with --data on the command line."""
+    from pathlib import Path
+
+    from teacher.cli import build_parser, train_config_from_args
+    from teacher.models.parnet import build_parnet
+
+    example = Path(__file__).resolve().parents[1] / "teacher" / "examples" / "parnet-medium.yaml"
+    args = build_parser().parse_args(["train", "--config", str(example), "--data", "d", "--out", str(tmp_path),
+                                      "--photometric", "0.3"])
+    cfg = train_config_from_args(args)
+    assert cfg.model.model == "parnet" and cfg.model.cnn_widths == (16, 32, 48, 64, 96, 128)
+    assert cfg.model.swin.embed_dim == 64 and cfg.data.root == "d" and cfg.data.photometric == 0.3
+    assert cfg.optim.lr == 3e-4  # PARNet's default until --lr says otherwise
+    n_params = sum(p.numel() for p in build_parnet(cfg.model).parameters())
+    assert n_params == 6_885_411
