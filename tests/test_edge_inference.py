@@ -324,6 +324,36 @@ def test_compat_selects_2023_api_here() -> None:
     assert api.Core is openvino.Core
 
 
+RUNTIME_IMPORT_PROBE = """
+import json, sys
+from crackedge.runtime.backends.openvino_compat import load_openvino_api
+api = load_openvino_api()
+import openvino
+before = sorted(m for m in sys.modules if m.startswith(("openvino.tools", "openvino_telemetry")))
+convert = openvino.convert_model
+print(json.dumps({"generation": api.generation, "before": before, "core": api.Core is openvino.Core,
+                  "convert": convert.__module__, "after": "openvino.tools.ovc" in sys.modules,
+                  "planted": sys.modules.get("openvino.tools.ovc", 1) is None}))
+"""
+
+
+def test_runtime_imports_openvino_without_its_model_converter() -> None:
+    """The daemon's import skips openvino.tools.ovc (~14.6 MB resident) and its telemetry; convert_model
+    still works in the same process, imported on first use. A fresh interpreter: this one has OpenVINO."""
+    import json
+    import subprocess
+
+    from crackedge.child_env import checkout_env
+
+    proc = subprocess.run([sys.executable, "-c", RUNTIME_IMPORT_PROBE], capture_output=True, text=True,
+                          timeout=120, env=checkout_env())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["generation"] == "2023+" and report["core"]
+    assert report["before"] == []  # neither the converter nor its telemetry
+    assert report["convert"].startswith("openvino.tools.ovc") and report["after"] and not report["planted"]
+
+
 def test_compat_without_openvino_says_what_to_install(monkeypatch) -> None:
     from crackedge.errors import MissingDependencyError
 
