@@ -363,3 +363,23 @@ def test_further_comparisons_render_as_subsections(tmp_path):
     assert sub.count("| model | runtime | IoU | F1 | ODS F | mIoU |") == 2  # clean on both sets
     saved = json.loads((tmp_path / "bench" / "results" / "accuracy.json").read_text())
     assert [m["source"] for m in saved["more"]] == [str(second / "compare.yaml")]
+
+
+def test_subsection_names_the_student_input_noise_and_crop(tmp_path):
+    """Two comparisons that differ only in --photometric / --crop must not render under the same heading."""
+    import yaml
+
+    from workflows.bench.render_accuracy import more_lines
+
+    folder = write_compare_yaml(tmp_path / "cmp", noise=("clean",))
+    report = yaml.safe_load((folder / "compare.yaml").read_text())
+    plain = "\n".join(more_lines(accuracy_section(folder), 6))
+    report["budget"].update(photometric=0.5, crop=256)
+    (folder / "compare.yaml").write_text(yaml.safe_dump(report))
+    noised = "\n".join(more_lines(accuracy_section(folder), 6))
+    assert "training inputs noised" not in plain and "px crops" not in plain
+    heading = noised.splitlines()[0]
+    assert heading.startswith("### 4.6 50% of the labels") and heading.endswith(
+        ", 50% of the training inputs noised in colour and sharpness, random 256 px crops")
+    assert "**50% of the training inputs noised in colour and sharpness** (`--photometric`; masks and teacher " \
+           "logits those of the clean view); random 256 px crops (`--crop`)" in noised

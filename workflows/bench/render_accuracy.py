@@ -75,6 +75,7 @@ def _budget_text(section: dict[str, Any]) -> str:
     if unlabeled or (b.get("labeled_fraction") or 1.0) < 1:
         lines.append(f"unlabeled share of a distilled batch {b.get('unlabeled_share', 0.5):g}")
     lines.append(f"data seed {b.get('data_seed')} ({b.get('variants')} augmentation views per image)")
+    lines += [sentence for _, sentence in _input_settings(b)]
     if b.get("max_minutes"):
         lines.append(f"safety net --max-minutes {b['max_minutes']:g} per run")
     return "; ".join(lines)
@@ -167,6 +168,19 @@ def _tables(section: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _input_settings(budget: dict[str, Any]) -> list[tuple[str, str]]:
+    """The student-side input settings both runs of a seed share, when set (photometric noise, random crop),
+    as (short label for a heading, sentence for the budget line)."""
+    out = []
+    if budget.get("photometric"):
+        short = f"{budget['photometric']:.0%} of the training inputs noised in colour and sharpness"
+        out.append((short, f"**{short}** (`--photometric`; masks and teacher logits those of the clean view)"))
+    if budget.get("crop"):
+        short = f"random {budget['crop']} px crops"
+        out.append((short, f"{short} (`--crop`)"))
+    return out
+
+
 def more_lines(section: dict[str, Any], index: int) -> list[str]:
     """A further comparison (`bench-report --compare A B ...`: B, ...) as subsection 4.<index>: its setup, tables
     and training runs, no figure."""
@@ -174,7 +188,8 @@ def more_lines(section: dict[str, Any], index: int) -> list[str]:
     fraction = b.get("labeled_fraction", 1.0) or 1.0
     labels = "all labels" if fraction >= 1 else f"{fraction:.0%} of the labels, the rest unlabeled"
     teacher = f", teacher {section.get('teacher')} ({section['teacher_signal']})" if section.get("teacher_signal") else ""
-    lines = [f"### 4.{index} {labels}{teacher}, soft loss {section.get('soft_loss')}", ""]
+    inputs = "".join(f", {short}" for short, _ in _input_settings(b))
+    lines = [f"### 4.{index} {labels}{teacher}, soft loss {section.get('soft_loss')}{inputs}", ""]
     return lines + _cut_warning(section) + _intro(section) + _tables(section) + _training_details(section)
 
 
