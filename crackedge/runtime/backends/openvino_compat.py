@@ -10,22 +10,18 @@
 Everything else (read_model, compile_model with a property dict, AsyncInferQueue with
 set_callback/start_async/wait_all, get_output_tensor) is the same in both.
 
-`import openvino` (2023+) also imports its model converter, `openvino.tools.ovc` (the ONNX/PyTorch/TF
-front-end glue, its telemetry, multiprocessing, email, http.client: 130 modules, ~14.6 MB of
-resident memory measured on x86 with 2026.4), which nothing that only runs an IR needs. The runtime
-imports OpenVINO without it (`import_openvino_runtime`) and `openvino.convert_model` imports it on
-first use, so a process that does convert (export, the tests' fixtures) still can.
+OpenVINO itself is imported without its model converter (`openvino_import`).
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Optional
 
 from crackedge.errors import MissingDependencyError
+from crackedge.runtime.backends.openvino_import import import_for_runtime
 from crackedge.runtime.errors import DeviceError
 from crackedge.runtime.metadata import (
     MODEL_IR_FP16,
@@ -63,54 +59,13 @@ class OpenVinoApi:
     module: str  # "openvino" or "openvino.runtime"
 
 
-CONVERTER_MODULE = "openvino.tools.ovc"
-
-
-def import_openvino_runtime() -> Any:
-    """`import openvino` without its model converter, when this process has not imported OpenVINO yet.
-
-    A `None` entry in `sys.modules` makes an import raise ImportError (the import system's documented
-    behaviour), and openvino's `__init__` imports the converter inside `try/except ImportError`; the
-    entry is removed again right after, and `openvino.convert_model` is then imported on first use
-    (a module `__getattr__`, PEP 562). Raises ImportError when OpenVINO is not installed.
-    """
-    if "openvino" in sys.modules:
-        return importlib.import_module("openvino")
-    planted = CONVERTER_MODULE not in sys.modules
-    if planted:
-        sys.modules[CONVERTER_MODULE] = None  # type: ignore[assignment]
-    try:
-        ov = importlib.import_module("openvino")
-    finally:
-        if planted and CONVERTER_MODULE in sys.modules and sys.modules[CONVERTER_MODULE] is None:
-            del sys.modules[CONVERTER_MODULE]
-    _convert_model_on_first_use(ov)
-    return ov
-
-
-def _convert_model_on_first_use(ov: Any) -> None:
-    """Give a converter-less `openvino` module a `convert_model` that imports the converter when asked for."""
-    if "convert_model" in vars(ov) or "__getattr__" in vars(ov) or not hasattr(ov, "Core"):
-        return
-
-    def __getattr__(name: str) -> Any:
-        if name == "convert_model":
-            from openvino.tools.ovc import convert_model
-
-            ov.convert_model = convert_model
-            return convert_model
-        raise AttributeError(f"module 'openvino' has no attribute {name!r}")
-
-    ov.__getattr__ = __getattr__
-
-
 def load_openvino_api(import_module: Optional[Callable[[str], Any]] = None) -> OpenVinoApi:
     """Import whichever OpenVINO API is installed (2023+ preferred). MissingDependencyError when none is.
 
     import_module: how to import a module by name (tests pass fakes); by default `openvino` is
-    imported without its model converter (`import_openvino_runtime`)."""
+    imported without its model converter (`openvino_import.import_openvino_runtime`)."""
     if import_module is None:
-        import_module = _import_for_runtime
+        import_module = import_for_runtime
     try:
         ov = import_module("openvino")
     except ImportError as err:
@@ -126,10 +81,6 @@ def load_openvino_api(import_module: Optional[Callable[[str], Any]] = None) -> O
         ) from None
     version = rt.get_version() if hasattr(rt, "get_version") else "2022.x"
     return OpenVinoApi("2022", str(version), rt.Core, rt.AsyncInferQueue, "openvino.runtime")
-
-
-def _import_for_runtime(name: str) -> Any:
-    return import_openvino_runtime() if name == "openvino" else importlib.import_module(name)
 
 
 _CORES: dict[int, Any] = {}
