@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import random
 import sys
 import threading
@@ -474,8 +475,10 @@ def test_with_u8_input_converts_reorders_and_normalises_inside_the_model() -> No
 
     from crackedge.runtime.backends.openvino_compile import with_u8_input
 
-    param = ov.opset13.parameter([1, 3, 4, 5], ov.Type.f32, name="image")
-    model = ov.Model([ov.opset13.relu(param)], [param], "identity")
+    # opsets are top-level from 2023.2; OpenVINO 2023.1 (the edge extra's floor) has them in openvino.runtime
+    opset = getattr(ov, "opset8", None) or importlib.import_module("openvino.runtime.opset8")
+    param = opset.parameter([1, 3, 4, 5], ov.Type.f32, name="image")
+    model = ov.Model([opset.relu(param)], [param], "identity")
     spec = InputSpec(height=4, width=5, color_order="BGR", mean=(10.0, 20.0, 30.0), std=(2.0, 4.0, 5.0))
     compiled = ov.Core().compile_model(with_u8_input(model, spec), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     rgb = np.random.default_rng(0).integers(100, 256, size=(1, 4, 5, 3), dtype=np.uint8)
