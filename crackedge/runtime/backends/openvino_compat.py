@@ -15,7 +15,6 @@ OpenVINO itself is imported without its model converter (`openvino_import`).
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Optional
