@@ -43,20 +43,26 @@ def draw_contours(image: np.ndarray, mask: np.ndarray, color: Sequence[int] = CO
 
 def draw_caption(image: np.ndarray, lines: Sequence[str], scale: float | None = None) -> np.ndarray:
     """Draw text lines on a dark band at the top of a copy of `image` (HxWx3 uint8 RGB)."""
-    out = image.copy()
+    return draw_caption_in_place(image.copy(), lines, scale)
+
+
+def draw_caption_in_place(image: np.ndarray, lines: Sequence[str], scale: float | None = None) -> np.ndarray:
+    """`draw_caption` drawn into `image` itself (HxWx3 uint8 RGB, returned): the edge daemon's
+    annotated frame, drawn in a buffer it reuses frame after frame."""
     if not lines:
-        return out
-    h, w = out.shape[:2]
+        return image
+    h, w = image.shape[:2]
     scale = scale if scale is not None else max(0.35, min(1.0, w / 900.0))
     thick = 1 if scale < 0.7 else 2
     (_, th), base = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
     line_h = th + base + 4
     band_h = min(h, line_h * len(lines) + 4)
-    out[:band_h] = (out[:band_h].astype(np.float32) * 0.35).astype(np.uint8)
+    band = image[:band_h]
+    cv2.convertScaleAbs(band, dst=band, alpha=0.35)
     for i, text in enumerate(lines):
         y = 2 + (i + 1) * line_h - base - 2
-        cv2.putText(out, text, (4, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
-    return out
+        cv2.putText(image, text, (4, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
+    return image
 
 
 def annotate(image: np.ndarray, mask: np.ndarray, caption: Sequence[str] = (), alpha: float = 0.55) -> np.ndarray:

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from crackedge.fileio import encode_image
-from crackedge.overlay import CONTOUR_RGB, CRACK_RGB, blend_mask, draw_caption, draw_contours
+from crackedge.overlay import CONTOUR_RGB, CRACK_RGB, blend_mask, draw_caption, draw_caption_in_place, draw_contours
 
 
 def annotate_frame(
@@ -54,24 +54,6 @@ def _colour(shape: tuple[int, ...]) -> np.ndarray:
         img[:] = CRACK_RGB
         _COLOUR_CACHE[key] = img
     return img
-
-
-def draw_caption_in_place(image: np.ndarray, lines: list[str], scale: Optional[float] = None) -> np.ndarray:
-    """crackedge.overlay.draw_caption drawn into `image` itself (no copy)."""
-    if not lines:
-        return image
-    h, w = image.shape[:2]
-    scale = scale if scale is not None else max(0.35, min(1.0, w / 900.0))
-    thick = 1 if scale < 0.7 else 2
-    (_, th), base = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
-    line_h = th + base + 4
-    band_h = min(h, line_h * len(lines) + 4)
-    band = image[:band_h]
-    cv2.convertScaleAbs(band, dst=band, alpha=0.35)
-    for i, text in enumerate(lines):
-        y = 2 + (i + 1) * line_h - base - 2
-        cv2.putText(image, text, (4, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
-    return image
 
 
 def annotate_frame_reference(
