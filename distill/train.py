@@ -235,12 +235,13 @@ def train_student(cfg: DistillTrainConfig, out_dir: Path, resume: bool = False, 
     check_crop_scales(cfg.data.crop, size, getattr(teacher, "size", None))  # a cache at another resolution
     sampler = batch_sampler(cfg, train_set, teacher.name is not None)
     crop = f" (trained on random {cfg.data.crop}x{cfg.data.crop} windows)" if cfg.data.crop else ""
-    log.info("student %s (%.2f M parameters) at %dx%d%s, teacher %s, soft loss %s (CWD weight %g, KL weight %g, "
-             "pseudo-label weight %g, T %g); "
-             "%d labeled + %d unlabeled items, %d unlabeled per batch of %d", cfg.student.name,
-             count_parameters(model) / 1e6, side, side, crop, teacher.name or "none (hard loss only)", cfg.loss.soft,
-             cfg.loss.cwd_weight, cfg.loss.kl_weight, cfg.loss.pseudo_weight, cfg.loss.temperature, len(sampler.labeled),
-             len(sampler.unlabeled), sampler.n_unlabeled, cfg.optim.batch_size)
+    loss = ("hard loss only" if teacher.name is None else
+            f"soft loss {cfg.loss.soft} (CWD weight {cfg.loss.cwd_weight:g}, KL weight {cfg.loss.kl_weight:g}, "
+            f"pseudo-label weight {cfg.loss.pseudo_weight:g}, T {cfg.loss.temperature:g})")
+    log.info("student %s (%.2f M parameters) at %dx%d%s, teacher %s, %s; %d labeled + %d unlabeled items, "
+             "%d unlabeled per batch of %d", cfg.student.name, count_parameters(model) / 1e6, side, side, crop,
+             teacher.name or "none", loss, len(sampler.labeled), len(sampler.unlabeled), sampler.n_unlabeled,
+             cfg.optim.batch_size)
     out_dir.mkdir(parents=True, exist_ok=True)
     dump_config(cfg, out_dir / "config.yaml")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -105,9 +106,12 @@ def test_cached_logits_are_the_live_teachers(setup):
     assert torch.allclose(cached, live.logits(batch, batch["image"]), atol=0.05)
 
 
-def test_hard_loss_only_and_resume(setup):
+def test_hard_loss_only_and_resume(setup, caplog):
     out = setup["tmp"] / "none"
-    train_student(_cfg(setup), out, progress=False)
+    with caplog.at_level(logging.INFO, logger="distill.train"):
+        train_student(_cfg(setup), out, progress=False)
+    started = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("student "))
+    assert "teacher none, hard loss only;" in started and "soft loss" not in started  # no loss it does not use
     assert load_student_checkpoint(out / "best.pt").teacher is None
     assert all(h["loss_cwd"] == 0.0 for h in _history(out) if "loss" in h)
     cfg = _cfg(setup)
