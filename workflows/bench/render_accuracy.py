@@ -187,6 +187,8 @@ def more_lines(section: dict[str, Any], index: int) -> list[str]:
     b = section.get("budget") or {}
     fraction = b.get("labeled_fraction", 1.0) or 1.0
     labels = "all labels" if fraction >= 1 else f"{fraction:.0%} of the labels, the rest unlabeled"
+    seeds = b.get("seeds") or []
+    labels += f", {len(seeds)} seed{'s' * (len(seeds) != 1)}" if seeds else ""  # 3 or 5 seeds of one setting differ
     teacher = f", teacher {section.get('teacher')} ({section['teacher_signal']})" if section.get("teacher_signal") else ""
     inputs = "".join(f", {short}" for short, _ in _input_settings(b))
     lines = [f"### 4.{index} {labels}{teacher}, soft loss {section.get('soft_loss')}{inputs}", ""]
