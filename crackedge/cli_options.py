@@ -149,14 +149,6 @@ def add_eval_options(p: argparse.ArgumentParser, split: str = "test") -> None:
     p.add_argument("--limit", type=int, default=None, metavar="N", help="score the first N images only")
 
 
-def eval_options_from(args: argparse.Namespace, out: Optional[Path] = None):
-    """EvalOptions from the options of `add_eval_options` (and --out when given)."""
-    from crackedge.evaluation import EvalOptions
-
-    return EvalOptions(split=split_value(args.split), noise=tuple(args.noise), basis=args.basis,
-                       threshold=args.threshold, out_dir=out, overlays=args.overlays, limit=args.limit)
-
-
 # ---- options generated from pydantic config models -------------------------------------------------
 
 def _field(model: Type[BaseModel], dotted: str) -> Any:

@@ -20,7 +20,7 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from crackedge.cli_options import eval_options_from
+    from crackedge.evaluation.command import eval_options_from
     from crackedge.evaluation import evaluate
     from crackedge.evaluation.reports import baseline_table
     from crackedge.fileio import sha256_file

@@ -21,7 +21,7 @@ from crackedge.cliutil import add_common_args, run_subcommand
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    from crackedge.data.prepare_cli import run_prepare
+    from workflows.prepare_cli import run_prepare
 
     return run_prepare(args)
 
@@ -102,7 +102,7 @@ def cmd_bench_report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from crackedge.data.prepare_cli import add_prepare_args
+    from workflows.prepare_cli import add_prepare_args
 
     parser = argparse.ArgumentParser(prog="crackedge", description=__doc__)
     add_common_args(parser)

@@ -6,12 +6,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from crackedge.cli_options import (
-    add_eval_options,
-    add_runtime_device,
-    add_threads,
-    eval_options_from,
-)
+from typing import Optional
+
+from crackedge.cli_options import add_eval_options, add_runtime_device, add_threads, split_value
+from crackedge.evaluation.options import EvalOptions
+
+
+def eval_options_from(args: argparse.Namespace, out: Optional[Path] = None) -> EvalOptions:
+    """EvalOptions from the options of `add_eval_options` (and --out when given)."""
+    return EvalOptions(split=split_value(args.split), noise=tuple(args.noise), basis=args.basis,
+                       threshold=args.threshold, out_dir=out, overlays=args.overlays, limit=args.limit)
 
 
 def add_bundle_eval_arguments(p: argparse.ArgumentParser) -> None:

@@ -5,11 +5,11 @@ Importing this module is cheap (argparse only); the work is imported when the co
 
 from __future__ import annotations
 
-from crackedge.cli_options import add_out, add_seed
-
 import argparse
 from pathlib import Path
 from typing import Any
+
+from crackedge.cli_options import add_out, add_seed
 
 FORMAT_CHOICES = ["auto", "crackforest", "crack500", "deepcrack", "pairs", "images"]
 
