@@ -120,11 +120,23 @@ def run_compare(opts: CompareOptions) -> CompareResult:
             if opts.int8:
                 metrics[f"{key}/int8"] = {s.name: evaluate_run(opts, bundle, run_dir / "eval_int8" / s.name, s, "ir_int8")
                                           for s in opts.eval_sets}
-    report = report_dict(opts, base, cache, teacher, runs, metrics)
+    report = report_dict(opts, base, cache, teacher, runs, metrics, teacher_labels_note(base, cache, teacher.name))
     _write_yaml(out / "compare.yaml", report)
     table = format_markdown(report)
     atomic_write_text(out / "compare.md", table)
     return CompareResult(runs=runs, metrics=metrics, report=report, table=table)
+
+
+def teacher_labels_note(base: "DistillTrainConfig", cache: Optional[Path], teacher: str) -> Optional[dict[str, Any]]:
+    """compare.yaml's `teacher_labels`: whether the teacher trained on the masks --labeled-fraction hides
+    (None when nothing is hidden)."""
+    from crackedge.data.layout import CrackDataset
+    from distill.teacher_labels import check_teacher_labels, log_teacher_labels
+
+    names = CrackDataset.open(base.data.root).names(base.data.train_split)
+    check = check_teacher_labels(run_config(base, "kd", base.seed or 0, cache), names)
+    log_teacher_labels(check, teacher)
+    return None if check is None else {**check.as_dict(), "text": check.text(teacher)}
 
 
 def _write_yaml(path: Path, data: Any) -> None:

@@ -67,8 +67,10 @@ def _soft_loss(cfg: "DistillTrainConfig") -> str:
 
 
 def report_dict(opts: "CompareOptions", base: "DistillTrainConfig", cache: Optional[Path], teacher: "TeacherInfo",
-                runs: dict[str, "RunRecord"], metrics: dict[str, Any]) -> dict[str, Any]:
-    """Everything compare.yaml holds: setup, budget, the runs, per-seed metrics and the summaries."""
+                runs: dict[str, "RunRecord"], metrics: dict[str, Any],
+                teacher_labels: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """Everything compare.yaml holds: setup, budget, the runs, per-seed metrics and the summaries;
+    `teacher_labels` (distill.compare.teacher_labels_note): whether the teacher saw the hidden masks."""
     d, o = base.data, base.optim
     cut = [f"{key} at step {r.steps} of {r.planned_steps}" for key, r in runs.items() if r.stopped_by_budget]
     n_images = {s.name: int(next(iter(metrics[f"seed{opts.seeds[0]}/kd"][s.name].values()))["n_images"])
@@ -89,6 +91,7 @@ def report_dict(opts: "CompareOptions", base: "DistillTrainConfig", cache: Optio
                    "variants": d.variants, "labeled_fraction": d.labeled_fraction, "unlabeled": list(d.unlabeled),
                    "unlabeled_share": d.unlabeled_share, "photometric": d.photometric, "crop": d.crop},
         "cut_by_max_minutes": cut,
+        "teacher_labels": teacher_labels,
         "runs": {key: rec.to_dict() for key, rec in runs.items()},
         "metrics": metrics,
         "summary": summarise(opts, metrics),
@@ -134,6 +137,15 @@ def _metric_table(report: dict[str, Any], set_name: str, case: str, summary_key:
     return lines
 
 
+def teacher_labels_lines(note: Optional[dict[str, Any]]) -> list[str]:
+    """The line on the teacher's training labels (bold WARNING when it saw hidden masks or cannot tell)."""
+    if not note:
+        return []
+    if note["status"] in ("seen", "unknown"):
+        return ["", f"**WARNING: {note['text']}.**"]
+    return ["", note["text"][0].upper() + note["text"][1:] + "."]
+
+
 def format_markdown(report: dict[str, Any]) -> str:
     """compare.md: setup, budget warning (if any), the training table, one metric table per set and case."""
     b = report["budget"]
@@ -162,6 +174,7 @@ def format_markdown(report: dict[str, Any]) -> str:
         lines += ["", "**WARNING: the --max-minutes safety net cut " + "; ".join(report["cut_by_max_minutes"])
                   + ". These runs are shorter than asked: the comparison is not on equal budgets and depends on "
                   "the machine's speed.**"]
+    lines += teacher_labels_lines(report.get("teacher_labels"))
     lines += ["", "## Training", "", *_training_table(report), "", "Wall time includes the periodic validation."]
     for s in report["eval_sets"]:
         for case in report["noise"]:

@@ -123,7 +123,8 @@ def unlabeled_files(cfg: DistillTrainConfig) -> list[Path]:
 def make_datasets(cfg: DistillTrainConfig, size: tuple[int, int], variants: Optional[int]):
     """(train set: MixedSegDataset at `size`, val set: CrackSegDataset or None)."""
     from crackedge.data.layout import CrackDataset
-    from crackedge.data.torch_dataset import CrackSegDataset, MixedSegDataset, labeled_subset
+    from crackedge.data.label_record import labeled_subset
+    from crackedge.data.torch_dataset import CrackSegDataset, MixedSegDataset
 
     data = CrackDataset.open(cfg.data.root)
     names = data.names(cfg.data.train_split)
@@ -232,6 +233,9 @@ def train_student(cfg: DistillTrainConfig, out_dir: Path, resume: bool = False, 
     size = (side, side)
     train_set, val_set = make_datasets(cfg, size, _cache_variants(cfg))
     teacher = make_teacher_source(cfg, device, size, train_set)
+    from distill.teacher_labels import check_teacher_labels, log_teacher_labels
+
+    log_teacher_labels(check_teacher_labels(cfg, train_set.names[: train_set.n_split]), teacher.name or "")
     check_crop_scales(cfg.data.crop, size, getattr(teacher, "size", None))  # a cache at another resolution
     sampler = batch_sampler(cfg, train_set, teacher.name is not None)
     crop = f" (trained on random {cfg.data.crop}x{cfg.data.crop} windows)" if cfg.data.crop else ""

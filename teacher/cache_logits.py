@@ -126,6 +126,7 @@ def cache_teacher_logits(
     from crackedge.data.torch_dataset import MixedSegDataset
     from crackedge.fileio import sha256_file
     from teacher.api import teacher_name
+    from teacher.checkpoints import peek_training_labels
     from teacher.inference import default_cache_channels, ensemble_name, teacher_logits
 
     models = list(models) if isinstance(models, (list, tuple)) else [models]
@@ -150,6 +151,7 @@ def cache_teacher_logits(
         "checkpoint_sha256": sha256_file(Path(checkpoints[0])) if len(checkpoints) == 1 else None,
         "checkpoints_sha256": [sha256_file(Path(c)) for c in checkpoints],
         "checkpoint_paths": [str(Path(c).resolve()) for c in checkpoints],
+        "teachers_training_labels": [peek_training_labels(Path(c)) for c in checkpoints],
         "sam_checkpoint": str(Path(sam_checkpoint).resolve()) if sam_checkpoint else None,
         "dataset": str(Path(data_root).resolve()),
         "split": split,

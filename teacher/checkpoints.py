@@ -124,6 +124,13 @@ def peek_teacher_name(path: Path) -> str:
     return str(ckpt.get("teacher") or ckpt["config"].get("model", "cracksam"))
 
 
+def peek_training_labels(path: Path) -> Optional[Dict[str, Any]]:
+    """The record of the masks the checkpoint's training run used (`crackedge.data.label_record`), or None
+    for a checkpoint written before the record existed (or not by `teacher train`)."""
+    record = (read_teacher_checkpoint(path).get("meta") or {}).get("training_labels")
+    return dict(record) if isinstance(record, dict) else None
+
+
 def _check_base(path: Path, ckpt: Dict[str, Any], base_file: Optional[Path]) -> str:
     """Verify the base weights file of a delta checkpoint; returns its SHA-256."""
     base = ckpt["base"] or {}

@@ -71,8 +71,11 @@ class TeacherTask:
     def train(self, mode: bool = True) -> None:
         self.model.train(mode)
 
+    training_labels: Optional[Dict[str, Any]] = None  # crackedge.data.label_record.label_record, set by train_teacher
+
     def checkpoint_meta(self) -> Dict[str, Any]:
-        return {}
+        """What the checkpoint records beside the weights: the masks the run trained on."""
+        return {"training_labels": self.training_labels} if self.training_labels is not None else {}
 
     def state_for_checkpoint(self) -> Dict[str, Any]:
         """A teacher checkpoint dict of the plain module (`teacher.checkpoints`)."""
@@ -130,4 +133,4 @@ class ParnetTask(TeacherTask):
     def checkpoint_meta(self) -> Dict[str, Any]:
         """Where the Swin started from (a file name, for the record; the checkpoint config has none)."""
         source = self.model.cfg.swin.checkpoint
-        return {"swin_init": Path(source).name if source else None}
+        return {**super().checkpoint_meta(), "swin_init": Path(source).name if source else None}

@@ -54,7 +54,8 @@ def check_train_config(cfg: TeacherTrainConfig) -> None:
 
 def _datasets(cfg: TeacherTrainConfig) -> Tuple[Any, Optional[Any]]:
     from crackedge.data.layout import CrackDataset
-    from crackedge.data.torch_dataset import CrackSegDataset, labeled_subset
+    from crackedge.data.label_record import labeled_subset
+    from crackedge.data.torch_dataset import CrackSegDataset
 
     data = CrackDataset.open(cfg.data.root)
     size = (cfg.model.img_size, cfg.model.img_size)
@@ -83,7 +84,7 @@ def _pseudo_labeled(cfg: TeacherTrainConfig, data: Any, size: Tuple[int, int]) -
     --pseudo-labels cache (self-training)."""
     from crackedge.data.logit_cache import CacheError, LogitCache
     from crackedge.data.pseudo_labeled import PseudoLabeledDataset
-    from crackedge.data.torch_dataset import labeled_subset
+    from crackedge.data.label_record import labeled_subset
 
     d = cfg.data
     if d.labeled_fraction >= 1:
@@ -116,6 +117,25 @@ def distributed() -> Iterator[DistInfo]:
             import torch.distributed
 
             torch.distributed.destroy_process_group()
+
+
+def training_label_record(cfg: TeacherTrainConfig) -> dict[str, Any]:
+    """The masks this run trains on (`crackedge.data.label_record`), for its checkpoints: the labeled share
+    of the training split and, when self-training, the records of the teachers behind --pseudo-labels."""
+    import yaml
+
+    from crackedge.data.label_record import label_record
+    from crackedge.data.layout import CrackDataset
+    from crackedge.data.logit_cache import INDEX_NAME
+
+    d = cfg.data
+    names = CrackDataset.open(d.root).names(d.train_split)
+    pseudo_from = None
+    if d.pseudo_labels is not None:
+        index = Path(d.pseudo_labels) / INDEX_NAME
+        meta = (yaml.safe_load(index.read_text(encoding="utf-8")) or {}) if index.is_file() else {}
+        pseudo_from = meta.get("teachers_training_labels") or [None]
+    return label_record(names, d.train_split, d.labeled_fraction, d.seed, pseudo_from)
 
 
 def build_teacher_model(cfg: TeacherTrainConfig) -> Any:
@@ -207,6 +227,7 @@ def train_teacher(
         dump_config(cfg, out_dir / "config.yaml")
     steps = cfg.optim.steps or steps_for_epochs(len(train_set), cfg.optim.batch_size, cfg.optim.epochs, dist.world_size)
     task = make_task(cfg, model, device, dist)
+    task.training_labels = training_label_record(cfg)
     result = fit(task, train_set, val_set, loop_config(cfg, out_dir, steps, name, resume, progress), dist)
     if dist.enabled:
         check_ranks_agree(task.model, dist)

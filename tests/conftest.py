@@ -119,6 +119,7 @@ TEST_KINDS: dict[str, str] = {
     "test_pi_precision.py": "integration",
     "test_pi_source_checks.py": "system",
     "test_pseudo_labeled.py": "unit",
+    "test_label_record.py": "unit",
     "test_serve_triton.py": "system",
     "test_teacher_baselines.py": "unit",
     "test_teacher_cracksam_checkpoints.py": "unit",

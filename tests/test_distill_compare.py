@@ -144,7 +144,12 @@ def test_labeled_fraction_hides_masks_from_both_runs_and_feeds_the_rest_to_the_t
     alone = load_student_checkpoint(out / "seed0/alone/best.pt")
     assert "2 labeled, 2 used without masks" in kd.training_data
     assert "2 labeled, 2 left out" in alone.training_data  # without a teacher they are of no use
-    assert "labeled fraction 0.5" in (out / "compare.md").read_text()
+    md = (out / "compare.md").read_text()
+    assert "labeled fraction 0.5" in md
+    # the tiny teacher checkpoint was saved without `teacher train`: no record of its training labels
+    labels = yaml.safe_load((out / "compare.yaml").read_text())["teacher_labels"]
+    assert labels["status"] == "unknown" and labels["hidden_masks"] == 2
+    assert "**WARNING: cannot tell whether teacher cracksam-tiny-none trained on the 2 masks this run hides" in md
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ import yaml
 torch = pytest.importorskip("torch")
 timm = pytest.importorskip("timm")
 
+from crackedge.data.label_record import names_digest  # noqa: E402
 from crackedge.data.logit_cache import LogitCache  # noqa: E402
 from crackedge.data.torch_dataset import CrackSegDataset  # noqa: E402
 from crackedge.synth import write_synthetic_dataset  # noqa: E402
@@ -47,6 +48,10 @@ def trained(workspace):
     return out
 
 
+def data_of(workspace):
+    return workspace[1]
+
+
 def test_train_writes_a_full_checkpoint_without_the_swin_file(trained, workspace, tmp_path):
     _, _, swin_file = workspace
     for name in ("best.pt", "last.pt", "config.yaml", "history.jsonl", "curves.png"):
@@ -58,6 +63,10 @@ def test_train_writes_a_full_checkpoint_without_the_swin_file(trained, workspace
     assert cfg["sam_checkpoint"] is None and cfg["parnet_loss"]["kind"] == "ce_dice"
     ckpt = torch.load(trained / "best.pt", weights_only=True)
     assert ckpt["kind"] == "full" and ckpt["base"] is None and ckpt["teacher"] == "parnet"
+    # the masks it trained on: every one of the 8 training items (no --labeled-fraction), data seed 0
+    names = CrackSegDataset(data_of(workspace), "train", (SIZE, SIZE)).names
+    assert ckpt["meta"]["training_labels"] == {"split": "train", "items": 8, "names_sha256": names_digest(names),
+                                               "labeled_fraction": 1.0, "seed": 0}
     assert ckpt["config"]["swin"]["checkpoint"] is None  # weights are inside; never look for the file again
     assert ckpt["meta"]["swin_init"] == "swin_small.pth"
     # the Swin started from the file: 4 AdamW steps of lr <= 3e-4 move each weight by about 1e-3 at most
@@ -147,6 +156,10 @@ def test_predict_tile_mode_matches_the_model_on_one_tile(trained):
     np.testing.assert_allclose(prob, expected, atol=1e-6)
 
 
+def ds_names(data):
+    return CrackSegDataset(data, "train", (SIZE, SIZE)).names
+
+
 def test_cache_logits_store_the_full_resolution_crack_margin(trained, workspace, tmp_path):
     _, data, _ = workspace
     cache_dir = tmp_path / "cache"
@@ -155,6 +168,17 @@ def test_cache_logits_store_the_full_resolution_crack_margin(trained, workspace,
     assert main([*argv, "--out", str(cache_dir)]) == 0
     cache = LogitCache.open(cache_dir)
     assert cache.meta["teacher"] == "parnet" and cache.channels == 1 and cache.meta["stored_size"] == [SIZE, SIZE]
+    record = torch.load(trained / "best.pt", weights_only=True)["meta"]["training_labels"]
+    assert cache.meta["teachers_training_labels"] == [record]
+    # a student keeping half of the masks: this teacher trained on all 4 it hides, and distill says so
+    from distill.teacher_labels import check_teacher_labels
+    from distill.train_config import DistillTrainConfig
+
+    student = DistillTrainConfig.model_validate({"teacher": {"kind": "parnet", "cache": str(cache_dir)},
+                                                 "data": {"root": str(data), "labeled_fraction": 0.5}})
+    check = check_teacher_labels(student, ds_names(data))
+    assert (check.status, check.seen, check.hidden) == ("seen", 4, 4)
+    assert "trained on the masks of 4 of the 4 items" in check.text("parnet")
     ds = CrackSegDataset(data, "train", (SIZE, SIZE), augment=True, seed=5, variants=2)
     cache.check_matches(ds.names, (SIZE, SIZE), 5, 2)
     model = load_teacher(trained / "best.pt")

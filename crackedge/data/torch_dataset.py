@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from crackedge.data.augment import IDENTITY, AugmentConfig, apply_params, params_for
+from crackedge.data.label_record import labeled_subset  # noqa: F401  (the seeded labeled share; re-exported)
 from crackedge.data.layout import CrackDataset
 from crackedge.data.normalization import IMAGENET_MEAN, IMAGENET_STD
 from crackedge.data.photometric import apply_photometric, photometric_params
@@ -116,18 +117,6 @@ class CrackSegDataset(Dataset):
             "variant": variant,
             **extra,
         }
-
-
-def labeled_subset(names: list[str], fraction: float, seed: int) -> set[str]:
-    """The names that keep their masks when only `fraction` of a split is labeled: a seeded choice of
-    round(fraction * len(names)) names (at least one), the same for the teacher and the student runs."""
-    if not 0.0 < fraction <= 1.0:
-        raise ValueError(f"the labeled fraction must lie in (0, 1], got {fraction}")
-    if fraction >= 1.0:
-        return set(names)
-    k = max(1, int(round(fraction * len(names))))
-    order = np.random.default_rng([int(seed), 7_919]).permutation(len(names))
-    return {names[i] for i in sorted(order[:k])}
 
 
 class MixedSegDataset(CrackSegDataset):

@@ -28,7 +28,7 @@ FIGURE_RUNS = (("kd", "distilled"), ("alone", "alone"))
 REQUIRED = ("student", "eval_sets", "noise", "budget", "runs", "metrics", "summary")
 # copied as they are from compare.yaml into the section
 COPIED = ("student", "size", "data", "eval_sets", "noise", "teacher", "teacher_signal", "teacher_cache_val_iou",
-          "soft_loss", "budget", "cut_by_max_minutes", "runs", "summary")
+          "soft_loss", "budget", "cut_by_max_minutes", "teacher_labels", "runs", "summary")
 
 
 def read_compare(compare_dir: Path) -> dict[str, Any]:
