@@ -134,9 +134,10 @@ def test_a_run_cut_by_max_minutes_is_reported_loudly(setup, tmp_path):
 
 
 @pytest.mark.slow
-def test_labeled_fraction_hides_masks_from_both_runs_and_feeds_the_rest_to_the_teacher(setup, tmp_path):
+def test_labeled_fraction_hides_masks_from_both_runs_and_feeds_the_rest_to_the_teacher(setup, tmp_path, caplog):
     from distill.checkpoints import load_student_checkpoint
 
+    caplog.set_level("INFO", logger="distill.teacher_labels")
     out = tmp_path / "frac"
     run_compare(_opts(setup, out, _train(setup, labeled_fraction=0.5, unlabeled_share=0.5), seeds=(0,),
                       noise=("clean",)))
@@ -150,6 +151,8 @@ def test_labeled_fraction_hides_masks_from_both_runs_and_feeds_the_rest_to_the_t
     labels = yaml.safe_load((out / "compare.yaml").read_text())["teacher_labels"]
     assert labels["status"] == "unknown" and labels["hidden_masks"] == 2
     assert "**WARNING: cannot tell whether teacher cracksam-tiny-none trained on the 2 masks this run hides" in md
+    warned = [r for r in caplog.records if r.name == "distill.teacher_labels" and r.levelname == "WARNING"]
+    assert len(warned) == 2 and all(r.getMessage().startswith("!!! cannot tell") for r in warned)  # kd run + report
 
 
 @pytest.mark.slow
