@@ -137,13 +137,14 @@ def _metric_table(report: dict[str, Any], set_name: str, case: str, summary_key:
     return lines
 
 
-def teacher_labels_lines(note: Optional[dict[str, Any]]) -> list[str]:
-    """The line on the teacher's training labels (bold WARNING when it saw hidden masks or cannot tell)."""
+def teacher_labels_line(note: Optional[dict[str, Any]]) -> Optional[str]:
+    """The line on the teacher's training labels (bold WARNING when it saw hidden masks or cannot tell);
+    None when the run hid no masks."""
     if not note:
-        return []
+        return None
     if note["status"] in ("seen", "unknown"):
-        return ["", f"**WARNING: {note['text']}.**"]
-    return ["", note["text"][0].upper() + note["text"][1:] + "."]
+        return f"**WARNING: {note['text']}.**"
+    return note["text"][0].upper() + note["text"][1:] + "."
 
 
 def format_markdown(report: dict[str, Any]) -> str:
@@ -174,7 +175,8 @@ def format_markdown(report: dict[str, Any]) -> str:
         lines += ["", "**WARNING: the --max-minutes safety net cut " + "; ".join(report["cut_by_max_minutes"])
                   + ". These runs are shorter than asked: the comparison is not on equal budgets and depends on "
                   "the machine's speed.**"]
-    lines += teacher_labels_lines(report.get("teacher_labels"))
+    if labels_line := teacher_labels_line(report.get("teacher_labels")):
+        lines += ["", labels_line]
     lines += ["", "## Training", "", *_training_table(report), "", "Wall time includes the periodic validation."]
     for s in report["eval_sets"]:
         for case in report["noise"]:

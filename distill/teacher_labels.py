@@ -24,13 +24,9 @@ def teacher_label_records(cfg: "DistillTrainConfig") -> list[Optional[dict[str, 
     [None] where they were not recorded."""
     t = cfg.teacher
     if t.cache is not None:
-        import yaml
+        from crackedge.data.logit_cache import cached_teacher_labels
 
-        from crackedge.data.logit_cache import INDEX_NAME
-
-        index = Path(t.cache) / INDEX_NAME
-        meta = (yaml.safe_load(index.read_text(encoding="utf-8")) or {}) if index.is_file() else {}
-        return list(meta.get("teachers_training_labels") or [None])
+        return cached_teacher_labels(t.cache)
     if t.checkpoint is not None:
         from teacher.checkpoints import peek_training_labels
 

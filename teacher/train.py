@@ -122,19 +122,13 @@ def distributed() -> Iterator[DistInfo]:
 def training_label_record(cfg: TeacherTrainConfig) -> dict[str, Any]:
     """The masks this run trains on (`crackedge.data.label_record`), for its checkpoints: the labeled share
     of the training split and, when self-training, the records of the teachers behind --pseudo-labels."""
-    import yaml
-
     from crackedge.data.label_record import label_record
     from crackedge.data.layout import CrackDataset
-    from crackedge.data.logit_cache import INDEX_NAME
+    from crackedge.data.logit_cache import cached_teacher_labels
 
     d = cfg.data
     names = CrackDataset.open(d.root).names(d.train_split)
-    pseudo_from = None
-    if d.pseudo_labels is not None:
-        index = Path(d.pseudo_labels) / INDEX_NAME
-        meta = (yaml.safe_load(index.read_text(encoding="utf-8")) or {}) if index.is_file() else {}
-        pseudo_from = meta.get("teachers_training_labels") or [None]
+    pseudo_from = cached_teacher_labels(d.pseudo_labels) if d.pseudo_labels is not None else None
     return label_record(names, d.train_split, d.labeled_fraction, d.seed, pseudo_from)
 
 

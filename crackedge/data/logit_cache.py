@@ -13,7 +13,7 @@ channels == 2: (background, crack) logits. channels == 1: the crack margin z = l
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import yaml
@@ -143,3 +143,9 @@ class LogitCache:
                 f"logit cache {self.root} does not match this run: {'; '.join(problems)}. "
                 "Re-run `teacher cache-logits` with the same --data/--split/--seed/--variants/--unlabeled"
             )
+
+
+def cached_teacher_labels(cache_dir: str | Path) -> list[Optional[dict[str, Any]]]:
+    """The training-label records (`crackedge.data.label_record`) of the teacher(s) behind a cache, one per
+    checkpoint; [None] for a cache made before `teacher cache-logits` recorded them."""
+    return list(LogitCache.open(cache_dir).meta.get("teachers_training_labels") or [None])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 from typing import Any, Optional
 
-from distill.compare_report import teacher_labels_lines
+from distill.compare_report import teacher_labels_line
 from workflows.bench.markdown import not_measured, table
 from workflows.bench.render_accuracy_old import is_old_format, old_accuracy_lines
 from workflows.bench.sections import HOW_TO_MEASURE, SECTION_TITLES
@@ -113,7 +113,8 @@ def _intro(section: dict[str, Any]) -> list[str]:
     if cache_val:
         lines += ["Teacher validation IoU recorded in its logit cache: "
                   + "; ".join(f"{k} {v:.4f}" for k, v in cache_val.items()) + ".", ""]
-    return lines + teacher_labels_lines(section.get("teacher_labels"))[1:] + ([""] if section.get("teacher_labels") else [])
+    labels_line = teacher_labels_line(section.get("teacher_labels"))
+    return lines + ([labels_line, ""] if labels_line else [])
 
 
 def _training_details(section: dict[str, Any]) -> list[str]:
