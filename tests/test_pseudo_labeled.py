@@ -8,7 +8,8 @@ import torch
 
 from crackedge.data.logit_cache import CacheError, LogitCache, LogitCacheWriter
 from crackedge.data.pseudo_labeled import PseudoLabeledDataset, cached_mask
-from crackedge.data.torch_dataset import MixedSegDataset, labeled_subset
+from crackedge.data.label_record import labeled_subset
+from crackedge.data.torch_dataset import MixedSegDataset
 from crackedge.errors import ConfigError
 from crackedge.synth import write_synthetic_dataset
 

@@ -48,10 +48,6 @@ def trained(workspace):
     return out
 
 
-def data_of(workspace):
-    return workspace[1]
-
-
 def test_train_writes_a_full_checkpoint_without_the_swin_file(trained, workspace, tmp_path):
     _, _, swin_file = workspace
     for name in ("best.pt", "last.pt", "config.yaml", "history.jsonl", "curves.png"):
@@ -64,7 +60,7 @@ def test_train_writes_a_full_checkpoint_without_the_swin_file(trained, workspace
     ckpt = torch.load(trained / "best.pt", weights_only=True)
     assert ckpt["kind"] == "full" and ckpt["base"] is None and ckpt["teacher"] == "parnet"
     # the masks it trained on: every one of the 8 training items (no --labeled-fraction), data seed 0
-    names = CrackSegDataset(data_of(workspace), "train", (SIZE, SIZE)).names
+    names = CrackSegDataset(workspace[1], "train", (SIZE, SIZE)).names
     assert ckpt["meta"]["training_labels"] == {"split": "train", "items": 8, "names_sha256": names_digest(names),
                                                "labeled_fraction": 1.0, "seed": 0}
     assert ckpt["config"]["swin"]["checkpoint"] is None  # weights are inside; never look for the file again
@@ -156,10 +152,6 @@ def test_predict_tile_mode_matches_the_model_on_one_tile(trained):
     np.testing.assert_allclose(prob, expected, atol=1e-6)
 
 
-def ds_names(data):
-    return CrackSegDataset(data, "train", (SIZE, SIZE)).names
-
-
 def test_cache_logits_store_the_full_resolution_crack_margin(trained, workspace, tmp_path):
     _, data, _ = workspace
     cache_dir = tmp_path / "cache"
@@ -176,7 +168,7 @@ def test_cache_logits_store_the_full_resolution_crack_margin(trained, workspace,
 
     student = DistillTrainConfig.model_validate({"teacher": {"kind": "parnet", "cache": str(cache_dir)},
                                                  "data": {"root": str(data), "labeled_fraction": 0.5}})
-    check = check_teacher_labels(student, ds_names(data))
+    check = check_teacher_labels(student, CrackSegDataset(data, "train", (SIZE, SIZE)).names)
     assert (check.status, check.seen, check.hidden) == ("seen", 4, 4)
     assert "trained on the masks of 4 of the 4 items" in check.text("parnet")
     ds = CrackSegDataset(data, "train", (SIZE, SIZE), augment=True, seed=5, variants=2)

@@ -20,7 +20,6 @@ import torch
 from torch.utils.data import Dataset
 
 from crackedge.data.augment import IDENTITY, AugmentConfig, apply_params, params_for
-from crackedge.data.label_record import labeled_subset  # noqa: F401  (the seeded labeled share; re-exported)
 from crackedge.data.layout import CrackDataset
 from crackedge.data.normalization import IMAGENET_MEAN, IMAGENET_STD
 from crackedge.data.photometric import apply_photometric, photometric_params
