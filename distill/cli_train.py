@@ -48,6 +48,7 @@ OPTIM_OPTIONS = {
     "--lr": "optim.lr",
     "--warmup-steps": "optim.warmup_steps",
     "--eval-every": "optim.eval_every",
+    "--val-basis": "optim.val_basis",
     "--max-minutes": "optim.max_minutes",
     "--workers": "optim.workers",
     "--amp": "optim.amp",

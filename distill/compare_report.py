@@ -89,7 +89,8 @@ def report_dict(opts: "CompareOptions", base: "DistillTrainConfig", cache: Optio
         "budget": {"steps": o.steps, "batch_size": o.batch_size, "lr": o.lr, "warmup_steps": o.warmup_steps,
                    "max_minutes": o.max_minutes, "seeds": list(opts.seeds), "data_seed": d.seed,
                    "variants": d.variants, "labeled_fraction": d.labeled_fraction, "unlabeled": list(d.unlabeled),
-                   "unlabeled_share": d.unlabeled_share, "photometric": d.photometric, "crop": d.crop},
+                   "unlabeled_share": d.unlabeled_share, "photometric": d.photometric, "crop": d.crop,
+                   "val_basis": o.val_basis},
         "cut_by_max_minutes": cut,
         "teacher_labels": teacher_labels,
         "runs": {key: rec.to_dict() for key, rec in runs.items()},
@@ -177,7 +178,11 @@ def format_markdown(report: dict[str, Any]) -> str:
                   "the machine's speed.**"]
     if labels_line := teacher_labels_line(report.get("teacher_labels")):
         lines += ["", labels_line]
-    lines += ["", "## Training", "", *_training_table(report), "", "Wall time includes the periodic validation."]
+    val_basis = report["budget"].get("val_basis", "input")
+    picked = ("each image at its own size, as the test scores it" if val_basis == "image"
+              else "images and masks resized to the training size")
+    lines += ["", "## Training", "", *_training_table(report), "",
+              f"Wall time includes the periodic validation ({picked}: `--val-basis {val_basis}`), which picks best.pt."]
     for s in report["eval_sets"]:
         for case in report["noise"]:
             lines += ["", f"## {s['name']} ({s['split']}, {s['images']} images), noise `{case}`", "",

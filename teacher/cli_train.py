@@ -28,6 +28,7 @@ TRAIN_OPTIONS = {
     "--warmup-steps": "optim.warmup_steps",
     "--power": "optim.power",
     "--eval-every": "optim.eval_every",
+    "--val-basis": "optim.val_basis",
     "--max-minutes": "optim.max_minutes",
     "--workers": "optim.workers",
     "--amp": "optim.amp",

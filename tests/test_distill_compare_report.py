@@ -45,3 +45,12 @@ def test_the_setup_line_says_when_the_runs_trained_on_windows(tmp_path):
     assert "windows" not in format_markdown(report)
     report["budget"]["crop"] = 160
     assert "views per image, trained on random 160x160 windows), run seeds" in format_markdown(report)
+
+
+def test_the_training_section_says_which_validation_picked_best_pt(tmp_path):
+    report = yaml.safe_load((write_compare_yaml(tmp_path / "c") / "compare.yaml").read_text())
+    assert report["budget"]["val_basis"] == "input"
+    assert "(images and masks resized to the training size: `--val-basis input`), which picks best.pt" in \
+        format_markdown(report)
+    report["budget"]["val_basis"] = "image"
+    assert "(each image at its own size, as the test scores it: `--val-basis image`)" in format_markdown(report)

@@ -140,9 +140,12 @@ def test_cli_train_then_export(setup, capsys):
     out = setup["tmp"] / "cli"
     rc = main(["train", "--data", str(setup["data"]), "--out", str(out), "--student", STUDENT, "--size", str(SIZE),
                "--teacher", "cracksam", "--teacher-cache", str(setup["cache"]), "--steps", "1", "--batch-size", "2",
-               "--warmup-steps", "0", "--device", "cpu"])
+               "--warmup-steps", "0", "--device", "cpu", "--val-basis", "image"])
     assert rc == 0
     assert "best validation IoU" in capsys.readouterr().out
+    import yaml
+
+    assert yaml.safe_load((out / "config.yaml").read_text())["optim"]["val_basis"] == "image"
     assert main(["export", str(out / "best.pt"), "--out", str(setup["tmp"] / "bundle"), "--size", str(SIZE),
                  "--parity-data", str(setup["data"]), "--parity-images", "2"]) == 0
     from crackedge.runtime.metadata import load_metadata
@@ -154,6 +157,9 @@ def test_cli_train_then_export(setup, capsys):
                                           "None, data seed 0")
     assert main(["train", "--data", str(setup["data"]), "--out", str(out), "--student", "nonet"]) == 2
     assert "unknown student 'nonet'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--data", str(setup["data"]), "--out", str(out), "--val-basis", "test"])
+    assert "--val-basis" in capsys.readouterr().err
 
 
 def test_unlabeled_frames_of_an_edge_run_are_cached_and_distilled(setup, capsys):

@@ -185,3 +185,49 @@ def test_curves_draw_only_the_loss_terms_a_run_uses(tmp_path):
     assert loss_parts([{"step": 1, "loss": 1.0}]) == []
     png = plot_curves(history + [{"step": 5, "val_iou": 0.4, "val_f1": 0.5}], tmp_path / "curves.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_validation_at_image_size_scores_as_the_test_does(tmp_path):
+    """val_basis "image": best.pt's val IoU is the one a test-style scoring of its weights gives (each
+    image fed at the training size, the probability upsampled to the image, the mask as published),
+    not the one counted at the training size (image and mask resized)."""
+    import cv2
+
+    from crackedge.data.augment import resize_pair
+    from crackedge.data.torch_dataset import image_to_tensor
+    from crackedge.metrics import MetricAccumulator
+
+    torch.set_num_threads(1)
+    root = write_synthetic_dataset(tmp_path / "d", 16, 4, 0, (72, 96), seed=3, progress=False)
+    train = CrackSegDataset(root, "train", (48, 48), augment=True, seed=0)
+    val = CrackSegDataset(root, "val", (48, 48))
+    res = fit(TinyTask(), train, val, _cfg(tmp_path / "run", 20, val_basis="image"))
+    assert sum("val_iou" in h for h in res.history) == 2 and res.best_iou > 0.05
+    best = load_checkpoint(tmp_path / "run" / "best.pt")
+    model = TinyTask().model
+    model.load_state_dict(best["model"])
+    model.eval()
+
+    def crack_prob(image):
+        with torch.no_grad():
+            return torch.softmax(model(image_to_tensor(image)[None]), 1)[0, 1].numpy()
+
+    own_size, training_size = MetricAccumulator(threshold=0.5), MetricAccumulator(threshold=0.5)
+    for name in root.names("val"):
+        image, gt = root.read(name)
+        assert gt.shape == (72, 96)
+        prob = crack_prob(cv2.resize(image, (48, 48), interpolation=cv2.INTER_LINEAR))
+        own_size.add(cv2.resize(prob, (96, 72), interpolation=cv2.INTER_LINEAR), gt)
+        small_image, small_gt = resize_pair(image, gt, (48, 48))
+        training_size.add(crack_prob(small_image), small_gt)
+    assert best["val_metrics"]["iou"] == pytest.approx(own_size.report().iou, abs=1e-6)
+    assert abs(own_size.report().iou - training_size.report().iou) > 1e-3
+
+
+def test_an_unknown_validation_basis_is_refused_by_name():
+    from pydantic import ValidationError
+
+    from crackedge.training.optim_config import OptimConfig
+
+    with pytest.raises(ValidationError, match="val_basis"):
+        OptimConfig(val_basis="test")

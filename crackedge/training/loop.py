@@ -23,12 +23,12 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from crackedge.fileio import atomic_write_text
-from crackedge.metrics import MetricAccumulator, MetricReport
 from crackedge.training.checkpoint import load_checkpoint, save_checkpoint
 from crackedge.training.curves import plot_curves
 from crackedge.training.runtime import DistInfo, autocast, barrier, grad_scaler
 from crackedge.training.sampler import ResumableSampler
 from crackedge.training.schedule import warmup_poly
+from crackedge.training.validation import validation_metrics
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ class LoopConfig:
     resume: bool = False
     title: str = ""
     progress: bool = True
+    val_basis: str = "input"  # crackedge.training.validation: "input" (training size) or "image" (as the test)
 
 
 @dataclass
@@ -86,19 +87,6 @@ class FitResult:
     history: list[dict] = field(default_factory=list)
     out_dir: Path | None = None
     stopped_by_budget: bool = False
-
-
-def evaluate(task: TrainTask, loader: DataLoader, threshold: float = 0.5, progress: bool = False) -> MetricReport:
-    """Run `task.predict` over `loader` and score the crack probabilities against the masks."""
-    task.train(False)
-    acc = MetricAccumulator(threshold=threshold)
-    with torch.no_grad():
-        for batch in tqdm(loader, desc="eval", leave=False, disable=not progress):
-            probs = task.predict(batch).float().cpu().numpy()
-            for p, m in zip(probs, batch["mask"].numpy()):
-                acc.add(p, m)
-    task.train(True)
-    return acc.report()
 
 
 def _make_loader(ds: Dataset, sampler, cfg: LoopConfig, shuffle_batches: bool) -> DataLoader:
@@ -192,7 +180,8 @@ def _budget_spent(start: float, max_minutes: float, device: torch.device, dist: 
 def fit(task: TrainTask, train_set: Dataset, val_set: Dataset | None, cfg: LoopConfig, dist: DistInfo = DistInfo(),
         batch_sampler: Any = None) -> FitResult:
     """Train `task` for cfg.max_steps optimiser steps (or until cfg.max_minutes), evaluating every
-    cfg.eval_every steps on `val_set`; keeps best.pt by validation IoU and last.pt for resuming.
+    cfg.eval_every steps on `val_set` (on cfg.val_basis: crackedge.training.validation); keeps best.pt
+    by validation IoU and last.pt for resuming.
 
     `batch_sampler` (optional, e.g. crackedge.training.mixed_sampler.MixedBatchSampler) composes the
     batches instead of a shuffled pass over `train_set`; it must offer `set_epoch(epoch, skip_samples)`
@@ -253,13 +242,13 @@ def fit(task: TrainTask, train_set: Dataset, val_set: Dataset | None, cfg: LoopC
             best_step = step
             save_checkpoint(cfg.out_dir / "best.pt", {**task.state_for_checkpoint(), "step": step, "val_metrics": {}})
         if dist.is_main and val_loader is not None:
-            report = evaluate(task, val_loader, progress=cfg.progress)
-            metrics = report.to_dict()
+            metrics = validation_metrics(task, cfg.val_basis, val_set, val_loader, progress=cfg.progress)
             history.append({"step": step, "val_iou": metrics["iou"], "val_f1": metrics["f1"], "val_ods_f": metrics["ods_f"]})
             if metrics["iou"] > best_iou:
                 best_iou, best_step, best_metrics = metrics["iou"], step, metrics
                 save_checkpoint(cfg.out_dir / "best.pt", {**task.state_for_checkpoint(), "step": step, "val_metrics": metrics})
-            log.info("step %d: val IoU %.4f F1 %.4f (best %.4f at step %d)", step, metrics["iou"], metrics["f1"], best_iou, best_step)
+            log.info("step %d: val IoU %.4f F1 %.4f (best %.4f at step %d; scored %s)", step, metrics["iou"], metrics["f1"],
+                     best_iou, best_step, "at each image's own size" if cfg.val_basis == "image" else "at the training size")
             _save_history(cfg.out_dir, history, cfg.title)
         checkpoint_last()
         barrier(dist)

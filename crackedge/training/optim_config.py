@@ -6,7 +6,7 @@ warm-up steps, poly power 6; students: 1e-3, power 0.9) or add loss weights.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import Field
 
@@ -22,6 +22,9 @@ class OptimConfig(StrictModel):
     epochs: float = Field(20.0, gt=0, description="used when `steps` is null")
     steps: Optional[int] = Field(None, ge=1, description="optimiser steps (overrides epochs)")
     eval_every: int = Field(200, ge=1, description="validate (and maybe save best.pt) every N steps")
+    val_basis: Literal["input", "image"] = Field(
+        "input", description="where validation counts pixels: input = images and masks resized to the training "
+        "size (fast); image = each image at its own size, as the test scores it (best.pt picked by that figure)")
     amp: bool = Field(True, description="mixed precision on CUDA (bf16 where supported); no effect on CPU")
     grad_clip: Optional[float] = Field(None, gt=0, description="clip the gradient norm to this value")
     max_minutes: Optional[float] = Field(None, ge=0, description="wall-clock budget; the run saves when it runs out")
@@ -32,5 +35,6 @@ class OptimConfig(StrictModel):
         return {
             "lr": self.lr, "warmup_steps": self.warmup_steps, "power": self.power, "weight_decay": self.weight_decay,
             "batch_size": self.batch_size, "num_workers": self.workers, "eval_every": self.eval_every,
+            "val_basis": self.val_basis,
             "amp": self.amp, "grad_clip": self.grad_clip, "max_minutes": self.max_minutes,
         }
