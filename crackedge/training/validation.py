@@ -1,7 +1,7 @@
 """Validation during training, on one of two bases (`optim.val_basis`):
 
-- `input` (the default): the validation split resized to the training input size (image linear,
-  mask nearest) and scored there, in batches: fast, and what every run before this option used.
+- `input` (the default): the validation split resized to the training input size (image by area when it
+  shrinks, else linear; mask nearest) and scored there, in batches: what every run before this option used.
 - `image`: scored as the test is (`crackedge.evaluation`, CrackSAM convention): each image fed
   through the bundle's preprocessing, the crack probability upsampled to the image's own size and
   scored against the mask as published. Thin cracks lose or gain pixels when a mask is resized, so
