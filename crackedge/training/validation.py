@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 
@@ -52,11 +51,15 @@ class TaskPredictor:
     threshold = 0.5
 
     def __init__(self, task: Any, input_size: tuple[int, int], name: str = "training task") -> None:
+        from crackedge.runtime.decode import MaskDecoder
+        from crackedge.runtime.metadata import OutputSpec
         from crackedge.runtime.preprocess import Preprocessor, default_input_spec
 
         self.task, self.name = task, name
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.preprocess = Preprocessor(default_input_spec(*self.input_size))
+        # the runtime's decoding of a 1-channel probability: upsampled (linear) to the image
+        self.decoder = MaskDecoder(OutputSpec(kind="probabilities", channels=1, crack_channel=0), self.threshold)
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, float]:
         x = torch.from_numpy(self.preprocess(image))
@@ -64,11 +67,8 @@ class TaskPredictor:
         with torch.no_grad():
             prob = self.task.predict({"image": x, "mask": torch.zeros((1, *self.input_size), dtype=torch.int64)})
         seconds = time.perf_counter() - t0
-        prob = prob.float().cpu().numpy().reshape(prob.shape[-2:])
-        height, width = image.shape[:2]
-        if prob.shape != (height, width):
-            prob = cv2.resize(prob, (width, height), interpolation=cv2.INTER_LINEAR)
-        return prob, seconds
+        prob = prob.float().cpu().numpy().reshape(1, *prob.shape[-2:])  # 1 x h x w
+        return self.decoder.probability(prob, (image.shape[1], image.shape[0])), seconds
 
 
 def evaluate_at_image_size(task: Any, val_set: Any, progress: bool = False) -> dict[str, float]:
