@@ -385,3 +385,25 @@ def test_subsection_names_the_student_input_noise_and_crop(tmp_path):
         ", 50% of the training inputs noised in colour and sharpness, random 256 px crops")
     assert "**50% of the training inputs noised in colour and sharpness** (`--photometric`; masks and teacher " \
            "logits those of the clean view); random 256 px crops (`--crop`)" in noised
+    assert "val-basis" not in plain
+
+
+def test_subsection_names_the_validation_basis_and_renders_its_note(tmp_path):
+    """A comparison whose best.pt was picked at each image's own size says so in its heading; a hand-written note
+    (machine, commit, reused runs) is printed under the heading, and none is invented without one."""
+    import yaml
+
+    from workflows.bench.render_accuracy import more_lines
+
+    folder = write_compare_yaml(tmp_path / "cmp", noise=("clean",))
+    report = yaml.safe_load((folder / "compare.yaml").read_text())
+    report["budget"]["val_basis"] = "image"
+    (folder / "compare.yaml").write_text(yaml.safe_dump(report))
+    section = accuracy_section(folder)
+    section["note"] = "Measured on machine X; alone runs reused from runs/other."
+    lines = more_lines(section, 13)
+    assert lines[0].endswith(", best.pt by validation at each image's own size (`--val-basis image`)")
+    assert lines[2] == "Measured on machine X; alone runs reused from runs/other."
+    assert "as the test scores it (`--val-basis image`)" in "\n".join(lines)
+    del section["note"]
+    assert not more_lines(section, 13)[2].startswith("Measured")

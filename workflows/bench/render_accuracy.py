@@ -171,8 +171,8 @@ def _tables(section: dict[str, Any]) -> list[str]:
 
 
 def _input_settings(budget: dict[str, Any]) -> list[tuple[str, str]]:
-    """The student-side input settings both runs of a seed share, when set (photometric noise, random crop),
-    as (short label for a heading, sentence for the budget line)."""
+    """The settings both runs of a seed share that a heading must name, when set (photometric noise, random crop,
+    validation at each image's own size), as (short label for a heading, sentence for the budget line)."""
     out = []
     if budget.get("photometric"):
         short = f"{budget['photometric']:.0%} of the training inputs noised in colour and sharpness"
@@ -180,12 +180,17 @@ def _input_settings(budget: dict[str, Any]) -> list[tuple[str, str]]:
     if budget.get("crop"):
         short = f"random {budget['crop']} px crops"
         out.append((short, f"{short} (`--crop`)"))
+    if budget.get("val_basis") == "image":
+        short = "best.pt by validation at each image's own size (`--val-basis image`)"
+        out.append((short, "best.pt picked by validation at each image's own size, as the test scores it "
+                           "(`--val-basis image`)"))
     return out
 
 
 def more_lines(section: dict[str, Any], index: int) -> list[str]:
     """A further comparison (`bench-report --compare A B ...`: B, ...) as subsection 4.<index>: its setup, tables
-    and training runs, no figure."""
+    and training runs, no figure. A hand-written `note` in the section (what the compare record cannot say: the
+    machine, the commit, runs reused from another comparison) follows the heading."""
     b = section.get("budget") or {}
     fraction = b.get("labeled_fraction", 1.0) or 1.0
     labels = "all labels" if fraction >= 1 else f"{fraction:.0%} of the labels, the rest unlabeled"
@@ -194,6 +199,7 @@ def more_lines(section: dict[str, Any], index: int) -> list[str]:
     teacher = f", teacher {section.get('teacher')} ({section['teacher_signal']})" if section.get("teacher_signal") else ""
     inputs = "".join(f", {short}" for short, _ in _input_settings(b))
     lines = [f"### 4.{index} {labels}{teacher}, soft loss {section.get('soft_loss')}{inputs}", ""]
+    lines += [section["note"], ""] if section.get("note") else []
     return lines + _cut_warning(section) + _intro(section) + _tables(section) + _training_details(section)
 
 
