@@ -407,3 +407,23 @@ def test_subsection_names_the_validation_basis_and_renders_its_note(tmp_path):
     assert "as the test scores it (`--val-basis image`)" in "\n".join(lines)
     del section["note"]
     assert not more_lines(section, 13)[2].startswith("Measured")
+
+
+def test_a_note_file_in_the_compare_folder_is_read_and_a_cached_note_survives_measuring_again(tmp_path):
+    """NOTE.md beside compare.yaml becomes the section's note; a section measured again without one keeps the note
+    the cached result held for the same compare.yaml, and a note never moves to another comparison."""
+    from workflows.bench.accuracy import keep_notes
+
+    first = write_compare_yaml(tmp_path / "a", noise=("clean",))
+    other = write_compare_yaml(tmp_path / "b", noise=("clean",))
+    (first / "NOTE.md").write_text("Measured on machine X, commit abc.\n")
+    cached = accuracy_section(other)
+    cached["more"] = [accuracy_section(first)]
+    assert cached["more"][0]["note"] == "Measured on machine X, commit abc."
+    assert "note" not in cached
+    (first / "NOTE.md").unlink()
+    cached["note"] = "Written by hand into accuracy.json."
+    fresh = [accuracy_section(first), accuracy_section(other), accuracy_section(write_compare_yaml(tmp_path / "c", noise=("clean",)))]
+    assert all("note" not in f for f in fresh)
+    keep_notes(fresh, cached)
+    assert [f.get("note") for f in fresh] == ["Measured on machine X, commit abc.", "Written by hand into accuracy.json.", None]

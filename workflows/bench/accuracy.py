@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 TEACHER_KEYS = ("iou", "f1", "precision", "recall", "ods_f", "ois_f", "miou")
 FIGURE_RUNS = (("kd", "distilled"), ("alone", "alone"))
 REQUIRED = ("student", "eval_sets", "noise", "budget", "runs", "metrics", "summary")
+NOTE_FILE = "NOTE.md"  # a hand-written note in a compare folder, printed under its subsection
 # copied as they are from compare.yaml into the section
 COPIED = ("student", "size", "data", "eval_sets", "noise", "teacher", "teacher_signal", "teacher_cache_val_iou",
           "soft_loss", "budget", "cut_by_max_minutes", "teacher_labels", "runs", "summary")
@@ -148,7 +149,8 @@ def _figure(compare: dict[str, Any], compare_dir: Path, figure_png: Path, n_imag
 
 def accuracy_section(compare_dir: Path, figure_png: Optional[Path] = None, n_images: int = 4) -> dict[str, Any]:
     """The `accuracy` section from `distill compare`'s compare.yaml (+ the mask figure when possible):
-    its setup, budget, runs and summaries as written, and the teacher's metrics."""
+    its setup, budget, runs and summaries as written, the teacher's metrics, and as `note` the text of
+    COMPARE_DIR/NOTE.md when one was written (what the record cannot say: machine, commit, reused runs)."""
     compare_dir = Path(compare_dir)
     compare = read_compare(compare_dir)
     teacher = {name: {case: {k: m[k] for k in TEACHER_KEYS if k in m} for case, m in cases.items()}
@@ -160,4 +162,17 @@ def accuracy_section(compare_dir: Path, figure_png: Optional[Path] = None, n_ima
                "teacher_metrics": teacher, "figure": figure}
     if compare.get("summary_int8"):
         section["summary_int8"] = compare["summary_int8"]
+    note = compare_dir / NOTE_FILE
+    if note.is_file() and note.read_text(encoding="utf-8").strip():
+        section["note"] = note.read_text(encoding="utf-8").strip()
     return section
+
+
+def keep_notes(sections: list[dict[str, Any]], cached: Optional[dict[str, Any]]) -> None:
+    """Give every freshly measured section without a NOTE.md the hand-written `note` that the cached result held
+    for the same compare.yaml (`source`), so measuring a comparison again does not drop what was written about it."""
+    old = [cached, *((cached or {}).get("more") or [])] if cached else []
+    notes = {s.get("source"): s["note"] for s in old if s and s.get("note")}
+    for section in sections:
+        if not section.get("note") and section.get("source") in notes:
+            section["note"] = notes[section["source"]]

@@ -138,6 +138,7 @@ def accuracy_lines(section: Optional[dict[str, Any]], plots: dict[str, str]) -> 
     if "summary" not in section:
         return lines + [not_measured(HOW_TO_MEASURE["accuracy"], "the cached result is in the old single-seed "
                                      "`distill compare` format"), ""]
+    lines += [section["note"], ""] if section.get("note") else []
     lines += _cut_warning(section) + _intro(section)
     lines += ["IoU and F1: CrackSAM convention (crack class, threshold 0.5, mean over images). ODS F, mIoU: DeepCrack "
               "convention (threshold sweep; mIoU of crack and background at the ODS threshold). Students: their "

@@ -155,12 +155,13 @@ def _measure_distill(opts: ReportOptions) -> dict[str, Any]:
     return distill_cost_section(Path(opts.bench_steps))
 
 
-def _measure_accuracy(opts: ReportOptions) -> dict[str, Any]:
-    from workflows.bench.accuracy import accuracy_section
+def _measure_accuracy(opts: ReportOptions, cached: Optional[dict[str, Any]]) -> dict[str, Any]:
+    from workflows.bench.accuracy import accuracy_section, keep_notes
 
     section = accuracy_section(Path(opts.compare), Path(opts.out_dir) / "accuracy_masks.png")
     if opts.more_compare:
         section["more"] = [accuracy_section(Path(d)) for d in opts.more_compare]
+    keep_notes([section, *section.get("more", [])], cached)
     return section
 
 
@@ -218,7 +219,7 @@ def measure_sections(opts: ReportOptions) -> dict[str, Optional[dict[str, Any]]]
         "teachers": lambda: _measure_teachers(opts),
         "edge": lambda: _measure_edge(opts, results.get("inference")),
         "distill": lambda: _measure_distill(opts),
-        "accuracy": lambda: _measure_accuracy(opts),
+        "accuracy": lambda: _measure_accuracy(opts, results.get("accuracy")),
     }
     for name in _sections_to_measure(opts):
         started = _dt.datetime.now().isoformat(timespec="minutes")
