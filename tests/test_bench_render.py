@@ -354,7 +354,7 @@ def test_further_comparisons_render_as_subsections(tmp_path):
                  "--out", str(tmp_path / "bench"), "--markdown", str(md_path)]) == 0
     md = md_path.read_text()
     # the heading names what was distilled from, so that two subsections with the same loss differ by it
-    heading = (f"### 4.1 50% of the labels, the rest unlabeled, 2 seeds, teacher cracksam-vit_h-adapter (logit cache "
+    heading = (f"### 4.1 hrnet_w18 at 448x448, 50% of the labels, the rest unlabeled, 2 seeds, teacher cracksam-vit_h-adapter (logit cache "
                f"{second / 'teacher_cache'}), soft loss KL x1, T 3")
     head, sub = md.split(heading)
     assert str(first / "compare.yaml") in head and str(second / "compare.yaml") not in head
@@ -379,9 +379,9 @@ def test_subsection_names_the_student_input_noise_and_crop(tmp_path):
     noised = "\n".join(more_lines(accuracy_section(folder), 6))
     assert "training inputs noised" not in plain and "px crops" not in plain
     seeds = len(report["budget"]["seeds"])
-    assert plain.splitlines()[0].startswith(f"### 4.6 50% of the labels, the rest unlabeled, {seeds} seeds, teacher ")
+    assert plain.splitlines()[0].startswith(f"### 4.6 hrnet_w18 at 448x448, 50% of the labels, the rest unlabeled, {seeds} seeds, teacher ")
     heading = noised.splitlines()[0]
-    assert heading.startswith("### 4.6 50% of the labels") and heading.endswith(
+    assert heading.startswith("### 4.6 hrnet_w18 at 448x448, 50% of the labels") and heading.endswith(
         ", 50% of the training inputs noised in colour and sharpness, random 256 px crops")
     assert "**50% of the training inputs noised in colour and sharpness** (`--photometric`; masks and teacher " \
            "logits those of the clean view); random 256 px crops (`--crop`)" in noised

@@ -199,7 +199,9 @@ def more_lines(section: dict[str, Any], index: int) -> list[str]:
     labels += f", {len(seeds)} seed{'s' * (len(seeds) != 1)}" if seeds else ""  # 3 or 5 seeds of one setting differ
     teacher = f", teacher {section.get('teacher')} ({section['teacher_signal']})" if section.get("teacher_signal") else ""
     inputs = "".join(f", {short}" for short, _ in _input_settings(b))
-    lines = [f"### 4.{index} {labels}{teacher}, soft loss {section.get('soft_loss')}{inputs}", ""]
+    size = section.get("size")
+    student = f"{section.get('student')} at {size}x{size}, " if section.get("student") and size else ""  # 224 vs 288 runs
+    lines = [f"### 4.{index} {student}{labels}{teacher}, soft loss {section.get('soft_loss')}{inputs}", ""]
     lines += [section["note"], ""] if section.get("note") else []
     return lines + _cut_warning(section) + _intro(section) + _tables(section) + _training_details(section)
 
