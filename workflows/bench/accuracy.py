@@ -162,17 +162,17 @@ def accuracy_section(compare_dir: Path, figure_png: Optional[Path] = None, n_ima
                "teacher_metrics": teacher, "figure": figure}
     if compare.get("summary_int8"):
         section["summary_int8"] = compare["summary_int8"]
-    note = compare_dir / NOTE_FILE
-    if note.is_file() and note.read_text(encoding="utf-8").strip():
-        section["note"] = note.read_text(encoding="utf-8").strip()
+    note = (compare_dir / NOTE_FILE).read_text(encoding="utf-8").strip() if (compare_dir / NOTE_FILE).is_file() else ""
+    if note:
+        section["note"] = note
     return section
 
 
 def keep_notes(sections: list[dict[str, Any]], cached: Optional[dict[str, Any]]) -> None:
     """Give every freshly measured section without a NOTE.md the hand-written `note` that the cached result held
     for the same compare.yaml (`source`), so measuring a comparison again does not drop what was written about it."""
-    old = [cached, *((cached or {}).get("more") or [])] if cached else []
-    notes = {s.get("source"): s["note"] for s in old if s and s.get("note")}
+    old = [cached, *(cached.get("more") or [])] if cached else []
+    notes = {s.get("source"): s["note"] for s in old if s.get("note")}
     for section in sections:
         if not section.get("note") and section.get("source") in notes:
             section["note"] = notes[section["source"]]
